@@ -1,0 +1,1 @@
+"""Keras callbacks that mlkeras adds: gradient-norm logging and early stopping."""

@@ -1,0 +1,1 @@
+"""Exercises, sandboxed checks and class grading for the course labs."""

@@ -1,0 +1,242 @@
+"""Finds, describes and runs the numbered lab scripts, and the helpers they share.
+
+A lab is a script ``labs/NN_slug.py`` whose module docstring starts with
+``Lab NN: Title`` and holds a ``Runtime:`` line. It defines ``main(argv=None)``
+that accepts ``--quick`` and ``--out DIR``, prints what it measured, saves its
+figures as PNG under the output folder and returns its measurements as a
+dict, which are also written to ``results.json`` there.
+"""
+
+import argparse
+import ast
+import dataclasses
+import importlib.util
+import json
+import math
+import os
+import pathlib
+import re
+
+LABS_DIR_ENV = "MLKERAS_LABS_DIR"
+RESULTS_FILE = "results.json"
+_LAB_FILE = re.compile(r"^(\d{2})_([a-z0-9_]+)\.py$")
+
+
+class UnknownLabError(ValueError):
+    """Raised when a lab identifier matches no lab script."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LabInfo:
+    """What the runner knows about one lab script, read without running it.
+
+    Attributes:
+        number: the lab number, e.g. `1`.
+        slug: the name after the number, e.g. `"perceptron"`.
+        path: the script's path.
+        title: the title from the docstring's first line.
+        runtime: the docstring's `Runtime:` line, or `"unknown"`.
+    """
+
+    number: int
+    slug: str
+    path: pathlib.Path
+    title: str
+    runtime: str
+
+    @property
+    def lab_id(self):
+        """The lab's full identifier, e.g. `"01_perceptron"`."""
+        return f"{self.number:02d}_{self.slug}"
+
+
+def labs_dir():
+    """Returns the folder that holds the lab scripts.
+
+    `MLKERAS_LABS_DIR` wins when set; otherwise the `labs/` folder next to the
+    `mlkeras` package (an editable install or a source checkout).
+    """
+    override = os.environ.get(LABS_DIR_ENV)
+    if override:
+        return pathlib.Path(override)
+    return pathlib.Path(__file__).resolve().parent.parent / "labs"
+
+
+def _read_header(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    doc = ast.get_docstring(tree) or ""
+    lines = [line.strip() for line in doc.splitlines()]
+    title = lines[0] if lines else path.stem
+    title = re.sub(r"^Lab\s+\d+\s*:\s*", "", title).rstrip(".")
+    runtime = "unknown"
+    for line in lines:
+        if line.lower().startswith("runtime:"):
+            runtime = line.split(":", 1)[1].strip().rstrip(".")
+            break
+    return title, runtime
+
+
+def list_labs(directory=None):
+    """Lists the lab scripts in number order.
+
+    Args:
+        directory: the folder to search. Defaults to `labs_dir()`.
+
+    Returns:
+        A list of `LabInfo`.
+    """
+    directory = pathlib.Path(directory) if directory else labs_dir()
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"The labs folder does not exist: {directory}. Install mlkeras "
+            f"from a source checkout (pip install -e .) or set {LABS_DIR_ENV}."
+        )
+    labs = []
+    for path in sorted(directory.glob("*.py")):
+        match = _LAB_FILE.match(path.name)
+        if not match:
+            continue
+        title, runtime = _read_header(path)
+        labs.append(
+            LabInfo(int(match.group(1)), match.group(2), path, title, runtime)
+        )
+    return labs
+
+
+def find_lab(lab_id, directory=None):
+    """Finds a lab by `"01"`, `"1"`, `1` or `"01_perceptron"`.
+
+    Raises:
+        UnknownLabError: when no lab matches; the message lists the valid ones.
+    """
+    labs = list_labs(directory)
+    key = str(lab_id).strip()
+    if key.endswith(".py"):
+        key = key[:-3]
+    for lab in labs:
+        if key.isdigit() and int(key) == lab.number:
+            return lab
+        if key in (lab.lab_id, lab.slug):
+            return lab
+    valid = "\n".join(f"  {lab.lab_id}  {lab.title}" for lab in labs)
+    raise UnknownLabError(
+        f"Unknown lab: {lab_id!r}. Valid labs (use the number or the full "
+        f"name):\n{valid}"
+    )
+
+
+def load_lab_module(lab):
+    """Imports a lab script as a module (its file name is no valid module name)."""
+    spec = importlib.util.spec_from_file_location(
+        f"mlkeras_lab_{lab.lab_id}", lab.path
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_lab(lab_id, quick=False, out=None, directory=None):
+    """Runs a lab in this process and returns its measurements.
+
+    Args:
+        lab_id: anything `find_lab` accepts.
+        quick: run the lab's fast variant.
+        out: folder for figures and `results.json`. Defaults to
+            `runs/<lab id>/` under the current folder.
+        directory: the labs folder. Defaults to `labs_dir()`.
+
+    Returns:
+        The dict the lab's `main` returned.
+    """
+    lab = find_lab(lab_id, directory)
+    argv = ["--quick"] if quick else []
+    if out is not None:
+        argv += ["--out", str(out)]
+    return load_lab_module(lab).main(argv)
+
+
+# Helpers the lab scripts share.
+
+
+def parse_lab_args(argv, description):
+    """Parses the arguments every lab accepts: `--quick`, `--out` and `--seed`."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller data and fewer epochs: seconds instead of minutes",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="folder for figures and results.json (default: runs/<lab>/)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    return parser.parse_args(argv)
+
+
+def output_dir(out, lab_file):
+    """Creates and returns the lab's output folder.
+
+    Args:
+        out: the `--out` value, or None for `runs/<lab id>/`.
+        lab_file: the lab script's `__file__`.
+    """
+    if out is None:
+        out = pathlib.Path("runs") / pathlib.Path(lab_file).stem
+    path = pathlib.Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _to_json(value):
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _to_json(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def write_results(out_dir, results):
+    """Writes the lab's measurements to `results.json` and returns its path.
+
+    NumPy values become plain JSON numbers; NaN and infinities become strings.
+    """
+    path = pathlib.Path(out_dir) / RESULTS_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_to_json(results), indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def format_table(headers, rows):
+    """Formats rows as a plain-text table with aligned columns."""
+
+    def cell(value):
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value)
+
+    text_rows = [[cell(v) for v in row] for row in rows]
+    widths = [
+        max(len(str(h)), *(len(r[i]) for r in text_rows)) if text_rows
+        else len(str(h))
+        for i, h in enumerate(headers)
+    ]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths))
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in text_rows]
+    return "\n".join([line, rule, *body])
+
+
+def print_table(title, headers, rows):
+    """Prints a titled table of measurements."""
+    print(f"\n{title}")
+    print(format_table(headers, rows))

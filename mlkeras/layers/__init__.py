@@ -1,0 +1,1 @@
+"""Keras layers that mlkeras adds: positional encoding, attention, peephole LSTM."""

@@ -1,0 +1,1 @@
+"""Transfer-learning helpers over ``keras.applications``."""
