@@ -233,7 +233,7 @@ def format_table(headers, rows):
     line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths))
     rule = "  ".join("-" * w for w in widths)
     body = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in text_rows]
-    return "\n".join([line, rule, *body])
+    return "\n".join(row.rstrip() for row in [line, rule, *body])
 
 
 def print_table(title, headers, rows):

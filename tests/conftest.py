@@ -2,6 +2,7 @@
 
 import os
 import random
+import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -13,6 +14,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from mlkeras import labs  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def seeded_randomness():
@@ -21,3 +24,31 @@ def seeded_randomness():
     np.random.seed(0)
     keras.utils.set_random_seed(0)
     yield
+
+
+FAKE_LAB = textwrap.dedent('''
+    """Lab {n:02d}: Fake lab {n}.
+
+    Runtime: about 1 s with --quick, 2 s in full.
+    """
+    from mlkeras import labs
+
+    def main(argv=None):
+        args = labs.parse_lab_args(argv, __doc__)
+        out = labs.output_dir(args.out, __file__)
+        results = {{"quick": args.quick, "value": float("nan"), "n": {n}}}
+        labs.write_results(out, results)
+        return results
+''')
+
+
+@pytest.fixture
+def fake_labs(tmp_path, monkeypatch):
+    """Points the lab runner at two tiny lab scripts in a temporary folder."""
+    folder = tmp_path / "labs"
+    folder.mkdir()
+    for n, slug in [(1, "alpha"), (2, "beta_gamma")]:
+        (folder / f"{n:02d}_{slug}.py").write_text(FAKE_LAB.format(n=n))
+    (folder / "helper_not_a_lab.py").write_text("x = 1\n")
+    monkeypatch.setenv(labs.LABS_DIR_ENV, str(folder))
+    return folder

@@ -95,6 +95,8 @@ def load_tfds(name, split="train", data_dir=None, download=True,
             )
         try:
             builder.download_and_prepare()
+        except ImportError:
+            raise  # A missing package is no network problem: show it as is.
         except Exception as err:  # network, DNS and HTTP failures vary by host.
             raise DatasetUnavailableError(
                 f"Could not download the TFDS data set {name!r} into "
