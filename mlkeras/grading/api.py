@@ -1,0 +1,209 @@
+"""`check` and `grade`: the Python API under `mlkeras check` and `mlkeras grade`.
+
+Both run the lab's checks through `pytest.main` with the mlkeras pytest
+plugin, exactly as `pytest --submission FILE --lab ID` does; `grade` adds
+batching over many submissions, worker processes, `grades.csv`,
+per-submission Gradescope `results.json` files and resuming.
+"""
+
+import concurrent.futures
+import contextlib
+import io
+import multiprocessing
+import os
+import pathlib
+import re
+import tempfile
+
+from mlkeras.grading import exercises
+from mlkeras.grading import results as results_lib
+
+GRADES_FILE = "grades.csv"
+RESULTS_FILE = "results.json"
+
+
+class _Capture:
+    """A pytest plugin that picks up the grading run's result at the end."""
+
+    def __init__(self):
+        self.result = None
+
+    def pytest_unconfigure(self, config):
+        from mlkeras.grading import pytest_plugin
+
+        run = config.stash.get(pytest_plugin.RUN_KEY, None)
+        if run is not None:
+            run.close()
+            self.result = run.result()
+
+
+@contextlib.contextmanager
+def _environment(name, value):
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def _pytest_args(submission, lab, hidden, seed, ini):
+    args = ["-p", "mlkeras.grading.pytest_plugin", "--submission", str(submission),
+            "--lab", lab, "-c", ini, "--rootdir", os.path.dirname(ini),
+            "--noconftest", "-p", "no:cacheprovider", "--import-mode=importlib",
+            "-o", "addopts=", "-q", "--no-header", "-rN", "--tb=line",
+            "-W", "ignore::DeprecationWarning"]
+    if hidden:
+        args += ["--hidden", str(hidden)]
+    if seed is not None:
+        args += ["--grading-seed", str(int(seed))]
+    return args
+
+
+def check(submission, lab=None, hidden=None, seed=None, verbose=False):
+    """Runs a lab's checks on one submission in the sandbox.
+
+    Args:
+        submission: a `.py` file or a folder holding one.
+        lab: the lab, e.g. `"03"`. Defaults to the lab in the file name.
+        hidden: a folder of extra check files, or `None`.
+        seed: the seed of the random inputs. Defaults to a fresh one.
+        verbose: print pytest's own output too. Defaults to `False`.
+
+    Returns:
+        A `SubmissionResult`.
+
+    Raises:
+        ValueError: the lab is unknown or cannot be inferred, or the
+            submission is not a `.py` file or a folder with one.
+        FileNotFoundError: the submission does not exist.
+    """
+    import pytest
+
+    from mlkeras.grading import pytest_plugin
+
+    if lab is None:
+        lab = exercises.infer_lab(submission)
+        if lab is None:
+            raise ValueError(f"cannot tell the lab from the file name; pass lab=. "
+                             f"Received: submission={str(submission)!r}")
+    exercise = exercises.find_exercise(lab)
+    pytest_plugin.resolve_submission(submission)
+    if hidden is not None and not pathlib.Path(hidden).is_dir():
+        raise ValueError(f"hidden must be a folder. Received: hidden={str(hidden)!r}")
+    capture = _Capture()
+    with tempfile.TemporaryDirectory(prefix="mlkeras-check-") as folder:
+        ini = os.path.join(folder, "pytest.ini")
+        with open(ini, "w", encoding="utf-8") as stream:
+            stream.write("[pytest]\n")
+        stream = io.StringIO()
+        with _environment("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1"), \
+                contextlib.redirect_stdout(stream):
+            code = pytest.main(_pytest_args(submission, exercise.lab, hidden, seed, ini),
+                               plugins=[capture])
+    if verbose:
+        print(stream.getvalue())
+    if capture.result is None:
+        raise RuntimeError(f"pytest did not run the checks (exit code {int(code)}):\n"
+                           f"{stream.getvalue()[-3000:]}")
+    return capture.result
+
+
+def submission_names(submissions):
+    """Unique, file-system-safe names for submissions, in input order."""
+    names, seen = [], set()
+    for path in submissions:
+        path = pathlib.Path(path)
+        base = path.stem if path.suffix == ".py" else path.name
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "submission"
+        name, counter = base, 2
+        while name in seen:
+            name, counter = f"{base}-{counter}", counter + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _grade_one(submission, lab, hidden, seed):
+    """Grades one submission; never raises (a bad one becomes an error row)."""
+    try:
+        return check(submission, lab=lab, hidden=hidden, seed=seed)
+    except Exception as err:  # noqa: BLE001 - one bad submission never stops a batch
+        return results_lib.SubmissionResult(submission=str(submission), lab=lab,
+                                            error=f"{type(err).__name__}: {err}")
+
+
+def _warm_up(lab):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import importlib
+
+    importlib.import_module(f"mlkeras.grading.checks.lab{lab}")
+
+
+def grade(submissions, lab, out, hidden=None, jobs=1, seed=None, progress=None):
+    """Grades many submissions and writes `grades.csv` and Gradescope files.
+
+    Every submission (a `.py` file or a folder) is checked in its own
+    sandbox; a bad one gets an error row and never stops the batch.
+    `OUT/grades.csv` is rewritten atomically after each submission and
+    `OUT/<name>/results.json` holds Gradescope's format. Rerun with the same
+    `out`, it skips the submissions already graded there.
+
+    Args:
+        submissions: paths of the submissions.
+        lab: the lab, e.g. `"03"`.
+        out: the output folder (created if needed).
+        hidden: a folder of hidden check files, or `None`.
+        jobs: how many submissions to grade at once. Defaults to `1`.
+        seed: one seed for every submission's random inputs. Defaults to a
+            fresh seed per submission.
+        progress: optional `callable(name, result)` called as each finishes.
+
+    Returns:
+        `{name: SubmissionResult}` for the submissions graded in this call.
+    """
+    exercise = exercises.find_exercise(lab)
+    if int(jobs) < 1:
+        raise ValueError(f"jobs must be at least 1. Received: jobs={jobs}")
+    if hidden is not None and not pathlib.Path(hidden).is_dir():
+        raise ValueError(f"hidden must be a folder. Received: hidden={str(hidden)!r}")
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = results_lib.GradesTable(out / GRADES_FILE)
+    submissions = [pathlib.Path(path) for path in submissions]
+    todo = [(name, path) for name, path in zip(submission_names(submissions), submissions)
+            if not table.done(name)]
+    finished = {}
+
+    def record(name, result):
+        folder = out / name
+        folder.mkdir(exist_ok=True)
+        results_lib.write_results_json(folder / RESULTS_FILE, result)
+        table.add(name, result)
+        finished[name] = result
+        if progress is not None:
+            progress(name, result)
+
+    if int(jobs) == 1:
+        for name, path in todo:
+            record(name, _grade_one(path, exercise.lab, hidden, seed))
+        return finished
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+            max_workers=int(jobs), mp_context=context, initializer=_warm_up,
+            initargs=(exercise.lab,)) as pool:
+        futures = {pool.submit(_grade_one, str(path), exercise.lab, hidden, seed): name
+                   for name, path in todo}
+        for future in concurrent.futures.as_completed(futures):
+            name = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:  # noqa: BLE001 - a worker died
+                result = results_lib.SubmissionResult(
+                    submission=str(dict(todo)[name]), lab=exercise.lab,
+                    error=f"the grading worker failed: {type(err).__name__}: {err}")
+            record(name, result)
+    return finished

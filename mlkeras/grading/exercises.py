@@ -1,0 +1,130 @@
+"""The exercise of every lab: where its starter and checks live, and its limits.
+
+An exercise is a starter file (`starters/labNN.py`: signatures and docstrings
+that state the task, bodies that raise `NotImplementedError`) and a check
+module (`checks/labNN.py`: pytest tests that call the student's functions
+through the `submission` fixture). NumPy-only exercises forbid importing the
+deep-learning frameworks inside the sandbox.
+"""
+
+import dataclasses
+import pathlib
+import re
+
+_HERE = pathlib.Path(__file__).resolve().parent
+FRAMEWORKS = ("keras", "tensorflow", "torch", "jax", "jaxlib", "flax")
+
+
+class UnknownExerciseError(ValueError):
+    """Raised when a lab identifier matches no exercise."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    """One lab's exercise.
+
+    Attributes:
+        lab: the two-digit lab number, e.g. `"03"`.
+        slug: the lab's name, e.g. `"activations"`.
+        numpy_only: whether importing Keras, TensorFlow, PyTorch or JAX is
+            forbidden in the submission.
+        call_timeout: seconds per call.
+        wall_clock: seconds for the whole submission.
+        memory_bytes: the memory cap.
+        max_processes: the process and thread cap.
+    """
+
+    lab: str
+    slug: str
+    numpy_only: bool = True
+    call_timeout: float = 10.0
+    wall_clock: float = 120.0
+    memory_bytes: int = 2 * 2**30
+    max_processes: int = 64
+
+    @property
+    def lab_id(self):
+        """The full identifier, e.g. `"03_activations"`."""
+        return f"{self.lab}_{self.slug}"
+
+    @property
+    def starter_path(self):
+        """The starter file shipped with the package."""
+        return _HERE / "starters" / f"lab{self.lab}.py"
+
+    @property
+    def checks_path(self):
+        """The public check module."""
+        return _HERE / "checks" / f"lab{self.lab}.py"
+
+    @property
+    def forbidden_imports(self):
+        """The modules the submission may not import."""
+        return FRAMEWORKS if self.numpy_only else ()
+
+
+# Keras-model exercises import TensorFlow in the child: it needs more
+# address space (TensorFlow maps large virtual regions at import), more
+# threads and more time than a NumPy exercise.
+_KERAS = dict(numpy_only=False, call_timeout=180.0, wall_clock=600.0,
+              memory_bytes=16 * 2**30, max_processes=512)
+
+EXERCISES = {
+    exercise.lab: exercise
+    for exercise in (
+        Exercise("01", "perceptron"),
+        Exercise("02", "feedforward", **_KERAS),
+        Exercise("03", "activations"),
+        Exercise("04", "gradient_descent"),
+        Exercise("05", "gradient_problems"),
+        Exercise("06", "weight_init"),
+        Exercise("07", "losses_metrics"),
+        Exercise("08", "optimizers"),
+        Exercise("09", "regularization"),
+        Exercise("10", "batch_norm"),
+        Exercise("11", "cnn"),
+        Exercise("12", "residual", **_KERAS),
+        Exercise("13", "rnn"),
+        Exercise("14", "seq2seq_attention"),
+        Exercise("15", "transformer"),
+        Exercise("16", "transfer_learning", **_KERAS),
+    )
+}
+
+
+def list_exercises():
+    """All exercises, in lab order."""
+    return [EXERCISES[lab] for lab in sorted(EXERCISES)]
+
+
+def find_exercise(lab_id):
+    """Finds an exercise from `"3"`, `"03"`, `"lab03"` or `"03_activations"`.
+
+    Raises:
+        UnknownExerciseError: no exercise matches.
+    """
+    text = str(lab_id).strip().lower()
+    match = re.fullmatch(r"(?:lab)?0*(\d{1,2})(?:_[a-z0-9_]+)?", text)
+    if match:
+        lab = f"{int(match.group(1)):02d}"
+        if lab in EXERCISES:
+            exercise = EXERCISES[lab]
+            if "_" not in text or text.endswith(exercise.slug):
+                return exercise
+    raise UnknownExerciseError(
+        f"no exercise for lab {lab_id!r}; known: {', '.join(sorted(EXERCISES))}. "
+        f"Received: lab={lab_id!r}")
+
+
+def infer_lab(path):
+    """Guesses the lab from a file name such as `lab03.py` or `03_relu.py`."""
+    stem = pathlib.Path(path).stem.lower()
+    match = re.search(r"lab[_-]?(\d{1,2})(?!\d)", stem) or re.match(r"(\d{2})(?!\d)", stem)
+    if match and f"{int(match.group(1)):02d}" in EXERCISES:
+        return f"{int(match.group(1)):02d}"
+    return None
+
+
+def starter_source(lab_id):
+    """The text of a lab's starter file."""
+    return find_exercise(lab_id).starter_path.read_text(encoding="utf-8")

@@ -1,0 +1,225 @@
+"""The pytest plugin behind `mlkeras check` and `pytest --submission FILE`.
+
+Registered as the `mlkeras` entry point in the `pytest11` group, it loads in
+every pytest run on the machine, so it does nothing at all unless
+`--submission` is given: it only adds its command-line options. With
+`--submission FILE --lab ID` it replaces the run's test paths with the lab's
+check module (plus the `.py` files of `--hidden DIR`), registers the
+`submission` and `rng` fixtures, runs the submission in a `Sandbox`, and
+prints a per-check report and the score. `mlkeras.grading.check` and
+`mlkeras.grading.grade` run exactly this plugin through `pytest.main`.
+
+Markers that checks may use: `points(n)` (default 1) and
+`call_timeout(seconds)` (the per-call timeout for that check).
+"""
+
+import pathlib
+import secrets
+import zlib
+
+import numpy as np
+import pytest
+
+from mlkeras.grading import exercises
+from mlkeras.grading import results as results_lib
+from mlkeras.grading.expect import CheckFailure
+from mlkeras.grading.proxy import SubmissionProxy
+from mlkeras.grading.sandbox import Limits, Sandbox, SubmissionError
+
+RUN_KEY = pytest.StashKey()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("mlkeras", "mlkeras grading (active only with --submission)")
+    group.addoption("--submission", metavar="FILE", default=None,
+                    help="grade this submission (a .py file or a folder) in a sandbox")
+    group.addoption("--lab", metavar="ID", default=None,
+                    help="the lab whose checks to run, e.g. 03 (default: from the file name)")
+    group.addoption("--hidden", metavar="DIR", default=None,
+                    help="a folder of extra (hidden) check files")
+    group.addoption("--grading-seed", metavar="N", type=int, default=None,
+                    help="seed of the random check inputs (default: a fresh one)")
+
+
+def resolve_submission(path):
+    """Returns `(main_file, is_folder)` for a submission file or folder.
+
+    A folder submission's main file is `labNN.py`, `submission.py`, or its
+    only top-level `.py` file.
+
+    Raises:
+        FileNotFoundError or ValueError with a message that names the path.
+    """
+    path = pathlib.Path(path)
+    if path.is_file():
+        if path.suffix != ".py":
+            raise ValueError(f"a submission must be a .py file or a folder. "
+                             f"Received: submission={str(path)!r}")
+        return path, False
+    if path.is_dir():
+        candidates = sorted(p for p in path.glob("*.py") if p.is_file())
+        preferred = [p for p in candidates
+                     if exercises.infer_lab(p) or p.name == "submission.py"]
+        if len(preferred) == 1:
+            return preferred[0], True
+        if len(candidates) == 1:
+            return candidates[0], True
+        raise ValueError(f"cannot tell which .py file in the folder is the submission "
+                         f"(name it submission.py). Received: submission={str(path)!r}")
+    raise FileNotFoundError(f"no such submission file or folder. "
+                            f"Received: submission={str(path)!r}")
+
+
+class GradingRun:
+    """The state of one graded submission inside a pytest session."""
+
+    def __init__(self, config):
+        submission = config.getoption("submission")
+        lab = config.getoption("lab") or exercises.infer_lab(submission)
+        if lab is None:
+            raise pytest.UsageError(
+                f"cannot tell the lab from the file name; pass --lab. "
+                f"Received: submission={submission!r}")
+        try:
+            self.exercise = exercises.find_exercise(lab)
+            self.module_file, self.is_folder = resolve_submission(submission)
+        except (ValueError, FileNotFoundError) as err:
+            raise pytest.UsageError(str(err)) from None
+        self.submission = pathlib.Path(submission)
+        hidden = config.getoption("hidden")
+        self.hidden_files = []
+        if hidden:
+            hidden_dir = pathlib.Path(hidden)
+            if not hidden_dir.is_dir():
+                raise pytest.UsageError(f"--hidden must be a folder. Received: hidden={hidden!r}")
+            self.hidden_files = sorted(p.resolve() for p in hidden_dir.glob("*.py")
+                                       if p.name not in ("conftest.py", "__init__.py"))
+        seed = config.getoption("grading_seed")
+        self.seed = secrets.randbits(63) if seed is None else int(seed)
+        self.limits = Limits(call_timeout=self.exercise.call_timeout,
+                             wall_clock=self.exercise.wall_clock,
+                             memory_bytes=self.exercise.memory_bytes,
+                             max_processes=self.exercise.max_processes,
+                             forbidden_imports=self.exercise.forbidden_imports)
+        self.check_files = [str(self.exercise.checks_path), *map(str, self.hidden_files)]
+        self._sandbox = None
+        self.protections = {}
+        self.output = ""
+        self.checks = {}
+        self.order = []
+
+    # ------------------------------------------------------------ sandbox
+
+    def sandbox(self):
+        if self._sandbox is None:
+            self._sandbox = Sandbox(self.module_file, self.limits, lab=self.exercise.lab,
+                                    copy_folder=self.is_folder)
+        return self._sandbox
+
+    def close(self):
+        if self._sandbox is not None:
+            self.protections = self._sandbox.protections()
+            self.output = self._sandbox.output()
+            self._sandbox.close()
+            self._sandbox = None
+
+    # ------------------------------------------------------------ hooks
+
+    def _is_hidden(self, item):
+        return pathlib.Path(str(item.path)).resolve() in self.hidden_files
+
+    def _check_name(self, item):
+        name = item.name[5:] if item.name.startswith("test_") else item.name
+        return f"hidden: {name}" if self._is_hidden(item) else name
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        for item in items:
+            marker = item.get_closest_marker("points")
+            points = float(marker.args[0]) if marker and marker.args else 1.0
+            name = self._check_name(item)
+            self.order.append(item.nodeid)
+            self.checks[item.nodeid] = results_lib.CheckResult(
+                name=name, max_score=points, score=0.0, status="failed",
+                output="not run", hidden=self._is_hidden(item))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        check = self.checks.get(item.nodeid)
+        if check is None:
+            return report
+        if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+            if report.passed:
+                check.status, check.score, check.output = "passed", check.max_score, ""
+            elif report.skipped:
+                check.status, check.output = "skipped", "skipped"
+            else:
+                check.status, check.score = "failed", 0.0
+                check.output = self._failure_message(call.excinfo)
+                if call.excinfo is not None and isinstance(
+                        call.excinfo.value, (CheckFailure, SubmissionError)):
+                    report.longrepr = check.output
+        return report
+
+    @staticmethod
+    def _failure_message(excinfo):
+        if excinfo is None:
+            return "failed"
+        err = excinfo.value
+        if isinstance(err, SubmissionError):
+            text = str(err)
+            if err.traceback_text:
+                text += "\n" + err.traceback_text[-1500:]
+            return text
+        if isinstance(err, CheckFailure):
+            return str(err)
+        if isinstance(err, AssertionError):
+            return f"check failed: {str(err)[:1500]}"
+        return f"the check could not use the answer: {type(err).__name__}: {str(err)[:1500]}"
+
+    def pytest_sessionfinish(self, session):
+        self.close()
+
+    def pytest_terminal_summary(self, terminalreporter):
+        result = self.result()
+        write = terminalreporter.write_line
+        terminalreporter.section("mlkeras grading")
+        for line in results_lib.format_report(result).splitlines():
+            write(line)
+
+    def result(self):
+        """The `SubmissionResult` of this run."""
+        return results_lib.SubmissionResult(
+            submission=str(self.submission), lab=self.exercise.lab, seed=self.seed,
+            checks=[self.checks[nodeid] for nodeid in self.order],
+            protections=dict(self.protections), output=self.output)
+
+
+def pytest_configure(config):
+    if not config.getoption("submission", None):
+        return
+    config.addinivalue_line("markers", "points(n): how many points a check is worth")
+    config.addinivalue_line("markers", "call_timeout(seconds): the per-call timeout of a check")
+    run = GradingRun(config)
+    config.stash[RUN_KEY] = run
+    config.args[:] = run.check_files
+    config.pluginmanager.register(run, "mlkeras-grading-run")
+    config.pluginmanager.register(_Fixtures(), "mlkeras-grading-fixtures")
+
+
+class _Fixtures:
+    """The fixtures checks use; registered only when grading is active."""
+
+    @pytest.fixture
+    def submission(self, request):
+        """The sandboxed submission: `submission.name(*args)` calls it."""
+        run = request.config.stash[RUN_KEY]
+        marker = request.node.get_closest_marker("call_timeout")
+        timeout = float(marker.args[0]) if marker and marker.args else None
+        return SubmissionProxy(run.sandbox(), timeout)
+
+    @pytest.fixture
+    def rng(self, request):
+        """A NumPy generator seeded from the grader's secret seed and the check."""
+        run = request.config.stash[RUN_KEY]
+        return np.random.default_rng([run.seed, zlib.crc32(request.node.name.encode())])
