@@ -1,0 +1,472 @@
+"""`GradientNormLogger`: gradient norms read from the real training step."""
+
+import csv
+import math
+import os
+import threading
+import warnings
+
+import keras
+import numpy as np
+
+_OWNER_ATTR = "_mlkeras_gradient_norm_logger"
+
+
+class GradientNormLogger(keras.callbacks.Callback):
+    """Logs the L2 norms of the gradients that `fit` actually applies.
+
+    Keras hands callbacks no gradients. This callback taps the training step
+    itself: for the duration of `fit` it wraps the optimizer's `apply` (which
+    `apply_gradients` on TensorFlow and `stateless_apply` on JAX both call)
+    and the model's `train_step`, so the compiled step computes the norms of
+    the very gradients it passes to the optimizer and returns them with the
+    loss and metrics. There is no extra forward or backward pass, and the
+    norms are taken before any `clipnorm`, `clipvalue` or `global_clipnorm`
+    clipping (and after undoing a `loss_scale_factor`). Under a
+    `tf.distribute` strategy the per-replica gradients are summed first, so
+    the norm is that of the global batch's gradient. When training ends the
+    model and optimizer get their own methods back.
+
+    Each step the norms appear in the batch `logs` as `"grad_norm"` (the
+    global norm over all trainable variables) and `"grad_norm/<name>"`, one
+    per top-level layer (or one per variable, keyed by the variable's path,
+    with `per_variable=True`). The epoch `logs` carry the values of the
+    epoch's last step, so `History`, `CSVLogger` and `TensorBoard` see them.
+    Every `every_n_steps` steps the values are also appended to `history`
+    and, when `csv_path` is given, written to a CSV file that is flushed at
+    every row, so a crash loses nothing already logged.
+
+    It also diagnoses the two classic gradient problems, warning once per
+    `fit` for each: layers whose norm stays below `vanishing_threshold` for
+    a whole epoch (named in the warning), and a global norm above
+    `exploding_threshold` or not finite.
+
+    See "On the difficulty of training recurrent neural networks"
+    (https://arxiv.org/abs/1211.5063) for why the gradient norm is the
+    quantity to watch.
+
+    Args:
+        every_n_steps: record every this many training steps (the norms are
+            computed at every step either way). Defaults to `1`.
+        per_variable: if `True`, one norm per trainable variable instead of
+            one per layer. Defaults to `False`.
+        csv_path: optional path of a CSV file to write the records to, one
+            row per record, with a header. Defaults to `None`.
+        append: append to `csv_path` instead of overwriting it. Defaults to
+            `False`.
+        vanishing_threshold: a layer whose norm stays below this value at
+            every record of an epoch is reported as vanishing. Defaults to
+            `1e-7`.
+        exploding_threshold: a global norm above this value is reported as
+            exploding; `None` checks only for non-finite norms. Defaults to
+            `1e3`.
+        verbose: `0` is silent, `1` also prints the diagnosis warnings.
+            Defaults to `0`.
+
+    Call arguments:
+        This is a callback: pass it to `model.fit(callbacks=[...])`.
+
+    Returns:
+        After `fit`, `history` is a dict of lists: `"step"` (1-based global
+        step), `"epoch"` (0-based), `"grad_norm"` and `"grad_norm/<name>"`.
+        `names` lists the `<name>` parts in order and `plot()` draws them.
+
+    Example:
+
+    >>> logger = mlkeras.callbacks.GradientNormLogger(every_n_steps=10)
+    >>> model.fit(x, y, epochs=5, callbacks=[logger])
+    >>> logger.history["grad_norm"][-1]       # global norm, last record
+    >>> logger.history["grad_norm/dense"]     # one layer, every record
+    >>> fig = logger.plot()                   # a matplotlib Figure
+    >>> fig.savefig("gradient_norms.png")
+
+    References:
+        - Pascanu, Mikolov and Bengio, "On the difficulty of training
+          recurrent neural networks", ICML 2013.
+        - Glorot and Bengio, "Understanding the difficulty of training deep
+          feedforward neural networks", AISTATS 2010.
+    """
+
+    def __init__(self, every_n_steps=1, per_variable=False, csv_path=None,
+                 append=False, vanishing_threshold=1e-7,
+                 exploding_threshold=1e3, verbose=0):
+        if (not isinstance(every_n_steps, (int, np.integer))
+                or isinstance(every_n_steps, bool) or every_n_steps < 1):
+            raise ValueError(
+                "`every_n_steps` must be a positive integer. "
+                f"Received: every_n_steps={every_n_steps!r}"
+            )
+        if not _is_positive_number(vanishing_threshold, allow_zero=True):
+            raise ValueError(
+                "`vanishing_threshold` must be a non-negative number. "
+                f"Received: vanishing_threshold={vanishing_threshold!r}"
+            )
+        if exploding_threshold is not None and not _is_positive_number(
+                exploding_threshold):
+            raise ValueError(
+                "`exploding_threshold` must be a positive number or None. "
+                f"Received: exploding_threshold={exploding_threshold!r}"
+            )
+        if csv_path is not None and not isinstance(csv_path, (str, os.PathLike)):
+            raise ValueError(
+                "`csv_path` must be a path or None. "
+                f"Received: csv_path={csv_path!r}"
+            )
+        super().__init__()
+        self.every_n_steps = int(every_n_steps)
+        self.per_variable = bool(per_variable)
+        self.csv_path = csv_path
+        self.append = bool(append)
+        self.vanishing_threshold = float(vanishing_threshold)
+        self.exploding_threshold = (None if exploding_threshold is None
+                                    else float(exploding_threshold))
+        self.verbose = verbose
+        self.names = []
+        self.history = {}
+        self._pending = threading.local()
+        self._csv_file = None
+        self._csv_writer = None
+        self._patched = None
+
+    # ------------------------------------------------------------------
+    # Callback hooks.
+
+    def on_train_begin(self, logs=None):
+        self.history = {}
+        self.names = []
+        self._step = 0
+        self._epoch = 0
+        self._epoch_start_step = 0
+        self._missing_warned = False
+        self._vanishing_warned = False
+        self._exploding_warned = False
+        self._epoch_minima = None
+        self._install()
+        self.history = {"step": [], "epoch": []}
+        for key in self.keys:
+            self.history[key] = []
+        self._open_csv()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._epoch_start_step = self._step
+        self._epoch_minima = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        previous = self._step
+        self._step = self._epoch_start_step + int(batch) + 1
+        # With steps_per_execution > 1 one call covers several steps.
+        if self._step // self.every_n_steps == previous // self.every_n_steps:
+            return
+        logs = logs or {}
+        if self.keys[0] not in logs:
+            if not self._missing_warned:
+                self._missing_warned = True
+                warnings.warn(
+                    "GradientNormLogger found no gradient norms in the batch "
+                    "logs: the model's `train_step` did not call its "
+                    "optimizer's `apply`/`apply_gradients`, or did not return "
+                    "a dict of logs.",
+                    stacklevel=2,
+                )
+            return
+        values = [float(np.asarray(logs[key])) for key in self.keys]
+        self._record(values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._epoch_minima is None or self._vanishing_warned:
+            return
+        vanishing = [name for name, low in zip(self.names, self._epoch_minima)
+                     if low]
+        if vanishing:
+            self._vanishing_warned = True
+            self._warn(
+                f"Vanishing gradients: the gradient norm of {len(vanishing)} "
+                f"of {len(self.names)} layers stayed below "
+                f"{self.vanishing_threshold:g} for all of epoch {epoch + 1}: "
+                + ", ".join(vanishing)
+            )
+
+    def on_train_end(self, logs=None):
+        self._uninstall()
+        self._close_csv()
+
+    # ------------------------------------------------------------------
+    # Public helpers.
+
+    @property
+    def keys(self):
+        """The log keys: `"grad_norm"` then `"grad_norm/<name>"` per group."""
+        return ["grad_norm"] + [f"grad_norm/{name}" for name in self.names]
+
+    def plot(self, ax=None, title="Gradient norms", include_global=True):
+        """Draws the recorded norms over steps on a log scale.
+
+        Args:
+            ax: optional matplotlib Axes to draw on; a new figure is made
+                when `None`. Defaults to `None`.
+            title: the Axes title. Defaults to `"Gradient norms"`.
+            include_global: also draw the global norm (dashed black).
+                Defaults to `True`.
+
+        Returns:
+            The matplotlib `Figure` (built without pyplot).
+        """
+        from mlkeras import plotting
+
+        if ax is None:
+            fig, ax = plotting.new_figure(width=6.0, height=4.0)
+        else:
+            fig = ax.figure
+        steps = np.asarray(self.history.get("step", []))
+        for name in self.names:
+            values = _positive(self.history[f"grad_norm/{name}"])
+            ax.plot(steps, values, label=name, linewidth=1.2)
+        if include_global and "grad_norm" in self.history:
+            ax.plot(steps, _positive(self.history["grad_norm"]), "k--",
+                    label="global", linewidth=1.5)
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("gradient L2 norm")
+        if title:
+            ax.set_title(title)
+        if self.names or include_global:
+            ax.legend(fontsize="small", loc="best")
+        return fig
+
+    # ------------------------------------------------------------------
+    # Recording.
+
+    def _record(self, values):
+        self.history["step"].append(self._step)
+        self.history["epoch"].append(self._epoch)
+        for key, value in zip(self.keys, values):
+            self.history[key].append(value)
+        if self._csv_writer is not None:
+            self._csv_writer.writerow(
+                [self._step, self._epoch] + [repr(v) for v in values])
+            self._csv_file.flush()
+        self._diagnose(values)
+
+    def _diagnose(self, values):
+        global_norm, layer_norms = values[0], values[1:]
+        if not self._exploding_warned:
+            if not math.isfinite(global_norm):
+                self._exploding_warned = True
+                self._warn(f"Exploding gradients: the global gradient norm "
+                           f"is {global_norm} at step {self._step}.")
+            elif (self.exploding_threshold is not None
+                  and global_norm > self.exploding_threshold):
+                self._exploding_warned = True
+                self._warn(f"Exploding gradients: the global gradient norm "
+                           f"{global_norm:.4g} exceeds "
+                           f"{self.exploding_threshold:g} at step "
+                           f"{self._step}.")
+        low = [v < self.vanishing_threshold for v in layer_norms]
+        if self._epoch_minima is None:
+            self._epoch_minima = low
+        else:
+            self._epoch_minima = [a and b for a, b in
+                                  zip(self._epoch_minima, low)]
+
+    def _warn(self, message):
+        warnings.warn(message, stacklevel=3)
+        if self.verbose:
+            print(f"GradientNormLogger: {message}")
+
+    def _open_csv(self):
+        self._close_csv()
+        if self.csv_path is None:
+            return
+        path = os.fspath(self.csv_path)
+        write_header = not (self.append and os.path.exists(path)
+                            and os.path.getsize(path) > 0)
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        self._csv_file = open(path, "a" if self.append else "w", newline="")
+        self._csv_writer = csv.writer(self._csv_file)
+        if write_header:
+            self._csv_writer.writerow(["step", "epoch"] + self.keys)
+            self._csv_file.flush()
+
+    def _close_csv(self):
+        if self._csv_file is not None:
+            self._csv_file.close()
+        self._csv_file = None
+        self._csv_writer = None
+
+    # ------------------------------------------------------------------
+    # Tapping the training step.
+
+    def _groups(self, model):
+        """Maps id(variable) -> group index and fills `self.names`."""
+        group_of = {}
+        names = []
+        if self.per_variable:
+            for i, variable in enumerate(model.trainable_variables):
+                group_of[id(variable)] = i
+                names.append(variable.path)
+        else:
+            for layer in model.layers:
+                variables = layer.trainable_variables
+                if not variables:
+                    continue
+                index = len(names)
+                names.append(layer.name)
+                for variable in variables:
+                    group_of.setdefault(id(variable), index)
+            leftovers = [v for v in model.trainable_variables
+                         if id(v) not in group_of]
+            if leftovers:
+                index = len(names)
+                names.append(model.name)
+                for variable in leftovers:
+                    group_of[id(variable)] = index
+        return group_of, _unique(names)
+
+    def _install(self):
+        model = self.model
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is None:
+            raise ValueError(
+                "GradientNormLogger needs a compiled model with an optimizer. "
+                f"Received: model.optimizer={optimizer!r}"
+            )
+        _restore(model)
+        group_of, self.names = self._groups(model)
+        n_groups = len(self.names)
+        default_variables = list(model.trainable_variables)
+        pending = self._pending
+        backend = keras.backend.backend()
+
+        original_apply = optimizer.apply
+        original_train_step = model.train_step
+
+        def apply(grads, trainable_variables=None):
+            grads = list(grads)
+            variables = (default_variables if trainable_variables is None
+                         else list(trainable_variables))
+            pending.values = _norms(grads, variables, group_of, n_groups,
+                                    optimizer, backend)
+            return original_apply(grads, trainable_variables)
+
+        def train_step(*args, **kwargs):
+            pending.values = None
+            outputs = original_train_step(*args, **kwargs)
+            values, pending.values = pending.values, None
+            if values is None:
+                return outputs
+            if isinstance(outputs, tuple) and len(outputs) == 2 \
+                    and isinstance(outputs[0], dict):
+                logs, state = outputs  # JAX: (logs, state)
+                return _with_norms(logs, self.keys, values), state
+            if isinstance(outputs, dict):
+                return _with_norms(outputs, self.keys, values)
+            return outputs
+
+        setattr(apply, _OWNER_ATTR, self)
+        setattr(train_step, _OWNER_ATTR, self)
+        # object.__setattr__ keeps Keras's attribute tracking out of it.
+        object.__setattr__(optimizer, "apply", apply)
+        object.__setattr__(model, "train_step", train_step)
+        object.__setattr__(model, _OWNER_ATTR, optimizer)
+        # The compiled step may already exist from an earlier `fit`:
+        # rebuild it so that it is traced through the wrappers.
+        model.make_train_function(force=True)
+        self._patched = model
+
+    def _uninstall(self):
+        if self._patched is not None:
+            _restore(self._patched)
+            self._patched.make_train_function(force=True)
+            self._patched = None
+
+
+def _restore(model):
+    """Removes any GradientNormLogger wrappers from `model` and its optimizer."""
+    if _OWNER_ATTR not in vars(model):
+        return
+    optimizer = vars(model)[_OWNER_ATTR]
+    for obj, name in ((optimizer, "apply"), (model, "train_step")):
+        if hasattr(vars(obj).get(name), _OWNER_ATTR):
+            object.__delattr__(obj, name)
+    object.__delattr__(model, _OWNER_ATTR)
+
+
+def _norms(grads, variables, group_of, n_groups, optimizer, backend):
+    """Traced inside the train step: global and per-group L2 norms."""
+    ops = keras.ops
+    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    dense = [_dense(g, backend) for g, _ in pairs]
+    if backend == "tensorflow":
+        dense = _all_reduce_sum(dense)
+    squares = [None] * n_groups
+    for g, (_, v) in zip(dense, pairs):
+        index = group_of.get(id(v))
+        if index is None:
+            continue
+        s = ops.sum(ops.square(ops.cast(g, "float32")))
+        squares[index] = s if squares[index] is None else squares[index] + s
+    zero = ops.zeros((), dtype="float32")
+    squares = [zero if s is None else s for s in squares]
+    total = zero
+    for s in squares:
+        total = total + s
+    norms = [ops.sqrt(total)] + [ops.sqrt(s) for s in squares]
+    scale = getattr(optimizer, "loss_scale_factor", None)
+    if scale is not None:
+        norms = [n / scale for n in norms]
+    return norms
+
+
+def _dense(grad, backend):
+    if backend == "tensorflow" and hasattr(grad, "indices") \
+            and hasattr(grad, "dense_shape"):
+        import tensorflow as tf
+
+        return tf.convert_to_tensor(grad)
+    return grad
+
+
+def _all_reduce_sum(grads):
+    """Sums gradients over replicas when a tf.distribute strategy runs."""
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync <= 1 or not grads:
+        return grads
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+
+
+def _with_norms(logs, keys, values):
+    logs = dict(logs)
+    for key, value in zip(keys, values):
+        logs[key] = value
+    return logs
+
+
+def _unique(names):
+    seen = {}
+    result = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 0
+        result.append(name)
+    return result
+
+
+def _positive(values):
+    values = np.asarray(values, dtype="float64")
+    return np.where(values > 0, values, np.nan)
+
+
+def _is_positive_number(value, allow_zero=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return False
+    if not math.isfinite(value):
+        return False
+    return value >= 0 if allow_zero else value > 0

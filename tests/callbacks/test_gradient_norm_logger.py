@@ -1,0 +1,390 @@
+"""Tests of GradientNormLogger against gradients computed by hand."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from mlkeras.callbacks import GradientNormLogger
+from tests.backends import REPO_ROOT
+from tests.backends import run_tests_on_backend
+
+BACKEND = keras.backend.backend()
+
+
+def _data(n=48, features=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    y = rng.normal(size=(n, 1)).astype("float32")
+    return x, y
+
+
+def _model(optimizer=None, jit_compile=False, hidden_init="glorot_uniform"):
+    model = keras.Sequential([
+        keras.Input((5,)),
+        keras.layers.Dense(8, activation="tanh", name="hidden",
+                           kernel_initializer=hidden_init),
+        keras.layers.Dense(1, name="out"),
+    ])
+    model.compile(optimizer or keras.optimizers.SGD(0.1), "mse",
+                  jit_compile=jit_compile)
+    return model
+
+
+def _reference_gradients(model, weights, x, y):
+    """Gradients of the mean squared error at `weights`, computed by hand."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        twin = keras.models.clone_model(model)
+        twin.set_weights(weights)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(twin(x) - y))
+        grads = tape.gradient(loss, twin.trainable_variables)
+        return [g.numpy().astype("float64") for g in grads]
+    import jax
+
+    def loss_fn(trainable):
+        y_pred, _ = model.stateless_call(
+            trainable, [v.value for v in model.non_trainable_variables], x)
+        return jax.numpy.mean(jax.numpy.square(y_pred - y))
+
+    grads = jax.grad(loss_fn)([jax.numpy.asarray(w) for w in weights])
+    return [np.asarray(g, dtype="float64") for g in grads]
+
+
+def _norm(arrays):
+    return float(np.sqrt(sum(np.sum(np.square(a)) for a in arrays)))
+
+
+def _replay(model, weights, x, y, batch_size, steps, lr, clipnorm=None):
+    """Runs plain SGD by hand; returns the unclipped norms of every step."""
+    weights = [np.asarray(w, dtype="float64") for w in weights]
+    records = []
+    for step in range(steps):
+        start = (step * batch_size) % len(x)
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        grads = _reference_gradients(
+            model, [w.astype("float32") for w in weights], xb, yb)
+        records.append(grads)
+        if clipnorm is not None:
+            grads = [g * clipnorm / max(np.linalg.norm(g), clipnorm)
+                     for g in grads]
+        weights = [w - lr * g for w, g in zip(weights, grads)]
+    return records
+
+
+@pytest.mark.parametrize("jit_compile, clipnorm", [(False, 1e-3),
+                                                   (True, 1e-3),
+                                                   (True, None)])
+def test_norms_equal_hand_computed_norms_of_every_applied_step(
+        jit_compile, clipnorm):
+    x, y = _data()
+    model = _model(keras.optimizers.SGD(0.1, clipnorm=clipnorm), jit_compile)
+    initial = model.get_weights()
+    logger = GradientNormLogger()
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+              callbacks=[logger])
+
+    records = _replay(model, initial, x, y, 16, 6, 0.1, clipnorm)
+    assert logger.history["step"] == [1, 2, 3, 4, 5, 6]
+    assert logger.history["epoch"] == [0, 0, 0, 1, 1, 1]
+    expected_global = [_norm(g) for g in records]
+    expected_hidden = [_norm(g[:2]) for g in records]
+    expected_out = [_norm(g[2:]) for g in records]
+    np.testing.assert_allclose(logger.history["grad_norm"], expected_global,
+                               rtol=1e-5)
+    np.testing.assert_allclose(logger.history["grad_norm/hidden"],
+                               expected_hidden, rtol=1e-5)
+    np.testing.assert_allclose(logger.history["grad_norm/out"], expected_out,
+                               rtol=1e-5)
+    if clipnorm is not None:
+        # The clipped gradients would all have norm <= clipnorm per variable.
+        assert min(logger.history["grad_norm/out"]) > 10 * clipnorm
+
+
+def test_norm_is_taken_before_global_clipnorm_with_adam():
+    x, y = _data()
+    model = _model(keras.optimizers.Adam(0.01, global_clipnorm=0.01))
+    initial = model.get_weights()
+    logger = GradientNormLogger()
+    model.fit(x, y, batch_size=48, epochs=3, shuffle=False, verbose=0,
+              callbacks=[logger])
+    first = _reference_gradients(model, initial, x, y)
+    assert _norm(first) > 0.1
+    np.testing.assert_allclose(logger.history["grad_norm"][0], _norm(first),
+                               rtol=1e-5)
+    # Later steps see the weights Adam moved, so their gradients differ.
+    assert len(set(logger.history["grad_norm"])) == 3
+
+
+def test_per_variable_norms_are_keyed_by_variable_path():
+    x, y = _data()
+    model = _model()
+    initial = model.get_weights()
+    logger = GradientNormLogger(per_variable=True)
+    model.fit(x, y, batch_size=48, epochs=1, verbose=0, callbacks=[logger])
+    paths = [v.path for v in model.trainable_variables]
+    assert logger.names == paths
+    grads = _reference_gradients(model, initial, x, y)
+    for path, grad in zip(paths, grads):
+        np.testing.assert_allclose(logger.history[f"grad_norm/{path}"][0],
+                                   np.linalg.norm(grad), rtol=1e-5)
+
+
+def test_norms_reach_history_csv_logger_and_batch_logs(tmp_path):
+    x, y = _data()
+    model = _model()
+    logger = GradientNormLogger()
+    batch_logs = []
+    spy = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: batch_logs.append(dict(logs)))
+    csv_path = tmp_path / "epochs.csv"
+    history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False,
+                        verbose=0, callbacks=[logger, spy,
+                                              keras.callbacks.CSVLogger(
+                                                  str(csv_path))])
+    assert [float(b["grad_norm/out"]) for b in batch_logs] == pytest.approx(
+        logger.history["grad_norm/out"], rel=1e-6)
+    last_of_epoch = [logger.history["grad_norm"][2],
+                     logger.history["grad_norm"][5]]
+    assert history.history["grad_norm"] == pytest.approx(last_of_epoch,
+                                                         rel=1e-6)
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["grad_norm/hidden"]) for r in rows] == pytest.approx(
+        [logger.history["grad_norm/hidden"][i] for i in (2, 5)], rel=1e-6)
+
+
+def test_every_n_steps_records_only_multiples_of_n(tmp_path):
+    x, y = _data(n=80)
+    logger = GradientNormLogger(every_n_steps=3, csv_path=tmp_path / "g.csv")
+    _model().fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+                 callbacks=[logger])
+    assert logger.history["step"] == [3, 6, 9]
+    assert logger.history["epoch"] == [0, 1, 1]
+    with open(tmp_path / "g.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["step", "epoch", "grad_norm", "grad_norm/hidden",
+                       "grad_norm/out"]
+    assert [int(r[0]) for r in rows[1:]] == [3, 6, 9]
+    assert [float(r[2]) for r in rows[1:]] == logger.history["grad_norm"]
+
+
+def test_one_instance_serves_two_fits_and_the_model_is_restored():
+    x, y = _data()
+    model = _model()
+    optimizer = model.optimizer
+    logger = GradientNormLogger()
+    model.fit(x, y, batch_size=48, epochs=2, verbose=0, callbacks=[logger])
+    model.fit(x, y, batch_size=48, epochs=1, verbose=0, callbacks=[logger])
+    assert logger.history["step"] == [1]
+    assert "apply" not in vars(optimizer)
+    assert "train_step" not in vars(model)
+    history = model.fit(x, y, batch_size=48, epochs=1, verbose=0)
+    assert sorted(history.history) == ["loss"]
+
+
+def test_warns_naming_the_layer_whose_gradient_vanishes():
+    x, y = _data()
+    model = keras.Sequential([
+        keras.Input((5,)),
+        keras.layers.Dense(4, name="starved"),
+        keras.layers.Dense(4, name="blocker", kernel_initializer="zeros",
+                           trainable=False),
+        keras.layers.Dense(1, name="head"),
+    ])
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    logger = GradientNormLogger(exploding_threshold=None)
+    with pytest.warns(UserWarning, match="Vanishing") as record:
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0,
+                  callbacks=[logger])
+    messages = [str(w.message) for w in record if "Vanishing" in
+                str(w.message)]
+    assert len(messages) == 1
+    assert "starved" in messages[0] and "head" not in messages[0]
+    assert max(logger.history["grad_norm/starved"]) < 1e-7
+
+
+def test_warns_once_when_the_global_norm_explodes_or_is_not_finite():
+    x, y = _data()
+    model = _model()
+    with pytest.warns(UserWarning, match="exceeds") as record:
+        model.fit(x, y * 1e4, batch_size=16, epochs=2, verbose=0,
+                  callbacks=[GradientNormLogger(exploding_threshold=10.0)])
+    assert sum("Exploding" in str(w.message) for w in record) == 1
+
+    y_bad = y.copy()
+    y_bad[0] = np.nan
+    logger = GradientNormLogger(exploding_threshold=None)
+    with pytest.warns(UserWarning, match="is nan"):
+        _model().fit(x, y_bad, batch_size=48, epochs=1, verbose=0,
+                     callbacks=[logger])
+
+
+def test_no_warning_for_healthy_training():
+    x, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _model().fit(x, y, batch_size=16, epochs=2, verbose=0,
+                     callbacks=[GradientNormLogger()])
+
+
+def test_plot_returns_a_log_scale_figure_with_one_line_per_layer():
+    x, y = _data()
+    logger = GradientNormLogger()
+    _model().fit(x, y, batch_size=16, epochs=2, verbose=0,
+                 callbacks=[logger])
+    fig = logger.plot()
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["hidden", "out", "global"]
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(),
+                               logger.history["grad_norm/out"])
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"every_n_steps": 0}, "every_n_steps"),
+    ({"every_n_steps": 1.5}, "every_n_steps"),
+    ({"vanishing_threshold": -1.0}, "vanishing_threshold"),
+    ({"exploding_threshold": 0}, "exploding_threshold"),
+    ({"csv_path": 3}, "csv_path"),
+])
+def test_bad_arguments_raise_naming_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=f"Received: {name}="):
+        GradientNormLogger(**kwargs)
+
+
+def test_uncompiled_model_raises_clearly():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    logger = GradientNormLogger()
+    logger.set_model(model)
+    with pytest.raises(ValueError, match="model.optimizer"):
+        logger.on_train_begin()
+
+
+_KILL_SCRIPT = textwrap.dedent("""
+    import sys, time
+    import keras, numpy as np
+    from mlkeras.callbacks import GradientNormLogger
+    x = np.random.rand(64, 5).astype("float32")
+    y = np.random.rand(64, 1).astype("float32")
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4),
+                              keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    slow = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: time.sleep(0.01))
+    model.fit(x, y, batch_size=8, epochs=10000, verbose=0,
+              callbacks=[GradientNormLogger(csv_path=sys.argv[1]), slow])
+""")
+
+
+def test_csv_rows_written_before_a_kill_survive_intact(tmp_path):
+    if BACKEND != "tensorflow":
+        pytest.skip("one backend is enough for a file-system check")
+    path = tmp_path / "norms.csv"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(path)],
+                            cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if path.exists() and path.read_text().count("\n") > 20:
+                break
+            assert proc.poll() is None, "the training process died early"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    lines = path.read_text().splitlines()
+    assert len(lines) > 20
+    rows = list(csv.reader(lines))
+    assert rows[0] == ["step", "epoch", "grad_norm", "grad_norm/dense",
+                       "grad_norm/dense_1"]
+    body = rows[1:]
+    assert [int(r[0]) for r in body] == list(range(1, len(body) + 1))
+    for row in body:
+        assert len(row) == 5
+        norms = [float(v) for v in row[2:]]
+        assert norms[0] == pytest.approx(np.hypot(norms[1], norms[2]),
+                                         rel=1e-5)
+    assert path.read_text().endswith("\n")
+
+
+_MIRRORED_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    from mlkeras.callbacks import GradientNormLogger
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 5)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+
+    def make():
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((5,)),
+                                  keras.layers.Dense(8, activation="tanh"),
+                                  keras.layers.Dense(1)])
+        # No clipnorm here: Keras clips each replica's gradient before the
+        # all-reduce, so clipping would make the two trajectories differ.
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        return model
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        mirrored = make()
+    single = make()
+    out = {"replicas": strategy.num_replicas_in_sync}
+    for name, model in (("mirrored", mirrored), ("single", single)):
+        logger = GradientNormLogger()
+        model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[logger])
+        out[name] = [logger.history[k] for k in logger.keys]
+    print("RESULT" + json.dumps(out))
+""")
+
+
+def test_mirrored_strategy_over_two_cpus_logs_the_single_device_norm():
+    if BACKEND != "tensorflow":
+        pytest.skip("tf.distribute needs the TensorFlow backend")
+    import json
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               KERAS_BACKEND="tensorflow")
+    result = subprocess.run([sys.executable, "-c", _MIRRORED_SCRIPT],
+                            cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [ln for ln in result.stdout.splitlines()
+            if ln.startswith("RESULT")][-1]
+    out = json.loads(line[len("RESULT"):])
+    assert out["replicas"] == 2
+    assert len(out["mirrored"][0]) == 4
+    np.testing.assert_allclose(out["mirrored"], out["single"], rtol=1e-5)
+
+
+def test_logger_runs_on_jax_backend():
+    run_tests_on_backend(
+        "jax", __file__, "-k",
+        "not on_jax_backend and not mirrored and not kill")
