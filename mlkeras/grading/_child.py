@@ -45,6 +45,53 @@ class _ImportBlocker(importlib.abc.MetaPathFinder):
         return None
 
 
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 32, 4096, 16384
+
+
+def _mount(source, target, fstype, flags, data):
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                  ctypes.c_ulong(flags), data.encode() if data else None) != 0:
+        raise OSError(ctypes.get_errno(), f"mount {target}")
+
+
+def _expose_python(applied):
+    """Makes the Python installation readable after the drop to `nobody`.
+
+    In the child's private mount namespace, every folder on the way to the
+    interpreter and its libraries that others may not enter (e.g. a 0700
+    /root holding pyenv) is covered by an empty tmpfs into which only the
+    needed sub-folder is bind-mounted back, read-only. The grader's other
+    files there stay invisible to the submission.
+    """
+    needed = {os.path.realpath(p) for p in
+              [sys.prefix, sys.base_prefix, sys.exec_prefix,
+               os.path.dirname(os.path.realpath(sys.executable)), *sys.path] if p}
+    covers = {}
+    for path in sorted(needed):
+        parts = path.split(os.sep)[1:]
+        for depth in range(1, len(parts)):
+            ancestor = os.sep + os.sep.join(parts[:depth])
+            if not os.stat(ancestor).st_mode & 0o001:
+                covers.setdefault(ancestor, set()).add(parts[depth])
+                break
+    exposed = []
+    for ancestor, names in sorted(covers.items()):
+        handles = {name: os.open(os.path.join(ancestor, name), os.O_PATH)
+                   for name in names if os.path.exists(os.path.join(ancestor, name))}
+        _mount("tmpfs", ancestor, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
+        for name, fd in handles.items():
+            target = os.path.join(ancestor, name)
+            os.mkdir(target, 0o755)
+            _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC, None)
+            _mount("none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None)
+            os.close(fd)
+            exposed.append(target)
+    applied["exposed"] = exposed
+
+
 def _set_limit(kind, value, applied, label):
     try:
         resource.setrlimit(kind, (value, value))
@@ -55,6 +102,11 @@ def _set_limit(kind, value, applied, label):
 
 def _apply_limits(config, applied):
     if config.get("uid") is not None:
+        if config.get("mount_namespace"):
+            try:
+                _expose_python(applied)
+            except OSError as err:
+                applied["exposed"] = f"failed: {err}"
         try:
             os.setgroups([])
             os.setgid(config["gid"])

@@ -61,7 +61,8 @@ def _where(name):
     return f"{name}: " if name else ""
 
 
-def assert_array(actual, expected, *, rtol=1e-6, atol=1e-8, dtype="same", name=""):
+def assert_array(actual, expected, *, rtol=1e-6, atol=1e-8, dtype="same", name="",
+                 values=True):
     """Asserts that `actual` is an array equal to `expected` within tolerances.
 
     Args:
@@ -73,6 +74,8 @@ def assert_array(actual, expected, *, rtol=1e-6, atol=1e-8, dtype="same", name="
             abstract NumPy type such as `np.floating`, or `None` (any).
             Defaults to `"same"`.
         name: what the value is, for messages.
+        values: compare the values too. Defaults to `True`; `False` checks
+            only type, dtype and shape.
 
     Raises:
         CheckFailure: on the first of wrong type, dtype, shape or values.
@@ -89,7 +92,8 @@ def assert_array(actual, expected, *, rtol=1e-6, atol=1e-8, dtype="same", name="
     if actual.shape != expected.shape:
         raise CheckFailure("shape", f"{where}wrong shape: expected {expected.shape}, "
                                     f"got {actual.shape}")
-    _assert_values(actual, expected, rtol, atol, where)
+    if values:
+        _assert_values(actual, expected, rtol, atol, where)
 
 
 def _assert_values(actual, expected, rtol, atol, where):
@@ -121,7 +125,8 @@ def _assert_values(actual, expected, rtol, atol, where):
 
 def assert_number(actual, expected, *, rtol=1e-6, atol=1e-8, name="", integer=False):
     """Asserts that `actual` is a real number (Python or NumPy scalar, or a 0-d
-    array) close to `expected`; with `integer=True` it must be an integer."""
+    array) close to `expected` (`None`: any value); with `integer=True` it must
+    be an integer."""
     where = _where(name)
     if isinstance(actual, np.ndarray) and actual.shape == ():
         actual = actual[()]
@@ -131,8 +136,9 @@ def assert_number(actual, expected, *, rtol=1e-6, atol=1e-8, name="", integer=Fa
         kind = "an integer" if integer else "a number"
         raise CheckFailure("type", f"{where}wrong type: expected {kind}, "
                                    f"got {describe_type(actual)}")
-    _assert_values(np.asarray(actual, dtype=np.float64),
-                   np.asarray(expected, dtype=np.float64), rtol, atol, where)
+    if expected is not None:
+        _assert_values(np.asarray(actual, dtype=np.float64),
+                       np.asarray(expected, dtype=np.float64), rtol, atol, where)
 
 
 def assert_type(actual, expected_type, name=""):

@@ -93,7 +93,7 @@ def _namespace_prefix():
     """The `unshare` command line that isolates a child, or `None`."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return None
-    prefix = ["unshare", "--net", "--pid", "--fork", "--kill-child"]
+    prefix = ["unshare", "--net", "--pid", "--mount", "--fork", "--kill-child"]
     try:
         done = subprocess.run(prefix + ["true"], capture_output=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
@@ -194,6 +194,7 @@ class Sandbox:
             "uid": drop[0] if drop else None, "gid": drop[1] if drop else None,
         }
         prefix = _namespace_prefix() if self.limits.isolate else None
+        config["mount_namespace"] = prefix is not None
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self._workdir), "LANG": "C.UTF-8",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
