@@ -1,0 +1,303 @@
+"""Tests of EarlyStopping: parity with Keras's callback, then each extension."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from mlkeras.callbacks import EarlyStopping
+
+
+def _tiny_model():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    return model
+
+
+class _WeightTaggedModel:
+    """The little of a model that early stopping touches, without Keras's cost.
+
+    Used where hundreds of sequences are played: its one weight is whatever
+    `_tag` last wrote, so restored weights name an epoch as with a real model.
+    """
+
+    def __init__(self):
+        self.stop_training = False
+        self.metrics = []
+        self._weights = [np.zeros((2, 1), "float32")]
+
+    def get_weights(self):
+        return [w.copy() for w in self._weights]
+
+    def set_weights(self, weights):
+        self._weights = [np.array(w) for w in weights]
+
+
+def _tag(model, epoch):
+    """Gives the model weights that say which epoch they come from."""
+    model.set_weights([np.full(w.shape, float(epoch), dtype=w.dtype)
+                       for w in model.get_weights()])
+
+
+def _drive(callback, values, monitor="val_loss", model=None):
+    """Plays `values` as one fit's epoch logs; returns (last epoch, weights).
+
+    Before each epoch's end the weights are set to the epoch number, so the
+    weights left after `on_train_end` name the epoch that was restored.
+    """
+    model = model or _tiny_model()
+    model.stop_training = False
+    callback.set_model(model)
+    _tag(model, -1)
+    callback.on_train_begin()
+    last = None
+    for epoch, value in enumerate(values):
+        callback.on_epoch_begin(epoch)
+        _tag(model, epoch)
+        callback.on_epoch_end(epoch, {monitor: value, "loss": 1.0})
+        last = epoch
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    return last, float(model.get_weights()[0].ravel()[0])
+
+
+def _random_case(rng):
+    """A random monitored sequence and Keras-compatible arguments."""
+    n = int(rng.integers(1, 25))
+    pool = rng.normal(size=max(1, n // 2))
+    values = rng.normal(size=n).cumsum() * 0.3 + rng.normal(size=n) * 0.1
+    repeat = rng.random(n) < 0.2  # ties and plateaus
+    values[repeat] = rng.choice(pool, size=int(repeat.sum()))
+    kwargs = {
+        "patience": int(rng.integers(0, 5)),
+        "min_delta": float(rng.choice([0.0, rng.uniform(0, 0.3)])),
+        "mode": str(rng.choice(["min", "max", "auto"])),
+        "baseline": (None if rng.random() < 0.5
+                     else float(rng.normal())),
+        "restore_best_weights": bool(rng.random() < 0.6),
+        "start_from_epoch": int(rng.choice([0, 0, 1, 3])),
+    }
+    nan = rng.random(n) < 0.08
+    # Keras's NaN-first bug (a NaN first monitored value becomes "best") is
+    # the one documented difference.
+    nan[:kwargs["start_from_epoch"] + 1] = False
+    values[nan] = np.nan
+    return [float(v) for v in values], kwargs
+
+
+def test_same_stop_epoch_and_restored_weights_as_keras_on_random_sequences():
+    rng = np.random.default_rng(1234)
+    stops = 0
+    for case in range(300):
+        values, kwargs = _random_case(rng)
+        ours = EarlyStopping(**kwargs)
+        theirs = keras.callbacks.EarlyStopping(**kwargs)
+        got = _drive(ours, values, model=_WeightTaggedModel())
+        want = _drive(theirs, values, model=_WeightTaggedModel())
+        context = f"case {case}: {kwargs} {values}"
+        assert got == want, context
+        assert ours.stopped_epoch == theirs.stopped_epoch, context
+        assert ours.best_epoch == theirs.best_epoch, context
+        assert ours.wait == theirs.wait, context
+        if theirs.best is None:
+            assert ours.best is None, context
+        else:
+            assert ours.best == pytest.approx(float(theirs.best)), context
+        stops += theirs.stopped_epoch > 0
+    # The sample covers both outcomes.
+    assert 50 < stops < 250
+
+
+def test_same_epochs_and_weights_as_keras_inside_a_real_fit():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 2)).astype("float32")
+    y = (x @ np.array([[1.0], [-2.0]], dtype="float32")
+         + rng.normal(size=(64, 1)).astype("float32"))
+    x_val, y_val = x[:16], -y[:16]  # validation loss soon rises
+    start = _tiny_model().get_weights()
+    results = []
+    for cls in (EarlyStopping, keras.callbacks.EarlyStopping):
+        model = _tiny_model()
+        model.set_weights(start)
+        stopper = cls(patience=2, restore_best_weights=True)
+        history = model.fit(x, y, validation_data=(x_val, y_val), epochs=30,
+                            batch_size=64, shuffle=False, verbose=0,
+                            callbacks=[stopper])
+        results.append((len(history.history["loss"]), stopper.best_epoch,
+                        [w.tolist() for w in model.get_weights()]))
+    assert results[0] == results[1]
+    assert results[0][0] < 30
+
+
+def test_first_value_nan_is_never_best_unlike_keras():
+    values = [float("nan"), 3.0, 2.0, 2.5, 2.6, 2.7]
+    theirs = keras.callbacks.EarlyStopping(patience=2,
+                                           restore_best_weights=True)
+    _, keras_weights = _drive(theirs, values)
+    assert np.isnan(theirs.best) and keras_weights == 0.0  # the NaN epoch
+
+    ours = EarlyStopping(patience=2, restore_best_weights=True)
+    last, weights = _drive(ours, values)
+    assert ours.best == 2.0 and ours.best_epoch == 2
+    assert weights == 2.0
+    assert last == 4 and ours.stopped_epoch == 4
+
+
+def test_relative_min_delta_needs_a_fraction_of_best():
+    values = [10.0, 9.95, 9.85, 9.84, 9.83, 9.0]
+    ours = EarlyStopping(min_delta=0.01, min_delta_mode="relative",
+                         patience=2)
+    last, _ = _drive(ours, values)
+    # 9.95 misses 10 * (1 - 0.01) = 9.9; 9.85 beats it; 9.84 and 9.83 miss
+    # 9.85 * 0.99 = 9.7515, so patience runs out at epoch 4.
+    assert ours.best_epoch == 2 and ours.best == 9.85
+    assert last == 4 and ours.stopped_epoch == 4
+    absolute = EarlyStopping(min_delta=0.01, patience=2)
+    _drive(absolute, values)
+    # Absolutely, every step but 9.84 gains over 0.01: no stop.
+    assert absolute.best_epoch == 5 and absolute.stop_reason is None
+
+    rising = [1.0, 1.5, 1.52, 1.53]
+    up = EarlyStopping(min_delta=0.1, min_delta_mode="relative",
+                       patience=1, mode="max")
+    last, _ = _drive(up, rising, monitor="val_accuracy")
+    assert up.best == 1.5 and last == 2
+
+
+def _ema(values, factor):
+    out, smoothed = [], None
+    for v in values:
+        smoothed = v if smoothed is None else factor * smoothed + (1 - factor) * v
+        out.append(smoothed)
+    return out
+
+
+@pytest.mark.parametrize("factor", [0.3, 0.8])
+def test_smoothing_equals_keras_on_the_moving_average(factor):
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        values = list(np.cumsum(rng.normal(size=20)) * 0.2
+                      + rng.normal(size=20))
+        ours = EarlyStopping(patience=3, smoothing=factor,
+                             restore_best_weights=True)
+        theirs = keras.callbacks.EarlyStopping(patience=3,
+                                               restore_best_weights=True)
+        assert (_drive(ours, values, model=_WeightTaggedModel())
+                == _drive(theirs, _ema(values, factor),
+                          model=_WeightTaggedModel()))
+        assert ours.best == pytest.approx(float(theirs.best))
+
+
+def test_smoothing_damps_a_single_noisy_dip():
+    values = [1.0, 0.9, 0.3, 0.85, 0.86, 0.87, 0.88]
+    plain = EarlyStopping(patience=3)
+    smooth = EarlyStopping(patience=3, smoothing=0.9)
+    _drive(plain, values)
+    _drive(smooth, values)
+    assert plain.best_epoch == 2
+    assert smooth.best_epoch == 6  # the average keeps falling slowly
+
+
+def test_stop_on_nonfinite_stops_at_once_and_restores_best_weights():
+    values = [1.0, 0.5, 0.7, float("inf"), 0.1]
+    ours = EarlyStopping(patience=10, stop_on_nonfinite=True)
+    last, weights = _drive(ours, values)
+    assert last == 3 and ours.stopped_epoch == 3
+    assert weights == 1.0  # epoch 1 was best; restored without asking
+    assert "non-finite" in ours.stop_reason
+
+    first_bad = EarlyStopping(stop_on_nonfinite=True)
+    last, weights = _drive(first_bad, [float("nan"), 1.0])
+    assert last == 0 and weights == -1.0  # the weights from before training
+
+
+def test_nonfinite_values_only_count_against_patience_by_default():
+    values = [1.0, float("nan"), float("nan"), 0.5]
+    ours = EarlyStopping(patience=3)
+    last, _ = _drive(ours, values)
+    assert last == 3 and ours.stop_reason is None and ours.best == 0.5
+
+
+def test_stopping_threshold_stops_once_better_than_the_target():
+    ours = EarlyStopping(patience=10, stopping_threshold=0.3, verbose=1)
+    last, _ = _drive(ours, [1.0, 0.5, 0.29, 0.1])
+    assert last == 2 and ours.stopped_epoch == 2
+    assert "stopping_threshold" in ours.stop_reason
+
+    up = EarlyStopping(monitor="val_accuracy", patience=10,
+                       stopping_threshold=0.9)
+    last, _ = _drive(up, [0.5, 0.95, 0.97], monitor="val_accuracy")
+    assert last == 1
+
+
+def test_divergence_threshold_stops_once_worse_than_the_limit():
+    ours = EarlyStopping(patience=10, divergence_threshold=2.0,
+                         restore_best_weights=True)
+    last, weights = _drive(ours, [1.0, 0.8, 1.9, 2.5, 0.1])
+    assert last == 3 and weights == 1.0
+    assert "diverged" in ours.stop_reason and ours.best == 0.8
+
+
+def test_verbose_prints_the_stop_reason(capsys):
+    ours = EarlyStopping(patience=1, verbose=1, restore_best_weights=True)
+    _drive(ours, [1.0, 2.0, 3.0])
+    printed = capsys.readouterr().out
+    assert ours.stop_reason in printed
+    assert "did not improve for 1 epochs" in ours.stop_reason
+    assert "best epoch: 1" in printed
+
+
+def test_missing_monitor_warns_with_available_keys_or_raises_when_strict():
+    with pytest.warns(UserWarning, match="Available keys: loss"):
+        last, _ = _drive(EarlyStopping(monitor="val_auc"), [1.0, 2.0])
+    assert last == 1
+    with pytest.raises(KeyError, match="val_auc"):
+        _drive(EarlyStopping(monitor="val_auc", strict=True), [1.0])
+
+
+def test_one_instance_is_reset_between_fits():
+    ours = EarlyStopping(patience=1, stop_on_nonfinite=True)
+    _drive(ours, [1.0, float("nan")])
+    assert ours.stop_reason is not None
+    last, _ = _drive(ours, [3.0, 2.0, 1.0])
+    assert last == 2
+    assert ours.stop_reason is None and ours.stopped_epoch == 0
+    assert ours.best == 1.0 and ours.best_epoch == 2
+
+
+def test_auto_mode_maximises_accuracy_metrics():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)
+    ours = EarlyStopping(monitor="val_accuracy", patience=0)
+    last, _ = _drive(ours, [0.5, 0.6, 0.55], monitor="val_accuracy",
+                     model=model)
+    assert ours.best == 0.6 and last == 2
+    with pytest.raises(ValueError, match="mode='min' or mode='max'"):
+        _drive(EarlyStopping(monitor="val_thing"), [1.0],
+               monitor="val_thing")
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"patience": -1}, "patience"),
+    ({"patience": 1.5}, "patience"),
+    ({"min_delta": -0.1}, "min_delta"),
+    ({"mode": "minimum"}, "mode"),
+    ({"min_delta_mode": "percent"}, "min_delta_mode"),
+    ({"smoothing": 1.0}, "smoothing"),
+    ({"stopping_threshold": float("nan")}, "stopping_threshold"),
+    ({"divergence_threshold": "big"}, "divergence_threshold"),
+    ({"start_from_epoch": -2}, "start_from_epoch"),
+    ({"monitor": ""}, "monitor"),
+])
+def test_bad_arguments_raise_naming_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=f"Received: {name}="):
+        EarlyStopping(**kwargs)
+
+
+def test_no_warning_when_the_monitor_is_present():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _drive(EarlyStopping(patience=1), [1.0, 0.5, 0.7, 0.8])
