@@ -160,8 +160,8 @@ def test_relative_min_delta_needs_a_fraction_of_best():
     assert absolute.best_epoch == 5 and absolute.stop_reason is None
 
     rising = [1.0, 1.5, 1.52, 1.53]
-    up = EarlyStopping(min_delta=0.1, min_delta_mode="relative",
-                       patience=1, mode="max")
+    up = EarlyStopping(monitor="val_accuracy", min_delta=0.1,
+                       min_delta_mode="relative", patience=1, mode="max")
     last, _ = _drive(up, rising, monitor="val_accuracy")
     assert up.best == 1.5 and last == 2
 
