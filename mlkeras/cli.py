@@ -2,11 +2,15 @@
 
     mlkeras labs list
     mlkeras labs run ID [--quick] [--out DIR]
+    mlkeras exercise ID [-o FILE]
+    mlkeras check FILE [--lab ID] [--hidden DIR] [--seed N]
+    mlkeras grade --lab ID --out DIR SUBMISSION... [--hidden DIR] [--jobs N]
     mlkeras info
 """
 
 import argparse
 import importlib.metadata
+import os
 import platform
 import sys
 
@@ -28,6 +32,59 @@ def _labs_run(args):
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
     labs_lib.run_lab(lab.lab_id, quick=args.quick, out=args.out)
+    return 0
+
+
+def _exercise(args):
+    from mlkeras import grading
+
+    try:
+        source = grading.starter_source(args.lab_id)
+    except grading.exercises.UnknownExerciseError as err:
+        print(f"mlkeras: {err}", file=sys.stderr)
+        return 2
+    if args.output is None:
+        sys.stdout.write(source)
+        return 0
+    if os.path.exists(args.output) and not args.force:
+        print(f"mlkeras: {args.output} exists; pass --force to overwrite it",
+              file=sys.stderr)
+        return 2
+    with open(args.output, "w", encoding="utf-8") as stream:
+        stream.write(source)
+    print(f"wrote the lab {args.lab_id} starter to {args.output}; check it with "
+          f"`mlkeras check {args.output}`")
+    return 0
+
+
+def _check(args):
+    from mlkeras import grading
+    from mlkeras.grading import results
+
+    try:
+        result = grading.check(args.file, lab=args.lab, hidden=args.hidden, seed=args.seed)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"mlkeras: {err}", file=sys.stderr)
+        return 2
+    print(results.format_report(result))
+    return 0 if result.score == result.max_score else 1
+
+
+def _grade(args):
+    from mlkeras import grading
+
+    def progress(name, result):
+        print(f"{name}: {result.score:g}/{result.max_score:g} ({result.status})", flush=True)
+
+    try:
+        finished = grading.grade(args.submissions, lab=args.lab, out=args.out,
+                                 hidden=args.hidden, jobs=args.jobs, seed=args.seed,
+                                 progress=progress)
+    except ValueError as err:
+        print(f"mlkeras: {err}", file=sys.stderr)
+        return 2
+    print(f"graded {len(finished)} submission(s); the table is "
+          f"{os.path.join(args.out, grading.api.GRADES_FILE)}")
     return 0
 
 
@@ -101,6 +158,39 @@ def build_parser():
     labs_run.add_argument("--out", default=None,
                           help="folder for figures and results (default: runs/<lab>/)")
     labs_run.set_defaults(handler=_labs_run)
+
+    exercise = commands.add_parser("exercise", help="write a lab's exercise starter file")
+    exercise.add_argument("lab_id", metavar="ID", help="lab number, e.g. 03")
+    exercise.add_argument("-o", "--output", metavar="FILE", default=None,
+                          help="write the starter here (default: print it)")
+    exercise.add_argument("--force", action="store_true", help="overwrite FILE")
+    exercise.set_defaults(handler=_exercise)
+
+    check = commands.add_parser(
+        "check", help="run a lab's public checks on your exercise, in a sandbox")
+    check.add_argument("file", metavar="FILE", help="your exercise file (or folder)")
+    check.add_argument("--lab", metavar="ID", default=None,
+                       help="the lab (default: from the file name, e.g. lab03.py)")
+    check.add_argument("--hidden", metavar="DIR", default=None,
+                       help="a folder of extra check files")
+    check.add_argument("--seed", type=int, default=None,
+                       help="seed of the random check inputs (default: fresh)")
+    check.set_defaults(handler=_check)
+
+    grade = commands.add_parser(
+        "grade", help="grade a class's submissions: grades.csv and Gradescope results.json")
+    grade.add_argument("submissions", metavar="SUBMISSION", nargs="+",
+                       help="submission files or folders")
+    grade.add_argument("--lab", metavar="ID", required=True, help="the lab, e.g. 03")
+    grade.add_argument("--out", metavar="DIR", required=True,
+                       help="output folder (a rerun resumes there)")
+    grade.add_argument("--hidden", metavar="DIR", default=None,
+                       help="a folder of hidden check files")
+    grade.add_argument("--jobs", type=int, default=1,
+                       help="submissions graded at once (default: 1)")
+    grade.add_argument("--seed", type=int, default=None,
+                       help="one seed for all random check inputs (default: fresh each)")
+    grade.set_defaults(handler=_grade)
 
     info = commands.add_parser(
         "info", help="versions, Keras backend and devices")

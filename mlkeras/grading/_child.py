@@ -10,6 +10,7 @@ can only change the answers it sends back.
 
 import importlib.abc
 import importlib.util
+import io
 import json
 import os
 import resource
@@ -230,6 +231,11 @@ def main():
     sys.path.insert(0, config["workdir"])
     if config.get("forbidden"):
         sys.meta_path.insert(0, _ImportBlocker(config["forbidden"], config["lab"]))
+    sys.dont_write_bytecode = True
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        setattr(sys, name, io.TextIOWrapper(open(fd, "wb", buffering=0, closefd=False),
+                                            encoding="utf-8", errors="backslashreplace",
+                                            write_through=True))
     sys.argv = [config["module_path"]]
     try:
         spec = importlib.util.spec_from_file_location("submission", config["module_path"])

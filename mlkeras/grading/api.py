@@ -50,7 +50,7 @@ def _environment(name, value):
             os.environ[name] = old
 
 
-def _pytest_args(submission, lab, hidden, seed, ini):
+def _pytest_args(submission, lab, hidden, seed, ini, call_timeout=None):
     args = ["-p", "mlkeras.grading.pytest_plugin", "--submission", str(submission),
             "--lab", lab, "-c", ini, "--rootdir", os.path.dirname(ini),
             "--noconftest", "-p", "no:cacheprovider", "--import-mode=importlib",
@@ -60,10 +60,12 @@ def _pytest_args(submission, lab, hidden, seed, ini):
         args += ["--hidden", str(hidden)]
     if seed is not None:
         args += ["--grading-seed", str(int(seed))]
+    if call_timeout is not None:
+        args += ["--call-timeout", str(float(call_timeout))]
     return args
 
 
-def check(submission, lab=None, hidden=None, seed=None, verbose=False):
+def check(submission, lab=None, hidden=None, seed=None, verbose=False, call_timeout=None):
     """Runs a lab's checks on one submission in the sandbox.
 
     Args:
@@ -72,6 +74,8 @@ def check(submission, lab=None, hidden=None, seed=None, verbose=False):
         hidden: a folder of extra check files, or `None`.
         seed: the seed of the random inputs. Defaults to a fresh one.
         verbose: print pytest's own output too. Defaults to `False`.
+        call_timeout: seconds per call. Defaults to the exercise's (10 s
+            for NumPy exercises).
 
     Returns:
         A `SubmissionResult`.
@@ -102,7 +106,8 @@ def check(submission, lab=None, hidden=None, seed=None, verbose=False):
         stream = io.StringIO()
         with _environment("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1"), \
                 contextlib.redirect_stdout(stream):
-            code = pytest.main(_pytest_args(submission, exercise.lab, hidden, seed, ini),
+            code = pytest.main(_pytest_args(submission, exercise.lab, hidden, seed, ini,
+                                            call_timeout),
                                plugins=[capture])
     if verbose:
         print(stream.getvalue())
@@ -127,10 +132,10 @@ def submission_names(submissions):
     return names
 
 
-def _grade_one(submission, lab, hidden, seed):
+def _grade_one(submission, lab, hidden, seed, call_timeout=None):
     """Grades one submission; never raises (a bad one becomes an error row)."""
     try:
-        return check(submission, lab=lab, hidden=hidden, seed=seed)
+        return check(submission, lab=lab, hidden=hidden, seed=seed, call_timeout=call_timeout)
     except Exception as err:  # noqa: BLE001 - one bad submission never stops a batch
         return results_lib.SubmissionResult(submission=str(submission), lab=lab,
                                             error=f"{type(err).__name__}: {err}")
@@ -143,7 +148,8 @@ def _warm_up(lab):
     importlib.import_module(f"mlkeras.grading.checks.lab{lab}")
 
 
-def grade(submissions, lab, out, hidden=None, jobs=1, seed=None, progress=None):
+def grade(submissions, lab, out, hidden=None, jobs=1, seed=None, progress=None,
+          call_timeout=None):
     """Grades many submissions and writes `grades.csv` and Gradescope files.
 
     Every submission (a `.py` file or a folder) is checked in its own
@@ -161,6 +167,7 @@ def grade(submissions, lab, out, hidden=None, jobs=1, seed=None, progress=None):
         seed: one seed for every submission's random inputs. Defaults to a
             fresh seed per submission.
         progress: optional `callable(name, result)` called as each finishes.
+        call_timeout: seconds per call. Defaults to the exercise's.
 
     Returns:
         `{name: SubmissionResult}` for the submissions graded in this call.
@@ -189,13 +196,14 @@ def grade(submissions, lab, out, hidden=None, jobs=1, seed=None, progress=None):
 
     if int(jobs) == 1:
         for name, path in todo:
-            record(name, _grade_one(path, exercise.lab, hidden, seed))
+            record(name, _grade_one(path, exercise.lab, hidden, seed, call_timeout))
         return finished
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
             max_workers=int(jobs), mp_context=context, initializer=_warm_up,
             initargs=(exercise.lab,)) as pool:
-        futures = {pool.submit(_grade_one, str(path), exercise.lab, hidden, seed): name
+        futures = {pool.submit(_grade_one, str(path), exercise.lab, hidden, seed,
+                               call_timeout): name
                    for name, path in todo}
         for future in concurrent.futures.as_completed(futures):
             name = futures[future]

@@ -103,12 +103,12 @@ class _Encoder:
         self.count = 0
 
     def add_array(self, array):
-        array = np.ascontiguousarray(np.asarray(array))
+        array = np.asarray(array)
         if array.dtype.str not in ALLOWED_DTYPES:
             array = array.astype(array.dtype.newbyteorder("<"))
             if array.dtype.str not in ALLOWED_DTYPES:
                 return None
-        data = array.tobytes()
+        data = array.tobytes(order="C")
         self.arrays.append({"dtype": array.dtype.str,
                             "shape": [int(n) for n in array.shape],
                             "offset": self.offset, "nbytes": len(data)})

@@ -58,6 +58,11 @@ class Exercise:
         return _HERE / "checks" / f"lab{self.lab}.py"
 
     @property
+    def available(self):
+        """Whether its starter and checks are shipped."""
+        return self.starter_path.is_file() and self.checks_path.is_file()
+
+    @property
     def forbidden_imports(self):
         """The modules the submission may not import."""
         return FRAMEWORKS if self.numpy_only else ()
@@ -93,8 +98,8 @@ EXERCISES = {
 
 
 def list_exercises():
-    """All exercises, in lab order."""
-    return [EXERCISES[lab] for lab in sorted(EXERCISES)]
+    """The available exercises, in lab order."""
+    return [EXERCISES[lab] for lab in sorted(EXERCISES) if EXERCISES[lab].available]
 
 
 def find_exercise(lab_id):
@@ -109,10 +114,11 @@ def find_exercise(lab_id):
         lab = f"{int(match.group(1)):02d}"
         if lab in EXERCISES:
             exercise = EXERCISES[lab]
-            if "_" not in text or text.endswith(exercise.slug):
+            if ("_" not in text or text.endswith(exercise.slug)) and exercise.available:
                 return exercise
     raise UnknownExerciseError(
-        f"no exercise for lab {lab_id!r}; known: {', '.join(sorted(EXERCISES))}. "
+        f"no exercise for lab {lab_id!r}; available: "
+        f"{', '.join(e.lab for e in list_exercises())}. "
         f"Received: lab={lab_id!r}")
 
 
@@ -120,7 +126,8 @@ def infer_lab(path):
     """Guesses the lab from a file name such as `lab03.py` or `03_relu.py`."""
     stem = pathlib.Path(path).stem.lower()
     match = re.search(r"lab[_-]?(\d{1,2})(?!\d)", stem) or re.match(r"(\d{2})(?!\d)", stem)
-    if match and f"{int(match.group(1)):02d}" in EXERCISES:
+    if match and f"{int(match.group(1)):02d}" in EXERCISES and \
+            EXERCISES[f"{int(match.group(1)):02d}"].available:
         return f"{int(match.group(1)):02d}"
     return None
 

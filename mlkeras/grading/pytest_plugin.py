@@ -39,6 +39,8 @@ def pytest_addoption(parser):
                     help="a folder of extra (hidden) check files")
     group.addoption("--grading-seed", metavar="N", type=int, default=None,
                     help="seed of the random check inputs (default: a fresh one)")
+    group.addoption("--call-timeout", metavar="SECONDS", type=float, default=None,
+                    help="per-call timeout (default: the exercise's, usually 10 s)")
 
 
 def resolve_submission(path):
@@ -96,7 +98,8 @@ class GradingRun:
                                        if p.name not in ("conftest.py", "__init__.py"))
         seed = config.getoption("grading_seed")
         self.seed = secrets.randbits(63) if seed is None else int(seed)
-        self.limits = Limits(call_timeout=self.exercise.call_timeout,
+        call_timeout = config.getoption("call_timeout") or self.exercise.call_timeout
+        self.limits = Limits(call_timeout=call_timeout,
                              wall_clock=self.exercise.wall_clock,
                              memory_bytes=self.exercise.memory_bytes,
                              max_processes=self.exercise.max_processes,
@@ -216,6 +219,8 @@ class _Fixtures:
         run = request.config.stash[RUN_KEY]
         marker = request.node.get_closest_marker("call_timeout")
         timeout = float(marker.args[0]) if marker and marker.args else None
+        if timeout is not None and request.config.getoption("call_timeout"):
+            timeout = min(timeout, request.config.getoption("call_timeout"))
         return SubmissionProxy(run.sandbox(), timeout)
 
     @pytest.fixture

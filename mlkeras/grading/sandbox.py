@@ -214,8 +214,6 @@ class Sandbox:
             os.close(from_child_w)
         self._to_child, self._from_child = to_child_w, from_child_r
         self._namespaces = prefix is not None
-        if self._started is None:
-            self._started = time.monotonic()
         deadline = time.monotonic() + min(self.limits.load_timeout, self._remaining())
         try:
             ready = codec.read_message(self._from_child, deadline=deadline)
@@ -232,6 +230,8 @@ class Sandbox:
             self._load_error = self._death_error(status, "while importing", err)
             raise self._load_error from None
         self._applied = ready["applied"]
+        if self._started is None:
+            self._started = time.monotonic()
         if not ready.get("ready"):
             self._kill()
             info = ready.get("error") if isinstance(ready.get("error"), dict) else {}
