@@ -1,0 +1,113 @@
+"""Train-step time of `mlkeras.layers.PeepholeLSTM` against `keras.layers.LSTM`.
+
+Both layers sit in the same small model (sequence -> recurrent layer ->
+Dense(1), mean squared error, Adam) and are trained on the same batch in
+the same process. The measurement alternates between the models (one
+timed block of steps each, several rounds) and reports the median time
+per train step and the ratio peephole / Keras.
+
+Each side is measured with `jit_compile=False` (Keras's default on a CPU
+with TensorFlow) and `jit_compile=True` (XLA). The headline ratio compares
+the peephole layer at its faster setting with Keras's LSTM at *its* faster
+setting, so neither side is handicapped.
+
+    python benchmarks/recurrent.py                 # the issue's CPU setting
+    python benchmarks/recurrent.py --rounds 3      # quicker, noisier
+    KERAS_BACKEND=jax python benchmarks/recurrent.py --batch 128 \\
+        --steps 256 --features 256 --units 512     # the GPU setting
+
+The Keras backend is whatever `KERAS_BACKEND` says (TensorFlow by default).
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mlkeras.layers import PeepholeLSTM  # noqa: E402
+
+
+def build_model(kind, args, jit_compile):
+    """Returns a compiled model whose recurrent layer is `kind`."""
+    layer_cls = {"keras_lstm": keras.layers.LSTM,
+                 "peephole_lstm": PeepholeLSTM}[kind]
+    inputs = keras.Input((args.steps, args.features), batch_size=args.batch)
+    hidden = layer_cls(args.units)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse",
+                  jit_compile=jit_compile)
+    return model
+
+
+def time_block(model, x, y, iterations):
+    """Seconds per train step, over `iterations` consecutive steps."""
+    start = time.perf_counter()
+    for _ in range(iterations):
+        loss = model.train_on_batch(x, y)
+    float(loss)  # wait for the last step
+    return (time.perf_counter() - start) / iterations
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=7,
+                        help="interleaved rounds; the median is reported")
+    parser.add_argument("--iterations", type=int, default=10,
+                        help="train steps per timed block")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--jit", choices=("both", "on", "off"),
+                        default="both")
+    args = parser.parse_args(argv)
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(args.batch, args.steps, args.features))
+    x = x.astype("float32")
+    y = rng.normal(size=(args.batch, 1)).astype("float32")
+
+    jit_settings = {"both": (False, True), "on": (True,),
+                    "off": (False,)}[args.jit]
+    models = {}
+    for kind in ("keras_lstm", "peephole_lstm"):
+        for jit in jit_settings:
+            keras.utils.set_random_seed(0)
+            model = build_model(kind, args, jit)
+            for _ in range(args.warmup):
+                model.train_on_batch(x, y)
+            models[(kind, jit)] = model
+
+    times = {key: [] for key in models}
+    for _ in range(args.rounds):
+        for key, model in models.items():
+            times[key].append(time_block(model, x, y, args.iterations))
+    medians = {key: statistics.median(value) for key, value in times.items()}
+
+    print(f"backend={keras.backend.backend()} batch={args.batch} "
+          f"steps={args.steps} features={args.features} units={args.units} "
+          f"float32, {args.rounds} rounds x {args.iterations} steps")
+    print("| layer | jit_compile | ms per train step |")
+    print("| --- | --- | --- |")
+    for (kind, jit), seconds in medians.items():
+        print(f"| {kind} | {jit} | {1000 * seconds:.1f} |")
+    best_keras = min(v for (k, _), v in medians.items() if k == "keras_lstm")
+    best_ours = min(v for (k, _), v in medians.items()
+                    if k == "peephole_lstm")
+    for jit in jit_settings:
+        ratio = (medians[("peephole_lstm", jit)]
+                 / medians[("keras_lstm", jit)])
+        print(f"ratio peephole / keras, both jit_compile={jit}: {ratio:.2f}")
+    print(f"ratio peephole / keras, each at its faster setting: "
+          f"{best_ours / best_keras:.2f}")
+    return medians
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from mlkeras.layers import PeepholeLSTM
+from tests.backends import run_tests_on_backend
+from tests.layer_testing import run_layer_test
+from tests.layers.test_peephole_lstm_cell import numpy_peephole_step
+from tests.layers.test_peephole_lstm_cell import random_weights
+
+BATCH, STEPS, FEATURES, UNITS = 3, 7, 5, 4
+
+
+def _numpy(tensors):
+    return [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(tensors)]
+
+
+def _sequences(seed=0, batch=BATCH, steps=STEPS, features=FEATURES):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(batch, steps, features)).astype("float32")
+
+
+def numpy_peephole_lstm(x, weights, mask=None, go_backwards=False,
+                        initial_state=None):
+    """The layer's sequence semantics in NumPy, stepping the formulas.
+
+    A masked step keeps the states and repeats the previous output (zeros
+    before the first unmasked step), as `keras.layers.RNN` does.
+    """
+    batch, steps, _ = x.shape
+    units = weights[1].shape[0]
+    if initial_state is None:
+        h = np.zeros((batch, units))
+        c = np.zeros((batch, units))
+    else:
+        h, c = (np.asarray(s, "float64") for s in initial_state)
+    output = np.zeros((batch, units))
+    outputs = []
+    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    for t in order:
+        h_new, c_new = numpy_peephole_step(x[:, t], h, c, *weights)
+        keep = np.ones((batch, 1), bool) if mask is None else mask[:, t, None]
+        h = np.where(keep, h_new, h)
+        c = np.where(keep, c_new, c)
+        output = np.where(keep, h_new, output)
+        outputs.append(output)
+    return np.stack(outputs, 1), h, c
+
+
+def _pair(seed=0, **kwargs):
+    """A peephole layer with zero peepholes and a Keras LSTM sharing weights."""
+    ours = PeepholeLSTM(UNITS, peephole_initializer="zeros", **kwargs)
+    theirs = keras.layers.LSTM(UNITS, **kwargs)
+    x = _sequences(seed)
+    ours(x)
+    theirs(x)
+    weights = random_weights(np.random.default_rng(seed + 1), FEATURES, UNITS)
+    theirs.set_weights(weights[:3])
+    ours.set_weights(weights[:3] + [np.zeros(UNITS, "float32")] * 3)
+    if kwargs.get("stateful"):
+        # The building calls above left states behind.
+        ours.reset_states()
+        theirs.reset_states()
+    return ours, theirs
+
+
+def _assert_all_close(ours, theirs, atol=1e-5):
+    ours, theirs = _numpy(ours), _numpy(theirs)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, atol=atol)
+
+
+def _padding_mask(left):
+    mask = np.ones((BATCH, STEPS), bool)
+    lengths = [STEPS, 4, 2]
+    for row, length in enumerate(lengths):
+        if left:
+            mask[row, :STEPS - length] = False
+        else:
+            mask[row, length:] = False
+    return mask
+
+
+def test_passes_the_shared_layer_checks_for_the_last_output():
+    run_layer_test(PeepholeLSTM, {"units": UNITS}, _sequences(),
+                   (BATCH, UNITS))
+
+
+def test_passes_the_shared_layer_checks_with_sequences_and_states():
+    run_layer_test(
+        PeepholeLSTM,
+        {"units": UNITS, "return_sequences": True, "return_state": True},
+        _sequences(), [(BATCH, STEPS, UNITS), (BATCH, UNITS), (BATCH, UNITS)])
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_sequence_matches_numpy_formulas_with_nonzero_peepholes(go_backwards):
+    x = _sequences(3)
+    weights = random_weights(np.random.default_rng(4), FEATURES, UNITS,
+                             peephole_scale=1.0)
+    layer = PeepholeLSTM(UNITS, return_sequences=True, return_state=True,
+                         go_backwards=go_backwards)
+    layer(x)
+    layer.set_weights(weights)
+    expected = numpy_peephole_lstm(x.astype("float64"), weights,
+                                   go_backwards=go_backwards)
+    _assert_all_close(layer(x), expected)
+
+
+@pytest.mark.parametrize("left", [False, True], ids=["right", "left"])
+def test_masked_sequence_matches_numpy_formulas_with_nonzero_peepholes(left):
+    x = _sequences(5)
+    mask = _padding_mask(left)
+    weights = random_weights(np.random.default_rng(6), FEATURES, UNITS)
+    layer = PeepholeLSTM(UNITS, return_sequences=True, return_state=True)
+    layer(x)
+    layer.set_weights(weights)
+    expected = numpy_peephole_lstm(x.astype("float64"), weights, mask=mask)
+    _assert_all_close(layer(x, mask=mask), expected)
+
+
+def test_initial_state_is_used_as_in_numpy_formulas():
+    x = _sequences(7)
+    rng = np.random.default_rng(8)
+    state = [rng.normal(size=(BATCH, UNITS)).astype("float32")
+             for _ in range(2)]
+    weights = random_weights(rng, FEATURES, UNITS)
+    layer = PeepholeLSTM(UNITS, return_sequences=True, return_state=True)
+    layer(x)
+    layer.set_weights(weights)
+    expected = numpy_peephole_lstm(x.astype("float64"), weights,
+                                   initial_state=state)
+    _assert_all_close(layer(x, initial_state=state), expected)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"return_sequences": True},
+    {"return_state": True},
+    {"go_backwards": True},
+    {"go_backwards": True, "return_sequences": True, "return_state": True},
+    {"unroll": True, "return_sequences": True},
+    {"use_bias": False, "return_sequences": True},
+], ids=["last", "sequences", "state", "backwards", "backwards_all",
+        "unroll", "no_bias"])
+def test_matches_keras_lstm_when_peepholes_are_zero(kwargs):
+    if kwargs.get("use_bias") is False:
+        ours = PeepholeLSTM(UNITS, peephole_initializer="zeros", **kwargs)
+        theirs = keras.layers.LSTM(UNITS, **kwargs)
+        x = _sequences()
+        ours(x)
+        theirs(x)
+        theirs.set_weights(ours.get_weights()[:2])
+    else:
+        ours, theirs = _pair(**kwargs)
+        x = _sequences()
+    _assert_all_close(ours(x), theirs(x))
+
+
+@pytest.mark.parametrize("left", [False, True], ids=["right", "left"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_matches_keras_lstm_with_padding_masks_when_peepholes_are_zero(
+        left, go_backwards):
+    ours, theirs = _pair(return_sequences=True, return_state=True,
+                         go_backwards=go_backwards)
+    x = _sequences()
+    mask = _padding_mask(left)
+    _assert_all_close(ours(x, mask=mask), theirs(x, mask=mask))
+
+
+def test_matches_keras_lstm_behind_a_masking_layer_in_a_model():
+    x = _sequences()
+    x[1, 4:] = 0.0
+    x[2, :3] = 0.0
+    ours, theirs = _pair(return_sequences=True)
+    outputs = []
+    for layer in (ours, theirs):
+        inputs = keras.Input((STEPS, FEATURES))
+        model = keras.Model(inputs, layer(keras.layers.Masking()(inputs)))
+        outputs.append(model(x))
+    _assert_all_close(outputs[0], outputs[1])
+
+
+def test_matches_keras_lstm_when_stateful_and_after_reset_states():
+    ours, theirs = _pair(stateful=True, return_state=True)
+    first, second = _sequences(10), _sequences(11)
+    _assert_all_close(ours(first), theirs(first))
+    after_two = ours(second)
+    _assert_all_close(after_two, theirs(second))
+    after_two = _numpy(after_two)
+    _assert_all_close(ours.states, theirs.states)
+    ours.reset_states()
+    theirs.reset_states()
+    _assert_all_close(ours(second), theirs(second))
+    fresh = _numpy(ours(second))
+    assert np.max(np.abs(fresh[0] - after_two[0])) > 1e-4
+
+
+def test_stateful_layer_carries_states_between_calls_as_numpy_formulas():
+    x = _sequences(12)
+    weights = random_weights(np.random.default_rng(13), FEATURES, UNITS)
+    layer = PeepholeLSTM(UNITS, stateful=True, return_state=True)
+    layer(x)
+    layer.set_weights(weights)
+    layer.reset_states()
+    layer(x[:, :3])
+    _, h, c = numpy_peephole_lstm(x[:, :3].astype("float64"), weights)
+    expected = numpy_peephole_lstm(x[:, 3:].astype("float64"), weights,
+                                   initial_state=(h, c))
+    got = layer(x[:, 3:])
+    _assert_all_close(got, [expected[0][:, -1], expected[1], expected[2]])
+
+
+def test_gradients_are_finite_and_nonzero_over_200_steps():
+    # One SGD step moves every weight by -lr * gradient, so finite, moved
+    # weights mean finite, non-zero gradients on any backend.
+    x = _sequences(14, batch=2, steps=200, features=3)
+    layer = PeepholeLSTM(8, return_sequences=True)
+    inputs = keras.Input((200, 3))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    before = _numpy(layer.trainable_weights)
+    target = np.random.default_rng(15).normal(size=(2, 200, 8))
+    history = model.fit(x, target.astype("float32"), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    after = _numpy(layer.trainable_weights)
+    for name, old, new in zip(
+            [w.name for w in layer.trainable_weights], before, after):
+        assert np.all(np.isfinite(new)), name
+        assert np.max(np.abs(new - old)) > 0.0, name
+
+
+def test_save_and_load_keeps_weights_and_outputs(tmp_path):
+    x = _sequences(16)
+    inputs = keras.Input((STEPS, FEATURES))
+    hidden = keras.layers.Masking()(inputs)
+    hidden = PeepholeLSTM(UNITS, return_sequences=True, go_backwards=True,
+                          dropout=0.1, recurrent_dropout=0.1,
+                          name="peephole")(hidden)
+    model = keras.Model(inputs, PeepholeLSTM(3, seed=3)(hidden))
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.get_layer("peephole")) is PeepholeLSTM
+    assert (loaded.get_layer("peephole").get_config()
+            == model.get_layer("peephole").get_config())
+    _assert_all_close(loaded(x), model(x), atol=1e-6)
+
+
+def test_dropout_changes_training_outputs_only_and_trains():
+    x = _sequences(17)
+    layer = PeepholeLSTM(UNITS, dropout=0.5, recurrent_dropout=0.5, seed=2,
+                         return_sequences=True)
+    inference = _numpy(layer(x))[0]
+    np.testing.assert_array_equal(_numpy(layer(x, training=False))[0],
+                                  inference)
+    training = _numpy(layer(x, training=True))[0]
+    assert np.max(np.abs(training - inference)) > 1e-4
+    inputs = keras.Input((STEPS, FEATURES))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, np.zeros((BATCH, STEPS, UNITS), "float32"),
+                        epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_input_dropout_mask_is_the_same_at_every_step():
+    # A feature dropped for the whole sequence never reaches the
+    # recurrence, so its row of the kernel gets no gradient at all; with a
+    # new mask at every step each row would get some gradient.
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("gradient probe written with tf.GradientTape")
+    import tensorflow as tf
+
+    x = _sequences(18, batch=1, steps=20, features=40)
+    layer = PeepholeLSTM(2, dropout=0.5, seed=4)
+    layer(x)
+    kernel = layer.weights[0]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x, training=True))
+    gradient = tape.gradient(loss, kernel.value).numpy()
+    zero_rows = np.all(gradient == 0.0, axis=1)
+    # About half the 40 features are dropped for the whole sequence.
+    assert 8 <= zero_rows.sum() <= 32
+
+
+def test_mixed_precision_computes_in_float16_close_to_float32():
+    x = _sequences(19)
+    reference = PeepholeLSTM(UNITS, return_sequences=True)
+    expected = _numpy(reference(x))[0]
+    layer = PeepholeLSTM(UNITS, return_sequences=True, dtype="mixed_float16")
+    layer(x)
+    layer.set_weights(reference.get_weights())
+    assert all(w.dtype == "float32" for w in layer.weights)
+    output = layer(x)
+    assert keras.backend.standardize_dtype(output.dtype) == "float16"
+    np.testing.assert_allclose(_numpy(output)[0].astype("float32"), expected,
+                               atol=1e-2)
+
+
+def test_trains_under_jit_compile_with_the_eager_loss():
+    x = _sequences(20, steps=4)
+    x[0, 2:] = 0.0
+    inputs = keras.Input((4, FEATURES))
+    hidden = keras.layers.Masking()(inputs)
+    outputs = keras.layers.Dense(1)(PeepholeLSTM(UNITS)(hidden))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    target = np.ones((BATCH, 1), "float32")
+    eager_loss = np.mean((_numpy(model(x))[0] - target) ** 2)
+    before = _numpy(model.trainable_weights)
+    # One full batch: the reported loss is the compiled forward pass.
+    history = model.fit(x, target, batch_size=BATCH, epochs=1, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(eager_loss, rel=1e-5)
+    after = _numpy(model.trainable_weights)
+    assert all(np.all(np.isfinite(w)) for w in after)
+    assert all(np.max(np.abs(a - b)) > 0 for a, b in zip(after, before))
+
+
+def test_config_round_trips_every_argument():
+    layer = PeepholeLSTM(
+        5, activation="relu", recurrent_activation="hard_sigmoid",
+        use_bias=False, peephole_initializer="ones", unit_forget_bias=False,
+        peephole_regularizer="l2", peephole_constraint="non_neg",
+        dropout=0.2, recurrent_dropout=0.3, seed=9, return_sequences=True,
+        return_state=True, go_backwards=True, stateful=True, unroll=True,
+        name="rnn")
+    config = layer.get_config()
+    assert "cell" not in config
+    assert config["peephole_initializer"]["class_name"] == "Ones"
+    clone = PeepholeLSTM.from_config(config)
+    assert clone.get_config() == config
+    assert clone.units == 5 and clone.dropout == 0.2 and clone.go_backwards
+
+
+@pytest.mark.parametrize("units", [0, -1, 1.5])
+def test_rejects_units_that_are_not_positive_integers(units):
+    with pytest.raises(ValueError, match=f"units={units}"):
+        PeepholeLSTM(units)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (2, 3, 4, 5)])
+def test_rejects_inputs_that_are_not_rank_3(shape):
+    layer = PeepholeLSTM(UNITS)
+    with pytest.raises(ValueError, match="rank 3"):
+        layer(np.zeros(shape, "float32"))
+
+
+@pytest.mark.parametrize("mask_shape", [(BATCH, STEPS + 1), (BATCH,),
+                                        (BATCH, STEPS, 1)])
+def test_rejects_a_mask_whose_shape_differs_from_the_inputs(mask_shape):
+    layer = PeepholeLSTM(UNITS)
+    with pytest.raises(ValueError, match="mask.shape"):
+        layer(_sequences(), mask=np.ones(mask_shape, bool))
+
+
+def test_layer_tests_pass_on_jax_backend():
+    run_tests_on_backend("jax", __file__, "-k", "not on_jax_backend")
