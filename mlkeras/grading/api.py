@@ -53,7 +53,8 @@ def _environment(name, value):
 def _pytest_args(submission, lab, hidden, seed, ini, call_timeout=None):
     args = ["-p", "mlkeras.grading.pytest_plugin", "--submission", str(submission),
             "--lab", lab, "-c", ini, "--rootdir", os.path.dirname(ini),
-            "--noconftest", "-p", "no:cacheprovider", "--import-mode=importlib",
+            "--noconftest", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
+            "-p", "no:threadexception", "-p", "no:faulthandler", "--import-mode=importlib",
             "-o", "addopts=", "-q", "--no-header", "-rN", "--tb=line",
             "-W", "ignore::DeprecationWarning"]
     if hidden:

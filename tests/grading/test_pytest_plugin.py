@@ -1,0 +1,31 @@
+"""Tests of mlkeras.grading.pytest_plugin through a real `pytest` process."""
+
+import pathlib
+import subprocess
+import sys
+
+SUBMISSION = pathlib.Path(__file__).parent / "submissions" / "lab05" / "correct.py"
+
+
+def _pytest(tmp_path, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "mlkeras.grading.pytest_plugin",
+         "-p", "no:cacheprovider", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def test_plugin_runs_the_lab_checks_on_the_submission(tmp_path):
+    done = _pytest(tmp_path, "--submission", str(SUBMISSION), "--lab", "05", "-q")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "5 passed" in done.stdout
+    assert "score: 5/5" in done.stdout
+
+
+def test_plugin_does_nothing_without_submission(tmp_path):
+    (tmp_path / "test_plain.py").write_text(
+        "def test_plain(request):\n"
+        "    names = request.fixturenames\n"
+        "    assert 'submission' not in request.session._fixturemanager._arg2fixturedefs\n")
+    done = _pytest(tmp_path, "-q", "test_plain.py")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "1 passed" in done.stdout and "mlkeras grading" not in done.stdout
