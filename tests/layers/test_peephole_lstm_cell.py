@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 from mlkeras.layers import PeepholeLSTMCell
-from tests.backends import run_tests_on_backend
 
 
 def _sigmoid(x):
@@ -213,5 +212,6 @@ def test_rejects_dropout_rates_outside_zero_one(name, value):
         PeepholeLSTMCell(4, **{name: value})
 
 
-def test_cell_tests_pass_on_jax_backend():
-    run_tests_on_backend("jax", __file__, "-k", "not on_jax_backend")
+# The JAX-backend re-run of this module shares one child process with the
+# layer's tests: see test_layer_and_cell_tests_pass_on_jax_backend in
+# tests/layers/test_peephole_lstm.py.
