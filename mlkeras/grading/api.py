@@ -54,7 +54,9 @@ def _pytest_args(submission, lab, hidden, seed, ini, call_timeout=None):
     args = ["-p", "mlkeras.grading.pytest_plugin", "--submission", str(submission),
             "--lab", lab, "-c", ini, "--rootdir", os.path.dirname(ini),
             "--noconftest", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
-            "-p", "no:threadexception", "-p", "no:faulthandler", "--import-mode=importlib",
+            "-p", "no:threadexception", "-p", "no:faulthandler", "-p", "no:doctest",
+            "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:stepwise", "-p", "no:logging",
+            "-p", "no:warnings", "-p", "no:legacypath", "--import-mode=importlib",
             "-o", "addopts=", "-q", "--no-header", "-rN", "--tb=line",
             "-W", "ignore::DeprecationWarning"]
     if hidden:
