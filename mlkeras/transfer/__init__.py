@@ -6,6 +6,7 @@ from mlkeras.transfer.fine_tune import fine_tune
 from mlkeras.transfer.freezing import freeze
 from mlkeras.transfer.freezing import get_base
 from mlkeras.transfer.freezing import unfreeze
+from mlkeras.transfer.inference_mode import InferenceMode
 from mlkeras.transfer.losses import head_loss
 from mlkeras.transfer.model_info import ModelInfo
 from mlkeras.transfer.model_info import model_info

@@ -6,6 +6,7 @@ import urllib.error
 import keras
 
 from mlkeras.transfer.errors import WeightsUnavailableError
+from mlkeras.transfer.inference_mode import InferenceMode
 from mlkeras.transfer.losses import _check_num_classes
 from mlkeras.transfer.model_info import model_info
 from mlkeras.transfer.preprocessing import ImagenetPreprocessing
@@ -137,11 +138,13 @@ def build_transfer_model(name, num_classes, input_shape=None,
     The model takes raw pixel values in [0, 255]. Inside it, in order: the
     optional augmentation (active only in training), the preprocessing the
     base was trained with (done once, here; models such as EfficientNet
-    hold their own), the base without its ImageNet classifier, called with
-    `training=False` so that its BatchNormalization layers keep using their
-    moving statistics even when the base is unfrozen later, a global
-    pooling, dropout, and a new classifier: one sigmoid unit for two
-    classes, a softmax over `num_classes` otherwise. `head_loss` returns the
+    hold their own), the base without its ImageNet classifier, wrapped in
+    the layer `"base"` (an `InferenceMode`) that always calls it with
+    `training=False`, so that its BatchNormalization layers keep using
+    their moving statistics, and its dropout stays off, even when the base
+    is unfrozen later; then a global pooling, dropout, and a new
+    classifier: one sigmoid unit for two classes, a softmax over
+    `num_classes` otherwise. `head_loss` returns the
     matching loss. The model is returned uncompiled.
 
     Args:
@@ -254,7 +257,7 @@ def build_transfer_model(name, num_classes, input_shape=None,
         x = augmentation(x)
     if preprocess is not None:
         x = preprocess(x)
-    x = base(x, training=False)
+    x = InferenceMode(base, name="base")(x)
     if len(x.shape) == 4:
         x = _POOLINGS[pooling](data_format=data_format, name="pooling")(x)
     elif len(x.shape) != 2:

@@ -42,6 +42,7 @@ def _merge(histories, model):
         keys.extend(k for k in history.history if k not in keys)
     combined = keras.callbacks.History()
     combined.history = {key: [] for key in keys}
+    combined.epoch = []
     for history in histories:
         length = len(history.epoch)
         for key in keys:

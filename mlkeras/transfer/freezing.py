@@ -6,6 +6,8 @@ affects `fit()`; `fine_tune` does that for you.
 
 import keras
 
+from mlkeras.transfer.inference_mode import InferenceMode
+
 
 def _all_layers(layer):
     """The layer and every layer nested in it, depth first."""
@@ -20,10 +22,10 @@ def _all_layers(layer):
 def get_base(model):
     """Returns the pretrained base inside a transfer model.
 
-    That is the nested `keras.Model` holding the most weights (a model from
-    `build_transfer_model` holds the base and perhaps a weightless
-    augmentation `Sequential`). A model without nested models is its own
-    base.
+    That is the nested `keras.Model` holding the most weights, looking
+    inside `InferenceMode` wrappers too (a model from `build_transfer_model`
+    holds the base, wrapped, and perhaps a weightless augmentation
+    `Sequential`). A model without nested models is its own base.
 
     Args:
         model: a `keras.Model`.
@@ -42,7 +44,9 @@ def get_base(model):
         raise ValueError(
             f"`model` must be a keras.Model. Received: model={model!r}"
         )
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    inner = [layer.layer if isinstance(layer, InferenceMode) else layer
+             for layer in model.layers]
+    nested = [layer for layer in inner if isinstance(layer, keras.Model)]
     if not nested:
         return model
     return max(nested, key=lambda layer: len(layer.weights))
