@@ -341,15 +341,38 @@ class GradientNormLogger(keras.callbacks.Callback):
         backend = keras.backend.backend()
 
         original_apply = optimizer.apply
+        original_stateless_apply = optimizer.stateless_apply
         original_train_step = model.train_step
+        # A LossScaleOptimizer receives gradients of the scaled loss and
+        # divides them by its `dynamic_scale` itself; on JAX it also
+        # bypasses `apply`, so it is tapped at `stateless_apply` there.
+        loss_scaled = isinstance(optimizer,
+                                 keras.optimizers.LossScaleOptimizer)
+        static_scale = getattr(optimizer, "loss_scale_factor", None)
 
         def apply(grads, trainable_variables=None):
             grads = list(grads)
             variables = (default_variables if trainable_variables is None
                          else list(trainable_variables))
+            if loss_scaled and not optimizer.built:
+                # Its `dynamic_scale` is made by `build`, which `apply`
+                # would otherwise only call below.
+                with keras.name_scope(optimizer.name, caller=optimizer):
+                    optimizer.build(variables)
+                optimizer.built = True
+            scale = optimizer.dynamic_scale if loss_scaled else static_scale
             pending.values = _norms(grads, variables, group_of, n_groups,
-                                    optimizer, backend)
+                                    scale, backend)
             return original_apply(grads, trainable_variables)
+
+        def stateless_apply(optimizer_variables, grads, trainable_variables):
+            index = [id(v) for v in optimizer.variables].index(
+                id(optimizer.dynamic_scale))
+            pending.values = _norms(list(grads), default_variables, group_of,
+                                    n_groups, optimizer_variables[index],
+                                    backend)
+            return original_stateless_apply(optimizer_variables, grads,
+                                            trainable_variables)
 
         def train_step(*args, **kwargs):
             pending.values = None
@@ -365,10 +388,13 @@ class GradientNormLogger(keras.callbacks.Callback):
                 return _with_norms(outputs, self.keys, values)
             return outputs
 
-        setattr(apply, _OWNER_ATTR, self)
-        setattr(train_step, _OWNER_ATTR, self)
+        for function in (apply, stateless_apply, train_step):
+            setattr(function, _OWNER_ATTR, self)
         # object.__setattr__ keeps Keras's attribute tracking out of it.
-        object.__setattr__(optimizer, "apply", apply)
+        if loss_scaled and backend == "jax":
+            object.__setattr__(optimizer, "stateless_apply", stateless_apply)
+        else:
+            object.__setattr__(optimizer, "apply", apply)
         object.__setattr__(model, "train_step", train_step)
         object.__setattr__(model, _OWNER_ATTR, optimizer)
         # The compiled step may already exist from an earlier `fit`:
@@ -388,13 +414,14 @@ def _restore(model):
     if _OWNER_ATTR not in vars(model):
         return
     optimizer = vars(model)[_OWNER_ATTR]
-    for obj, name in ((optimizer, "apply"), (model, "train_step")):
+    for obj, name in ((optimizer, "apply"), (optimizer, "stateless_apply"),
+                      (model, "train_step")):
         if hasattr(vars(obj).get(name), _OWNER_ATTR):
             object.__delattr__(obj, name)
     object.__delattr__(model, _OWNER_ATTR)
 
 
-def _norms(grads, variables, group_of, n_groups, optimizer, backend):
+def _norms(grads, variables, group_of, n_groups, scale, backend):
     """Traced inside the train step: global and per-group L2 norms."""
     ops = keras.ops
     pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
@@ -414,8 +441,8 @@ def _norms(grads, variables, group_of, n_groups, optimizer, backend):
     for s in squares:
         total = total + s
     norms = [ops.sqrt(total)] + [ops.sqrt(s) for s in squares]
-    scale = getattr(optimizer, "loss_scale_factor", None)
     if scale is not None:
+        scale = ops.cast(scale, "float32")
         norms = [n / scale for n in norms]
     return norms
 

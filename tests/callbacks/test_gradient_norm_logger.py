@@ -127,6 +127,23 @@ def test_norm_is_taken_before_global_clipnorm_with_adam():
     assert len(set(logger.history["grad_norm"])) == 3
 
 
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1)),
+    lambda: keras.optimizers.SGD(0.1, loss_scale_factor=64.0),
+], ids=["dynamic_loss_scale", "static_loss_scale_factor"])
+def test_norms_are_of_the_unscaled_gradients_with_loss_scaling(
+        make_optimizer):
+    x, y = _data()
+    model = _model(make_optimizer())
+    initial = model.get_weights()
+    logger = GradientNormLogger()
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0,
+              callbacks=[logger])
+    records = _replay(model, initial, x, y, 16, 3, 0.1)
+    np.testing.assert_allclose(logger.history["grad_norm"],
+                               [_norm(g) for g in records], rtol=1e-5)
+
+
 def test_per_variable_norms_are_keyed_by_variable_path():
     x, y = _data()
     model = _model()
@@ -385,6 +402,8 @@ def test_mirrored_strategy_over_two_cpus_logs_the_single_device_norm():
 
 
 def test_logger_runs_on_jax_backend():
+    # The backend-specific parts: the tapped step, its logs, the clean-up.
     run_tests_on_backend(
         "jax", __file__, "-k",
-        "not on_jax_backend and not mirrored and not kill")
+        "hand_computed or clipnorm or loss_scal or per_variable or reach "
+        "or two_fits")
