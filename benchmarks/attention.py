@@ -165,6 +165,31 @@ def encoding_race(args, x):
     return race(candidates, x, args.repeats, args.steps * 20)
 
 
+def encoding_accuracy(lengths=(512, 2048, 4096), depth=256):
+    """Largest error against float64 when the inputs are bfloat16 zeros."""
+    from mlkeras.layers.sinusoidal_positional_encoding import _encoding_table
+
+    rows = []
+    for length in lengths:
+        positions = np.arange(length, dtype="float64")[:, None]
+        channel = np.arange(depth)
+        angles = positions / 10000.0 ** (2 * (channel // 2) / depth)
+        exact = np.where(channel % 2 == 0, np.sin(angles), np.cos(angles))
+        zeros = ops.zeros((1, length, depth), "bfloat16")
+        hub = zeros + keras_hub_formula(zeros)
+        ours = zeros + ops.cast(
+            _encoding_table(length, depth, 10000, 0, "interleaved"),
+            "bfloat16")
+        rows.append([length] + [
+            float(np.abs(ops.convert_to_numpy(ops.cast(t, "float32"))[0]
+                         - exact).max()) for t in (hub, ours)])
+    print("\nPositional encoding, largest error in bfloat16 (depth 256)")
+    print("| positions | keras-hub formula | mlkeras |")
+    print("| ---: | ---: | ---: |")
+    for length, hub, ours in rows:
+        print(f"| {length} | {hub:.4f} | {ours:.4f} |")
+
+
 def report(title, medians, peer):
     print(f"\n{title}")
     print(f"| candidate | median ms | ratio to {peer} |")
@@ -205,6 +230,7 @@ def main(argv=None):
     if not args.skip_encoding:
         report("Positional encoding, forward (inputs + table)",
                encoding_race(args, x), "keras-hub formula, recomputed")
+        encoding_accuracy()
     return medians
 
 

@@ -400,6 +400,8 @@ class MultiHeadAttention(keras.layers.Layer):
         if return_attention_scores or dropout_active:
             return False
         backend = keras.backend.backend()
+        if backend == "jax" and self.value_dim != self.key_dim:
+            return False  # jax.nn.dot_product_attention needs equal sizes
         if (keras.backend.standardize_dtype(self.compute_dtype) != "float32"
                 and backend != "jax"):
             # JAX's fused op takes float32 logits from low-precision inputs;
