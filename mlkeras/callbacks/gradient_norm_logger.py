@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 _OWNER_ATTR = "_mlkeras_gradient_norm_logger"
+_MISSING = object()
 
 
 class GradientNormLogger(keras.callbacks.Callback):
@@ -388,15 +389,19 @@ class GradientNormLogger(keras.callbacks.Callback):
                 return _with_norms(outputs, self.keys, values)
             return outputs
 
-        for function in (apply, stateless_apply, train_step):
-            setattr(function, _OWNER_ATTR, self)
-        # object.__setattr__ keeps Keras's attribute tracking out of it.
+        targets = [(model, "train_step", train_step)]
         if loss_scaled and backend == "jax":
-            object.__setattr__(optimizer, "stateless_apply", stateless_apply)
+            targets.append((optimizer, "stateless_apply", stateless_apply))
         else:
-            object.__setattr__(optimizer, "apply", apply)
-        object.__setattr__(model, "train_step", train_step)
-        object.__setattr__(model, _OWNER_ATTR, optimizer)
+            targets.append((optimizer, "apply", apply))
+        # Remember what the instances held themselves (normally nothing, the
+        # methods come from the class) so that `_restore` can put it back.
+        saved = [(obj, name, vars(obj).get(name, _MISSING))
+                 for obj, name, _ in targets]
+        for obj, name, function in targets:
+            # object.__setattr__ keeps Keras's attribute tracking out of it.
+            object.__setattr__(obj, name, function)
+        object.__setattr__(model, _OWNER_ATTR, saved)
         # The compiled step may already exist from an earlier `fit`:
         # rebuild it so that it is traced through the wrappers.
         model.make_train_function(force=True)
@@ -410,14 +415,15 @@ class GradientNormLogger(keras.callbacks.Callback):
 
 
 def _restore(model):
-    """Removes any GradientNormLogger wrappers from `model` and its optimizer."""
-    if _OWNER_ATTR not in vars(model):
+    """Takes the GradientNormLogger wrappers off `model` and its optimizer."""
+    saved = vars(model).get(_OWNER_ATTR)
+    if saved is None:
         return
-    optimizer = vars(model)[_OWNER_ATTR]
-    for obj, name in ((optimizer, "apply"), (optimizer, "stateless_apply"),
-                      (model, "train_step")):
-        if hasattr(vars(obj).get(name), _OWNER_ATTR):
+    for obj, name, previous in saved:
+        if previous is _MISSING:
             object.__delattr__(obj, name)
+        else:
+            object.__setattr__(obj, name, previous)
     object.__delattr__(model, _OWNER_ATTR)
 
 

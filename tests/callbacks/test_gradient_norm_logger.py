@@ -212,6 +212,30 @@ def test_one_instance_serves_two_fits_and_the_model_is_restored():
     assert sorted(history.history) == ["loss"]
 
 
+def test_a_failed_fit_is_cleaned_up_by_the_next_and_own_methods_survive():
+    x, y = _data()
+    model = _model()
+    calls = []
+
+    def own_train_step(*args, **kwargs):
+        calls.append(1)
+        return type(model).train_step(model, *args, **kwargs)
+
+    object.__setattr__(model, "train_step", own_train_step)
+
+    def crash(epoch, logs):
+        raise RuntimeError("crash")
+
+    logger = GradientNormLogger()
+    with pytest.raises(RuntimeError, match="crash"):
+        model.fit(x, y, batch_size=48, epochs=2, verbose=0, callbacks=[
+            logger, keras.callbacks.LambdaCallback(on_epoch_end=crash)])
+    model.fit(x, y, batch_size=48, epochs=2, verbose=0, callbacks=[logger])
+    assert logger.history["step"] == [1, 2]
+    assert vars(model)["train_step"] is own_train_step
+    assert calls  # the wrapped step was the model's own
+
+
 def test_warns_naming_the_layer_whose_gradient_vanishes():
     x, y = _data()
     model = keras.Sequential([
