@@ -19,6 +19,7 @@ from mlkeras.grading import exercises
 from mlkeras.grading import results as results_lib
 
 GRADES_FILE = "grades.csv"
+_START_METHOD = os.environ.get("MLKERAS_GRADE_START_METHOD", "forkserver")
 RESULTS_FILE = "results.json"
 
 
@@ -201,7 +202,11 @@ def grade(submissions, lab, out, hidden=None, jobs=1, seed=None, progress=None,
         for name, path in todo:
             record(name, _grade_one(path, exercise.lab, hidden, seed, call_timeout))
         return finished
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(_START_METHOD)
+    if _START_METHOD == "forkserver":
+        # One process imports the checks and Keras once; workers fork from it.
+        context.set_forkserver_preload(
+            ["mlkeras.grading.api", f"mlkeras.grading.checks.lab{exercise.lab}", "keras"])
     with concurrent.futures.ProcessPoolExecutor(
             max_workers=int(jobs), mp_context=context, initializer=_warm_up,
             initargs=(exercise.lab,)) as pool:

@@ -192,3 +192,13 @@ def test_hidden_checks_count_and_are_published_after_the_deadline(tmp_path):
 def test_check_rejects_an_unknown_lab_naming_it(tmp_path):
     with pytest.raises(ValueError, match="lab='99'"):
         grading.check(LAB03 / "correct.py", lab="99")
+
+
+def test_parallel_jobs_grade_like_a_single_job(tmp_path):
+    paths = [LAB03 / "correct.py", LAB03 / "fails_softmax_stability.py",
+             LAB03 / "adversarial" / "exit_at_import.py"]
+    finished = grading.grade(paths, lab="03", out=tmp_path / "grades", jobs=2, seed=5)
+    assert {name: result.score for name, result in finished.items()} == {
+        "correct": 19, "fails_softmax_stability": 18, "exit_at_import": 0}
+    rows = list(csv.DictReader(open(tmp_path / "grades" / "grades.csv")))
+    assert len(rows) == 3
