@@ -1,10 +1,13 @@
 """Train-step time of `mlkeras.layers.PeepholeLSTM` against `keras.layers.LSTM`.
 
-Both layers sit in the same small model (sequence -> recurrent layer ->
+The layers sit in the same small model (sequence -> recurrent layer ->
 Dense(1), mean squared error, Adam) and are trained on the same batch in
 the same process. The measurement alternates between the models (one
 timed block of steps each, several rounds) and reports the median time
-per train step and the ratio peephole / Keras.
+per train step and the ratio peephole / Keras. A third model runs
+`PeepholeLSTMCell` through `keras.layers.RNN`, which projects the inputs
+inside the loop at every step, for comparison with the layer's one
+projection before the loop.
 
 Each side is measured with `jit_compile=False` (Keras's default on a CPU
 with TensorFlow) and `jit_compile=True` (XLA). The headline ratio compares
@@ -29,15 +32,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mlkeras.layers import PeepholeLSTM  # noqa: E402
+from mlkeras.layers import PeepholeLSTM, PeepholeLSTMCell  # noqa: E402
 
 
 def build_model(kind, args, jit_compile):
     """Returns a compiled model whose recurrent layer is `kind`."""
-    layer_cls = {"keras_lstm": keras.layers.LSTM,
-                 "peephole_lstm": PeepholeLSTM}[kind]
+    layer = {
+        "keras_lstm": lambda: keras.layers.LSTM(args.units),
+        "peephole_lstm": lambda: PeepholeLSTM(args.units),
+        # The naive way: the cell stepped by keras.layers.RNN, projecting
+        # the inputs inside the loop at every step.
+        "peephole_cell_in_rnn": lambda: keras.layers.RNN(
+            PeepholeLSTMCell(args.units)),
+    }[kind]()
     inputs = keras.Input((args.steps, args.features), batch_size=args.batch)
-    hidden = layer_cls(args.units)(inputs)
+    hidden = layer(inputs)
     model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse",
                   jit_compile=jit_compile)
@@ -45,12 +54,17 @@ def build_model(kind, args, jit_compile):
 
 
 def time_block(model, x, y, iterations):
-    """Seconds per train step, over `iterations` consecutive steps."""
-    start = time.perf_counter()
+    """Wall and CPU seconds per train step, over `iterations` steps.
+
+    The CPU time (all threads of this process) measures the work done and
+    is less sensitive than the wall time to other programs on the machine.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(iterations):
         loss = model.train_on_batch(x, y)
     float(loss)  # wait for the last step
-    return (time.perf_counter() - start) / iterations
+    return ((time.perf_counter() - wall) / iterations,
+            (time.process_time() - cpu) / iterations)
 
 
 def main(argv=None):
@@ -76,7 +90,7 @@ def main(argv=None):
     jit_settings = {"both": (False, True), "on": (True,),
                     "off": (False,)}[args.jit]
     models = {}
-    for kind in ("keras_lstm", "peephole_lstm"):
+    for kind in ("keras_lstm", "peephole_lstm", "peephole_cell_in_rnn"):
         for jit in jit_settings:
             keras.utils.set_random_seed(0)
             model = build_model(kind, args, jit)
@@ -88,24 +102,32 @@ def main(argv=None):
     for _ in range(args.rounds):
         for key, model in models.items():
             times[key].append(time_block(model, x, y, args.iterations))
-    medians = {key: statistics.median(value) for key, value in times.items()}
+    medians = {key: tuple(statistics.median(t[i] for t in value)
+                          for i in (0, 1))
+               for key, value in times.items()}
 
     print(f"backend={keras.backend.backend()} batch={args.batch} "
           f"steps={args.steps} features={args.features} units={args.units} "
-          f"float32, {args.rounds} rounds x {args.iterations} steps")
-    print("| layer | jit_compile | ms per train step |")
-    print("| --- | --- | --- |")
-    for (kind, jit), seconds in medians.items():
-        print(f"| {kind} | {jit} | {1000 * seconds:.1f} |")
-    best_keras = min(v for (k, _), v in medians.items() if k == "keras_lstm")
-    best_ours = min(v for (k, _), v in medians.items()
-                    if k == "peephole_lstm")
-    for jit in jit_settings:
-        ratio = (medians[("peephole_lstm", jit)]
-                 / medians[("keras_lstm", jit)])
-        print(f"ratio peephole / keras, both jit_compile={jit}: {ratio:.2f}")
-    print(f"ratio peephole / keras, each at its faster setting: "
-          f"{best_ours / best_keras:.2f}")
+          f"float32, {args.rounds} rounds x {args.iterations} steps, "
+          f"{os.cpu_count()} CPUs")
+    print("| layer | jit_compile | wall ms per train step "
+          "| CPU ms per train step |")
+    print("| --- | --- | --- | --- |")
+    for (kind, jit), (wall, cpu) in medians.items():
+        print(f"| {kind} | {jit} | {1000 * wall:.1f} | {1000 * cpu:.1f} |")
+    for index, label in ((0, "wall"), (1, "CPU")):
+        def best(kind):
+            return min(v[index] for (k, _), v in medians.items() if k == kind)
+        for jit in jit_settings:
+            ratio = (medians[("peephole_lstm", jit)][index]
+                     / medians[("keras_lstm", jit)][index])
+            print(f"{label} ratio peephole / keras, both "
+                  f"jit_compile={jit}: {ratio:.2f}")
+        print(f"{label} ratio peephole / keras, each at its faster "
+              f"setting: {best('peephole_lstm') / best('keras_lstm'):.2f}")
+        print(f"{label} ratio cell in keras.layers.RNN / keras, each at its "
+              f"faster setting: "
+              f"{best('peephole_cell_in_rnn') / best('keras_lstm'):.2f}")
     return medians
 
 

@@ -34,8 +34,10 @@ class PeepholeLSTM(keras.layers.RNN):
     only `h_{t-1} U`, the peepholes and the gate activations. Masks,
     `go_backwards`, `stateful`, `initial_state` and `unroll` behave as in
     `keras.layers.RNN`. With dropout, one mask over the input features and
-    one over `h` are drawn per sequence and reused at every step (the
-    variational dropout of Gal & Ghahramani, 2016, as in Keras's LSTM).
+    one over `h` are drawn per sequence and reused at every step, the
+    variational dropout of Gal & Ghahramani (2016) that Keras's LSTM uses
+    too; the four gates share each mask (Keras's LSTM draws one `h` mask
+    per gate when `recurrent_dropout` is set).
 
     Paper: https://www.jmlr.org/papers/v3/gers02a.html
 
