@@ -172,8 +172,9 @@ def pooling(x_test):
     grid = np.array([[1, 3, 2, 0], [4, 2, 1, 1], [0, 1, 5, 6], [2, 2, 7, 8]],
                     dtype="float32")
     x = grid[None, :, :, None]
-    keras_max = keras.ops.convert_to_numpy(keras.layers.MaxPooling2D(2)(x))[0, ..., 0]
-    keras_avg = keras.ops.convert_to_numpy(keras.layers.AveragePooling2D(2)(x))[0, ..., 0]
+    to_numpy = keras.ops.convert_to_numpy
+    keras_max = to_numpy(keras.layers.MaxPooling2D(2)(x))[0, ..., 0]
+    keras_avg = to_numpy(keras.layers.AveragePooling2D(2)(x))[0, ..., 0]
     by_hand_max = pool_2d(grid, 2, np.max)
     by_hand_avg = pool_2d(grid, 2, np.mean)
     pool_layer = keras.layers.MaxPooling2D(2)
@@ -204,9 +205,12 @@ def pooling(x_test):
         "strided_conv_params": int(strided.count_params()),
         "same_pool_3_stride_2_on_7x7": list(same_shape[1:3]),
         "shift_change_raw": relative_change(lambda im: im),
-        "shift_change_max_pool_2": relative_change(lambda im: pool_2d(im, 2, np.max)),
-        "shift_change_avg_pool_2": relative_change(lambda im: pool_2d(im, 2, np.mean)),
-        "shift_change_max_pool_4": relative_change(lambda im: pool_2d(im, 4, np.max)),
+        "shift_change_max_pool_2": relative_change(
+            lambda im: pool_2d(im, 2, np.max)),
+        "shift_change_avg_pool_2": relative_change(
+            lambda im: pool_2d(im, 2, np.mean)),
+        "shift_change_max_pool_4": relative_change(
+            lambda im: pool_2d(im, 4, np.max)),
     }
 
 
@@ -345,9 +349,10 @@ def main(argv=None):
     print("3. Pooling")
     pool = pooling(x_test)
     print(f"   input {pool['example_input']}")
+    pool_diff = max(pool["max_pool_max_abs_diff"],
+                    pool["average_pool_max_abs_diff"])
     print(f"   2x2 max pooling {pool['max_pool']}, average pooling "
-          f"{pool['average_pool']} (Keras differs by "
-          f"{max(pool['max_pool_max_abs_diff'], pool['average_pool_max_abs_diff']):.1g})")
+          f"{pool['average_pool']} (Keras differs by {pool_diff:.1g})")
     print(f"   weights: MaxPooling2D {pool['pooling_params']}, a 2x2 stride-2 "
           f"Conv2D with 16 channels in and out {pool['strided_conv_params']}")
     labs.print_table(
