@@ -1,4 +1,4 @@
-"""Train-step time of `mlkeras.layers.PeepholeLSTM` against `keras.layers.LSTM`.
+"""Train-step time of `PeepholeLSTM` against `keras.layers.LSTM`.
 
 The layers sit in the same small model (sequence -> recurrent layer ->
 Dense(1), mean squared error, Adam) and are trained on the same batch in

@@ -1,4 +1,4 @@
-"""`PeepholeLSTMCell`: one time step of an LSTM whose gates see the cell state."""
+"""`PeepholeLSTMCell`: one LSTM step whose gates see the cell state."""
 
 import keras
 from keras import ops

@@ -50,7 +50,7 @@ def numpy_peephole_lstm(x, weights, mask=None, go_backwards=False,
 
 
 def _pair(seed=0, **kwargs):
-    """A peephole layer with zero peepholes and a Keras LSTM sharing weights."""
+    """A zero-peephole layer and a Keras LSTM that share their weights."""
     ours = PeepholeLSTM(UNITS, peephole_initializer="zeros", **kwargs)
     theirs = keras.layers.LSTM(UNITS, **kwargs)
     for layer in (ours, theirs):
@@ -341,11 +341,12 @@ def test_rejects_a_mask_whose_shape_differs_from_the_inputs(mask_shape):
 
 def test_layer_and_cell_tests_pass_on_jax_backend():
     # One child process re-runs both modules: JAX's start-up is the bulk of
-    # it. Tests that never touch the backend (configs, argument errors) and
-    # the 200-step gradient check, which the TensorFlow run covers, are
-    # left out.
+    # it. Left out: tests that never touch the backend (configs, argument
+    # errors), the 200-step gradient check, and the jit_compile test (JAX
+    # compiles every fit anyway, so the other fit-based tests cover it).
     cell_tests = os.path.join(os.path.dirname(__file__),
                               "test_peephole_lstm_cell.py")
     run_tests_on_backend(
         "jax", __file__, cell_tests, "-k",
-        "not on_jax_backend and not config and not rejects and not 200")
+        "not on_jax_backend and not config and not rejects and not 200"
+        " and not jit_compile")
