@@ -93,6 +93,24 @@ def _expose_python(applied):
     applied["exposed"] = exposed
 
 
+def _private_tmp(workdir, applied):
+    """Gives the child empty, private /tmp, /var/tmp and /dev/shm.
+
+    The working folder lives under /tmp, so it is bind-mounted back at the
+    same path inside the new /tmp.
+    """
+    keep = os.open(workdir, os.O_PATH)
+    covered = []
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777,size=64m")
+            covered.append(folder)
+    os.makedirs(workdir, exist_ok=True)
+    _mount(f"/proc/self/fd/{keep}", workdir, None, _MS_BIND, None)
+    os.close(keep)
+    applied["private_tmp"] = covered
+
+
 def _set_limit(kind, value, applied, label):
     try:
         resource.setrlimit(kind, (value, value))
@@ -108,6 +126,10 @@ def _apply_limits(config, applied):
                 _expose_python(applied)
             except OSError as err:
                 applied["exposed"] = f"failed: {err}"
+            try:
+                _private_tmp(config["workdir"], applied)
+            except OSError as err:
+                applied["private_tmp"] = f"failed: {err}"
         try:
             os.setgroups([])
             os.setgid(config["gid"])

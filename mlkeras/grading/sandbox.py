@@ -427,5 +427,8 @@ class Sandbox:
             "user": (f"unprivileged (uid {applied['uid']})" if dropped
                      else "same as the grader"),
             "working folder": "a fresh copy holding only the submission",
+            "temporary folders": (", ".join(applied["private_tmp"]) + " private (tmpfs)"
+                                  if isinstance(applied.get("private_tmp"), list)
+                                  else "shared with the machine"),
             "forbidden imports": ", ".join(limits.forbidden_imports) or "none",
         }

@@ -137,22 +137,50 @@ def test_as_root_the_child_is_nobody_without_network(tmp_path):
         assert protections["process cap"].startswith("64")
 
 
+@pytest.mark.skipif(not ROOT, reason="the mount namespace needs root")
+def test_files_written_to_tmp_stay_in_the_sandbox(tmp_path):
+    name = f"mlkeras-sandbox-leak-{os.getpid()}.txt"
+    with _sandbox(tmp_path, f"""
+        def leak():
+            for folder in ("/tmp", "/dev/shm"):
+                with open(folder + "/" + {name!r}, "w") as stream:
+                    stream.write("leaked")
+            return 1
+    """) as sandbox:
+        assert sandbox.call("leak") == 1
+        assert "private" in sandbox.protections()["temporary folders"]
+    assert not os.path.exists(f"/tmp/{name}") and not os.path.exists(f"/dev/shm/{name}")
+
+
+def _processes_mentioning(text):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as stream:
+                if text.encode() in stream.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.mark.skipif(not ROOT, reason="the PID namespace needs root")
 def test_processes_the_child_starts_die_with_it(tmp_path):
-    marker = tmp_path / "still-alive"
-    os.chmod(tmp_path, 0o777)
-    with _sandbox(tmp_path, f"""
+    import time
+
+    with _sandbox(tmp_path, """
         import os, time
         def spawn():
             if os.fork() == 0:
                 os.setsid()
-                time.sleep(1.5)
-                open({str(marker)!r}, "w").write("alive")
+                if os.fork() == 0:
+                    time.sleep(60)
                 os._exit(0)
             return 1
     """) as sandbox:
         assert sandbox.call("spawn") == 1
-    import time
-
-    time.sleep(2.5)
-    assert not marker.exists()
+        root = str(sandbox._root)
+        time.sleep(0.3)
+        assert len(_processes_mentioning(root)) >= 2
+    time.sleep(0.5)
+    assert _processes_mentioning(root) == []
