@@ -56,7 +56,8 @@ class PeepholeLSTMCell(keras.layers.Layer):
     projects the inputs of all time steps with one matrix product before
     the recurrence and draws the dropout masks once per sequence. The cell
     also works inside `keras.layers.RNN`; there, with dropout, it draws new
-    masks at every step.
+    masks at every step, which the JAX backend does not allow inside a
+    compiled loop (`fit` fails): use `PeepholeLSTM` for dropout.
 
     Paper: https://www.jmlr.org/papers/v3/gers02a.html
 
