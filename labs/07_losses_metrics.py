@@ -14,7 +14,7 @@ Objectives:
 - Watch the metric Keras shows (accuracy) and the loss it optimises move
   differently during training.
 
-Runtime: about 8 s with --quick, 15 s in full (2-core CPU).
+Runtime: about 8 s with --quick, 20 s in full (2-core CPU).
 """
 
 import sys

@@ -11,7 +11,7 @@ Objectives:
   being aligned with the axes, by rotating it.
 - Train the same small network on the digits with each optimizer.
 
-Runtime: about 12 s with --quick, 30 s in full (2-core CPU).
+Runtime: about 12 s with --quick, 25 s in full (2-core CPU).
 """
 
 import sys

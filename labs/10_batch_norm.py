@@ -13,7 +13,7 @@ Objectives:
 - Look into "internal covariate shift": how much the inputs of a deep layer
   move between epochs, with and without batch normalization.
 
-Runtime: about 12 s with --quick, 40 s in full (2-core CPU).
+Runtime: about 12 s with --quick, 20 s in full (2-core CPU).
 """
 
 import sys

@@ -15,7 +15,7 @@ Objectives:
 - Show augmented digits and measure what augmentation does for a model
   trained on a small training set.
 
-Runtime: about 14 s with --quick, 60 s in full (2-core CPU).
+Runtime: about 14 s with --quick, 40 s in full (2-core CPU).
 """
 
 import math

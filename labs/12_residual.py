@@ -10,7 +10,7 @@ Objectives:
 - Read the per-layer gradient norms with `mlkeras.callbacks.GradientNormLogger`
   and see how the skip connections carry the gradient to the early layers.
 
-Runtime: about 14 s with --quick, 90 s in full (2-core CPU).
+Runtime: about 14 s with --quick, 30 s in full (2-core CPU).
 """
 
 import sys
