@@ -27,8 +27,10 @@ class ModelInfo:
         preprocessing: how the model wants pixels in [0, 255] prepared:
             `"caffe"`, `"tf"`, `"torch"` or `"builtin"` (see
             `mlkeras.transfer.registry`).
-        default_input_size: the side, in pixels, of the images it was
-            trained on.
+        default_input_size: the side, in pixels, of the images its ImageNet
+            weights were trained on, and the size Keras builds when given no
+            `input_shape` (except MobileNetV3, whose constructor leaves the
+            size open).
         min_input_size: the smallest side it accepts.
         size_mb: size of the ImageNet weights file in MB.
         top1_accuracy: ImageNet top-1 validation accuracy, a fraction.

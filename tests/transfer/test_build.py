@@ -224,11 +224,6 @@ def test_local_weights_file_round_trip_gives_identical_outputs(
         first.get_layer("predictions").get_weights())
     x = _pixels((2, *shape))
     np.testing.assert_array_equal(_numpy(first(x)), _numpy(second(x)))
-    fresh = build_transfer_model("MobileNetV3Small", 3, input_shape=shape,
-                                 weights=None)
-    fresh.get_layer("predictions").set_weights(
-        first.get_layer("predictions").get_weights())
-    assert not np.allclose(_numpy(fresh(x)), _numpy(first(x)))
 
 
 def test_custom_base_loads_a_weights_file(tmp_path):

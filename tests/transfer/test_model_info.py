@@ -7,10 +7,12 @@ from mlkeras.transfer import registry
 from mlkeras.transfer.model_info import ModelInfo
 from mlkeras.transfer.model_info import model_info
 
-# The deepest models take 3 to 9 s each to build on two cores (about 35 s
-# together); they run with `pytest -m slow`.
+# The models with the most layers (300 to 1,000) take 2 to 9 s each to
+# build on two idle cores, four times that on a busy machine; they run with
+# `pytest -m slow`.
 _SLOW_TO_BUILD = {"NASNetLarge", "InceptionResNetV2", "ResNet152V2",
-                  "ResNet152", "ResNet101V2", "ResNet101", "DenseNet201"}
+                  "ResNet152", "ResNet101V2", "ResNet101", "DenseNet201",
+                  "DenseNet169", "DenseNet121", "NASNetMobile"}
 
 
 def _table_models():
@@ -43,7 +45,13 @@ def test_parameter_count_agrees_with_the_built_model(name, fresh_session):
 def test_default_input_shape_is_what_keras_builds(name, fresh_session):
     info = model_info(name)
     model = info.constructor(weights=None, include_top=True)
-    assert tuple(model.input_shape[1:]) == info.default_input_shape
+    if info.family == "MobileNetV3":
+        # Keras leaves the size of MobileNetV3 open; its ImageNet weights
+        # are those of 224x224 images, the registry's default.
+        assert tuple(model.input_shape[1:]) == (None, None, 3)
+        assert info.default_input_size == 224
+    else:
+        assert tuple(model.input_shape[1:]) == info.default_input_shape
 
 
 def test_model_info_holds_the_table_figures():
