@@ -125,6 +125,10 @@ class GradientNormLogger(keras.callbacks.Callback):
         self.names = []
         self.history = {}
         self._pending = threading.local()
+        # Records are made in step order as each batch ends, so the batch
+        # hook must not run on Keras's asynchronous callback threads. (Tried:
+        # with it on, eager JAX training itself came out differently.)
+        self.async_safe = False
         self._csv_file = None
         self._csv_writer = None
         self._patched = None
