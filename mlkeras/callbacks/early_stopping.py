@@ -62,7 +62,8 @@ class EarlyStopping(keras.callbacks.Callback):
         min_delta_mode: `"absolute"` or `"relative"`. Defaults to
             `"absolute"`.
         smoothing: exponential moving average factor in `[0, 1)`; `0` turns
-            smoothing off. Defaults to `0`.
+            smoothing off. Values from the `start_from_epoch` warm-up enter
+            the average too. Defaults to `0`.
         stop_on_nonfinite: stop at once when the monitored value is NaN or
             infinite, and restore the best weights. Defaults to `False`.
         stopping_threshold: stop once the (smoothed) value is better than
