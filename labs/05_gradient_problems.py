@@ -13,7 +13,7 @@ Objectives:
 - Diagnose both problems from the logged norms alone: the logger's own
   warnings and a ratio computed from its history.
 
-Runtime: about 12 s with --quick, 60 s in full (2-core CPU).
+Runtime: about 12 s with --quick, 30 s in full (2-core CPU).
 """
 
 import sys
