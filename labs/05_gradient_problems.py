@@ -100,10 +100,11 @@ def diagnose(history, first="dense_01", last="output"):
     first_norms = np.asarray(history[f"grad_norm/{first}"], dtype="float64")
     last_norms = np.asarray(history[f"grad_norm/{last}"], dtype="float64")
     ok = np.isfinite(first_norms) & np.isfinite(last_norms)
-    first_median = float(np.median(first_norms[ok])) if ok.any() else float("nan")
-    last_median = float(np.median(last_norms[ok])) if ok.any() else float("nan")
-    ratio = first_median / last_median if ok.any() else float("nan")
-    max_global = float(np.max(global_norms[finite])) if finite.any() else float("nan")
+    nan = float("nan")
+    first_median = float(np.median(first_norms[ok])) if ok.any() else nan
+    last_median = float(np.median(last_norms[ok])) if ok.any() else nan
+    ratio = first_median / last_median if ok.any() else nan
+    max_global = float(np.max(global_norms[finite])) if finite.any() else nan
     if not finite.all() or max_global > EXPLODING:
         verdict = "exploding"
     elif ratio < VANISHING_RATIO:
@@ -120,8 +121,8 @@ def diagnose(history, first="dense_01", last="output"):
     }
 
 
-def train(model, x, y, optimizer, epochs, seed, logger_threshold):
-    """Fits with a `GradientNormLogger` and returns (logger, losses, warnings)."""
+def train(model, x, y, optimizer, epochs, logger_threshold):
+    """Fits with a `GradientNormLogger`; returns (logger, losses, warnings)."""
     import keras
 
     from mlkeras.callbacks import GradientNormLogger
@@ -149,7 +150,7 @@ def vanishing_run(kind, x, y, epochs, seed, depth=DEPTH):
     kernel = model.get_layer("dense_01").kernel
     before = keras.ops.convert_to_numpy(kernel).copy()
     logger, losses, messages = train(
-        model, x, y, keras.optimizers.SGD(0.1), epochs, seed,
+        model, x, y, keras.optimizers.SGD(0.1), epochs,
         LOGGER_VANISHING_THRESHOLD)
     after = keras.ops.convert_to_numpy(kernel)
     result = diagnose(logger.history)
@@ -171,7 +172,7 @@ def vanishing_run(kind, x, y, epochs, seed, depth=DEPTH):
 
 
 def exploding_run(name, x, y, epochs, seed, optimizer_kwargs):
-    """A ReLU MLP with N(0, 1) kernels: each layer multiplies the scale by ~4."""
+    """A ReLU MLP with N(0, 1) kernels: each layer scales the signal by ~4."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -180,7 +181,7 @@ def exploding_run(name, x, y, epochs, seed, optimizer_kwargs):
                           stddev=1.0, seed=seed))
     logger, losses, messages = train(
         model, x, y, keras.optimizers.SGD(0.1, **optimizer_kwargs), epochs,
-        seed, 0.0)
+        0.0)
     result = diagnose(logger.history)
     weights_finite = all(np.all(np.isfinite(w)) for w in model.get_weights())
     nonfinite_loss_epoch = next(
@@ -351,7 +352,8 @@ def main(argv=None):
         f"{runs['relu_he']['first_layer_relative_change']:.1e}. Every fix "
         f"raised the first layer's gradient ({gains}) and put the ratio "
         f"between {min(results['fix_first_to_last_ratio'].values()):.2g} and "
-        f"{max(results['fix_first_to_last_ratio'].values()):.2g}: ReLU's slope is exactly 1 where it is active and He's "
+        f"{max(results['fix_first_to_last_ratio'].values()):.2g}: ReLU's "
+        "slope is exactly 1 where it is active and He's "
         "variance 2/fan_in keeps the signal's size from layer to layer; "
         "batch normalization re-centres each pre-activation where sigmoid is "
         "steepest; a skip passes the gradient down unchanged beside the "

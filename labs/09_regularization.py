@@ -221,7 +221,8 @@ def main(argv=None):
     print("1. The regularized objective: loss(data | model) + lambda * "
           "complexity(model); the penalties by hand and in Keras")
     w = np.array([0.5, -2.0, 0.0, 1e-3], dtype="float32")
-    by_hand = {"L1": LAMBDA * np.abs(w).sum(), "L2": LAMBDA * np.square(w).sum(),
+    by_hand = {"L1": LAMBDA * np.abs(w).sum(),
+               "L2": LAMBDA * np.square(w).sum(),
                "elastic net": LAMBDA / 2 * (np.abs(w).sum()
                                             + np.square(w).sum())}
     by_keras = {name: float(keras.ops.convert_to_numpy(reg(w)))
@@ -302,7 +303,8 @@ def main(argv=None):
         shown = PASSES_PER_EPOCH * np.arange(1, len(r["val_loss_history"]) + 1)
         line, = axes[1].plot(shown, r["train_loss_history"], marker=".",
                              label=f"{name}: train")
-        axes[1].plot(shown, r["val_loss_history"], "--", marker=".", color=line.get_color(),
+        axes[1].plot(shown, r["val_loss_history"], "--", marker=".",
+                     color=line.get_color(),
                      label=f"{name}: validation")
     axes[1].set_yscale("log")
     axes[1].set_xlabel("passes over the training set")
@@ -336,12 +338,14 @@ def main(argv=None):
         "\nSummary: Keras's penalties are exactly lambda * sum|w|, lambda * "
         "sum w^2 and their mix. With the same lambda the L1 model ended with "
         f"{s['L1']['zero_weights']} of {N_FEATURES} weights below "
-        f"{ZERO_TOLERANCE}, elastic net with {s['elastic net']['zero_weights']}, "
+        f"{ZERO_TOLERANCE}, elastic net with "
+        f"{s['elastic net']['zero_weights']}, "
         f"L2 with {s['L2']['zero_weights']} and no penalty with "
         f"{s['none']['zero_weights']}. L1 did feature selection: it kept "
         f"{s['L1']['relevant_kept']} of the {len(TRUE_WEIGHTS)} features "
         f"that matter and zeroed {s['L1']['irrelevant_zeroed']} of the "
-        f"{N_FEATURES - len(TRUE_WEIGHTS)} that do not. The L1 gradient is lambda * sign(w), a "
+        f"{N_FEATURES - len(TRUE_WEIGHTS)} that do not. The L1 gradient is "
+        "lambda * sign(w), a "
         "pull of the same size however small the weight, so a weight whose "
         "data gradient is weaker than lambda is held at zero (plain SGD "
         "keeps it jittering within about lr * lambda of zero, hence "
@@ -359,8 +363,9 @@ def main(argv=None):
         "so which of the twins gets what is left to the optimisation path "
         f"(here {s['L1']['twin_weights'][0]:.2f}, "
         f"{s['L1']['twin_weights'][1]:.2f}); with a larger lambda lasso "
-        "tends to keep one and drop the other. Without dropout the wide network fitted the noise of its 100 "
-        f"training points (train accuracy {d['no dropout']['train_accuracy']:.0%}"
+        "tends to keep one and drop the other. Without dropout the wide "
+        "network fitted the noise of its 100 training points (train "
+        f"accuracy {d['no dropout']['train_accuracy']:.0%}"
         f", validation {d['no dropout']['val_accuracy']:.0%}, loss gap "
         f"{d['no dropout']['loss_gap']:.2f}); with dropout 0.5 the loss gap "
         f"was {dropped['loss_gap']:.2f} and the accuracy gap "

@@ -1,4 +1,4 @@
-"""Lab 05 shows vanishing gradients, three fixes, exploding gradients and clipping."""
+"""Lab 05: vanishing gradients, three fixes, exploding gradients, clipping."""
 
 import math
 

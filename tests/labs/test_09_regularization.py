@@ -1,4 +1,4 @@
-"""Lab 09 shows L1 sparsity against L2 and elastic net, dropout and early stopping."""
+"""Lab 09: L1 sparsity against L2 and elastic net, dropout, early stopping."""
 
 import numpy as np
 import pytest
