@@ -107,11 +107,13 @@ def make_base():
     return keras.Model(inputs, x, name="shapes_base")
 
 
-def plain_classifier(base, num_classes, dropout):
-    """Base + pooling + dropout + softmax, trained as one ordinary model.
+def plain_classifier(base, num_classes):
+    """Base + pooling + softmax as one ordinary model, for pretraining.
 
-    Pixels go in as [0, 255], as they do for the transfer models, so that
-    both see the same numbers; the base sees [0, 1].
+    Not `build_transfer_model`: its wrapper always runs the base in
+    inference mode, so BatchNormalization would never learn its statistics.
+    Pixels go in as [0, 255], as they do for the transfer models, and the
+    base sees [0, 1].
     """
     import keras
 
@@ -119,8 +121,6 @@ def plain_classifier(base, num_classes, dropout):
     x = keras.layers.Rescaling(1 / 255)(inputs)
     x = base(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs)
 
@@ -159,7 +159,7 @@ def pretrain(x, y, x_test, y_test, epochs, seed, path):
 
     keras.utils.set_random_seed(seed)
     base = make_base()
-    model = plain_classifier(base, len(SOURCE_SHAPES), dropout=0.0)
+    model = plain_classifier(base, len(SOURCE_SHAPES))
     # The learning rate decays to zero, so the weights stop moving at the end
     # and the BatchNormalization moving statistics catch up with them.
     steps = epochs * int(np.ceil(len(x) / 16))
@@ -226,7 +226,7 @@ def few_shot_run(pretrained, weights_path, x, y, x_test, y_test, epochs,
     """The same network from scratch, and from the saved base via fine_tune.
 
     The few labelled images are shown `repeats` times per epoch (`np.tile`):
-    with ten images an epoch would be one step, and Keras spends more time
+    with a dozen images an epoch would be one step, and Keras spends more time
     starting an epoch than on such a step.
     """
     import keras
@@ -238,7 +238,10 @@ def few_shot_run(pretrained, weights_path, x, y, x_test, y_test, epochs,
     x_test = x_test * 255
 
     # The same transfer model, with a randomly initialised base that trains
-    # together with the head from the first step, for as many steps.
+    # together with the head from the first step, for as many steps. Inside
+    # the model's inference-mode wrapper its BatchNormalization layers keep
+    # their initial statistics (mean 0, variance 1), so they act as plain
+    # per-channel scale and shift: the same graph, trained end to end.
     keras.utils.set_random_seed(seed)
     scratch = transfer.build_transfer_model(
         make_base(), n_classes, weights=None, trainable_base=True,
