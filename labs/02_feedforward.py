@@ -10,7 +10,7 @@ Objectives:
 - Show that hidden layers without activations add nothing: a deep linear
   network collapses to, and fits exactly like, a single Dense layer.
 
-Runtime: about 10 s with --quick, 25 s in full (2-core CPU).
+Runtime: about 12 s with --quick, 30 s in full (2-core CPU).
 """
 
 import sys

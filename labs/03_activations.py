@@ -13,7 +13,7 @@ Objectives:
   their sum fails.
 - Compare the smooth newcomers, Swish and GELU, with ReLU.
 
-Runtime: about 12 s with --quick, 20 s in full (2-core CPU).
+Runtime: about 12 s with --quick, 35 s in full (2-core CPU).
 """
 
 import sys
@@ -315,6 +315,8 @@ def main(argv=None):
         "relu_sparsity_standard_normal": relu_sparsity,
     }
     r, lk, pr = dying["ReLU"], dying["Leaky ReLU"], dying["PReLU"]
+    saturated_slope = max(stats["sigmoid"]["derivative_at_5"],
+                          stats["tanh"]["derivative_at_5"])
     loss_order = ("lower" if max(lk["final_loss"], pr["final_loss"])
                   < r["final_loss"] else "not lower")
     print(
@@ -323,7 +325,7 @@ def main(argv=None):
         f"{stats['sigmoid']['max_derivative']:.3f} (at x = 0), so every "
         "sigmoid layer scales the backward signal by a quarter at best, while "
         f"tanh's peaks at {stats['tanh']['max_derivative']:.3f}; both fall "
-        f"below {max(stats['sigmoid']['derivative_at_5'], stats['tanh']['derivative_at_5']):.3f} "
+        f"below {saturated_slope:.3f} "
         "at |x| = 5, where they saturate. Without an activation a network is "
         f"additive (error {additivity['None']:.1g}, rounding only), that is "
         "linear, whatever its depth; ReLU or tanh break that "
