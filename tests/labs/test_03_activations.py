@@ -1,36 +1,15 @@
 """Lab 03 proves what it teaches about activation functions."""
 
-import json
-import pathlib
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 LAB_ID = "03_activations"
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def run_lab_quick(lab_id, out_dir):
-    """Runs `labs/<lab_id>.py --quick` in a child process.
-
-    Returns:
-        `(completed_process, out_dir, results)`, `results` read from the
-        `results.json` the lab wrote.
-    """
-    proc = subprocess.run(
-        [sys.executable, f"labs/{lab_id}.py", "--quick", "--out", str(out_dir)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    results = json.loads((out_dir / "results.json").read_text("utf-8"))
-    return proc, out_dir, results
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    return run_lab_quick(LAB_ID, tmp_path_factory.mktemp(LAB_ID))
+def lab(run_lab_quick):
+    """The session's one quick run of this lab: (process, out_dir, results)."""
+    return run_lab_quick(LAB_ID)
 
 
 def test_lab_prints_a_summary_and_plots_functions_with_derivatives(lab):
