@@ -125,10 +125,13 @@ class GradientNormLogger(keras.callbacks.Callback):
         self.names = []
         self.history = {}
         self._pending = threading.local()
-        # Records are made in step order as each batch ends, so the batch
-        # hook must not run on Keras's asynchronous callback threads. (Tried:
-        # with it on, eager JAX training itself came out differently.)
-        self.async_safe = False
+        # Keras may run the batch hook on worker threads, several at once and
+        # out of order, so that the training loop never waits for it. The
+        # hook only queues the step's logs; `_drain` turns them into records
+        # in step order, under this lock.
+        self.async_safe = True
+        self._lock = threading.Lock()
+        self._queued = {}
         self._csv_file = None
         self._csv_writer = None
         self._patched = None
@@ -142,6 +145,8 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._step = 0
         self._epoch = 0
         self._epoch_start_step = 0
+        self._queued = {}
+        self._stride = _steps_per_execution(self.model)
         self._missing_warned = False
         self._vanishing_warned = False
         self._exploding_warned = False
@@ -153,32 +158,29 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._open_csv()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._epoch_start_step = self._step
-        self._epoch_minima = None
+        with self._lock:
+            self._drain(final=True)
+            self._epoch = epoch
+            self._epoch_start_step = self._step
+            self._epoch_minima = None
 
     def on_train_batch_end(self, batch, logs=None):
-        previous = self._step
-        self._step = self._epoch_start_step + int(batch) + 1
-        # With steps_per_execution > 1 one call covers several steps.
-        if self._step // self.every_n_steps == previous // self.every_n_steps:
-            return
-        logs = logs or {}
-        if self.keys[0] not in logs:
-            if not self._missing_warned:
-                self._missing_warned = True
-                warnings.warn(
-                    "GradientNormLogger found no gradient norms in the batch "
-                    "logs: the model's `train_step` did not call its "
-                    "optimizer's `apply`/`apply_gradients`, or did not return "
-                    "a dict of logs.",
-                    stacklevel=2,
-                )
-            return
-        values = [float(np.asarray(logs[key])) for key in self.keys]
-        self._record(values)
+        # With steps_per_execution > 1 one call covers several steps and
+        # `batch` is the last of them; Keras counts a short last call of an
+        # epoch as a full one, hence the clamp to the epoch's length.
+        batch = int(batch)
+        steps = (self.params or {}).get("steps")
+        if isinstance(steps, int) and steps > 0:
+            batch = min(batch, steps - 1)
+        step = self._epoch_start_step + batch + 1
+        with self._lock:
+            self._queued[step] = logs or {}
+            self._drain(final=False)
 
     def on_epoch_end(self, epoch, logs=None):
+        # Keras has waited for every batch hook of the epoch by now.
+        with self._lock:
+            self._drain(final=True)
         if self._epoch_minima is None or self._vanishing_warned:
             return
         vanishing = [name for name, low in zip(self.names, self._epoch_minima)
@@ -193,6 +195,8 @@ class GradientNormLogger(keras.callbacks.Callback):
             )
 
     def on_train_end(self, logs=None):
+        with self._lock:
+            self._drain(final=True)
         self._uninstall()
         self._close_csv()
 
@@ -241,6 +245,37 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     # ------------------------------------------------------------------
     # Recording.
+
+    def _drain(self, final):
+        """Takes queued step logs in step order; call it holding the lock.
+
+        Keras calls the batch hook every `steps_per_execution` steps, so a
+        queued step no further than that past the last one taken has no
+        other step before it. The rest wait, at the latest until the epoch
+        ends (`final=True`), when Keras has run every hook of the epoch.
+        """
+        while self._queued:
+            step = min(self._queued)
+            if not final and step > self._step + self._stride:
+                return
+            self._take(step, self._queued.pop(step))
+
+    def _take(self, step, logs):
+        previous, self._step = self._step, step
+        if step // self.every_n_steps == previous // self.every_n_steps:
+            return
+        if self.keys[0] not in logs:
+            if not self._missing_warned:
+                self._missing_warned = True
+                warnings.warn(
+                    "GradientNormLogger found no gradient norms in the batch "
+                    "logs: the model's `train_step` did not call its "
+                    "optimizer's `apply`/`apply_gradients`, or did not return "
+                    "a dict of logs.",
+                    stacklevel=2,
+                )
+            return
+        self._record([float(np.asarray(logs[key])) for key in self.keys])
 
     def _record(self, values):
         self.history["step"].append(self._step)
@@ -416,6 +451,14 @@ class GradientNormLogger(keras.callbacks.Callback):
             _restore(self._patched)
             self._patched.make_train_function(force=True)
             self._patched = None
+
+
+def _steps_per_execution(model):
+    value = getattr(model, "steps_per_execution", 1)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+            and value >= 1:
+        return int(value)
+    return 1
 
 
 def _restore(model):

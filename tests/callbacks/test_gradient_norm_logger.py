@@ -198,6 +198,56 @@ def test_every_n_steps_records_only_multiples_of_n(tmp_path):
     assert [float(r[2]) for r in rows[1:]] == logger.history["grad_norm"]
 
 
+def test_batch_hooks_arriving_out_of_order_are_recorded_in_step_order(
+        tmp_path):
+    # Keras runs an async-safe batch hook on worker threads, so the hooks of
+    # steps 1-3 may arrive in any order; records and CSV rows must not.
+    model = _model()
+    logger = GradientNormLogger(csv_path=tmp_path / "g.csv")
+    logger.set_model(model)
+    logger.on_train_begin()
+    logger.on_epoch_begin(0)
+
+    def logs(step):
+        return {"loss": 0.5, "grad_norm": 10.0 * step,
+                "grad_norm/hidden": 6.0 * step, "grad_norm/out": 8.0 * step}
+
+    logger.on_train_batch_end(2, logs(3))
+    logger.on_train_batch_end(1, logs(2))
+    assert logger.history["step"] == []  # step 1 is still missing
+    logger.on_train_batch_end(0, logs(1))
+    assert logger.history["step"] == [1, 2, 3]
+    logger.on_epoch_end(0)
+    logger.on_epoch_begin(1)
+    logger.on_train_batch_end(1, logs(5))
+    logger.on_epoch_end(1)  # every hook has run: step 5 is taken anyway
+    logger.on_train_end()
+    assert logger.history["step"] == [1, 2, 3, 5]
+    assert logger.history["epoch"] == [0, 0, 0, 1]
+    assert logger.history["grad_norm"] == [10.0, 20.0, 30.0, 50.0]
+    with open(tmp_path / "g.csv") as f:
+        rows = list(csv.reader(f))
+    assert [int(r[0]) for r in rows[1:]] == [1, 2, 3, 5]
+    assert [float(r[3]) for r in rows[1:]] == [6.0, 12.0, 18.0, 30.0]
+
+
+def test_steps_per_execution_records_each_call_at_its_last_step():
+    x, y = _data(n=80)  # 5 batches of 16: calls end at steps 2, 4 and 5
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.1), "mse", steps_per_execution=2)
+    initial = model.get_weights()
+    logger = GradientNormLogger()
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+              callbacks=[logger])
+    assert logger.history["step"] == [2, 4, 5, 7, 9, 10]
+    assert logger.history["epoch"] == [0, 0, 0, 1, 1, 1]
+    records = _replay(model, initial, x, y, 16, 10, 0.1, None)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"],
+        [_norm(records[step - 1]) for step in (2, 4, 5, 7, 9, 10)],
+        rtol=1e-5)
+
+
 def test_one_instance_serves_two_fits_and_the_model_is_restored():
     x, y = _data()
     model = _model()
@@ -441,4 +491,4 @@ def test_logger_runs_on_jax_backend():
     run_tests_on_backend(
         "jax", __file__, "-k",
         "(hand_computed and 0.001) or dynamic_loss_scale or reach "
-        "or two_fits")
+        "or two_fits or steps_per_execution")
