@@ -35,7 +35,9 @@ class GradientNormLogger(keras.callbacks.Callback):
     epoch's last step, so `History`, `CSVLogger` and `TensorBoard` see them.
     Every `every_n_steps` steps the values are also appended to `history`
     and, when `csv_path` is given, written to a CSV file that is flushed at
-    every row, so a crash loses nothing already logged.
+    every row, so a crash loses nothing already logged. The batch hook is
+    async-safe: Keras may run it on a worker thread so that training never
+    waits for it, and the records are still made in step order.
 
     It also diagnoses the two classic gradient problems, warning once per
     `fit` for each: layers whose norm stays below `vanishing_threshold` for
