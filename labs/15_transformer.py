@@ -76,7 +76,7 @@ def positional_encoding(length=64, depth=64):
 # 2. Why divide by sqrt(d_k).
 
 
-def softmax_saturation(depths, n_keys=16, n_queries=2000, seed=0):
+def softmax_saturation(depths, n_keys=16, n_queries=500, seed=0):
     """Logit spread and softmax sharpness for random unit-variance q and k.
 
     A dot product of two d_k-dimensional vectors with independent unit
@@ -230,6 +230,10 @@ def train_reversal(length, vocab_size, n_train, epochs, seed, positional,
         keras.optimizers.Adam(3e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=False)
+    # Create Adam's slots and the loss tracker before training: a first
+    # training step that creates variables is traced twice by TensorFlow.
+    model.optimizer.build(model.trainable_variables)
+    model.compute_loss(x=x[:1], y=y[:1], y_pred=model(x[:1]))
     history = model.fit(x, y, epochs=epochs, batch_size=64, verbose=0).history
     predicted = np.argmax(keras.ops.convert_to_numpy(model(x_test)), axis=-1)
     return model, {
@@ -248,7 +252,7 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     length, vocab_size = 8, 10
-    n_train, epochs = (3000, 5) if args.quick else (10000, 15)
+    n_train, epochs = (3000, 3) if args.quick else (10000, 15)
 
     print("1. Sinusoidal positional encoding")
     pe = positional_encoding()
@@ -284,7 +288,7 @@ def main(argv=None):
     print("2. Why divide by sqrt(d_k)")
     saturation = softmax_saturation((4, 16, 64, 256, 1024), seed=args.seed)
     labs.print_table(
-        "16 keys, unit-variance q and k (2000 queries per row)",
+        "16 keys, unit-variance q and k (500 queries per row)",
         ("d_k", "logit std", "max weight", "entropy", "|softmax Jacobian|",
          "logit std", "max weight", "entropy", "|softmax Jacobian|"),
         [(r["d_k"], r["unscaled_logit_std"],
