@@ -21,9 +21,9 @@ Objectives:
 - Recurrent models are slow to trace: train several side by side in one
   `fit` and create the training variables before it.
 
-Runtime: about 19 s with --quick, 70 s in full (2-core CPU, measured while
-other jobs loaded it: quick 18.5-22 s wall, 18-21 s CPU; full 69 s wall,
-51 s CPU).
+Runtime: about 19 s with --quick, 70 s in full (2-core CPU).
+Measured while other jobs loaded the machine: quick 18.5-22 s wall and
+18-21 s CPU (user + sys), full 69 s wall and 51 s CPU.
 """
 
 import sys
