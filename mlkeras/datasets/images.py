@@ -1,7 +1,6 @@
 """Small image data sets that need no download: digits and synthetic shapes."""
 
 import numpy as np
-from sklearn import datasets as sk_datasets
 
 from mlkeras.datasets.toy import _check_count
 
@@ -38,6 +37,9 @@ def load_digits(test_fraction=0.25, seed=0):
     >>> x_train.shape[1:]
     (8, 8, 1)
     """
+    # Imported here: scikit-learn takes about a second to import.
+    from sklearn import datasets as sk_datasets
+
     bunch = sk_datasets.load_digits()
     x = (bunch.images / 16.0).astype("float32")[..., None]
     y = bunch.target.astype("int32")

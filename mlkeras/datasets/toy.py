@@ -1,7 +1,6 @@
 """Two-dimensional classification sets and 1-D regression for the early labs."""
 
 import numpy as np
-from sklearn import datasets as sk_datasets
 
 
 def _check_count(name, value, minimum=1):
@@ -79,6 +78,9 @@ def make_moons(n_samples=200, noise=0.1, seed=0):
         `(x, y)`: `x` float32 (n_samples, 2), `y` int32 labels.
     """
     _check_count("n_samples", n_samples, 2)
+    # Imported here: scikit-learn takes about a second to import.
+    from sklearn import datasets as sk_datasets
+
     x, y = sk_datasets.make_moons(n_samples, noise=noise, random_state=seed)
     return x.astype("float32"), y.astype("int32")
 
@@ -90,6 +92,8 @@ def make_circles(n_samples=200, noise=0.05, factor=0.5, seed=0):
         `(x, y)`: `x` float32 (n_samples, 2), `y` int32 labels (1 = inner).
     """
     _check_count("n_samples", n_samples, 2)
+    from sklearn import datasets as sk_datasets
+
     x, y = sk_datasets.make_circles(
         n_samples, noise=noise, factor=factor, random_state=seed
     )
