@@ -200,8 +200,9 @@ def test_every_n_steps_records_only_multiples_of_n(tmp_path):
 
 def test_batch_hooks_arriving_out_of_order_are_recorded_in_step_order(
         tmp_path):
-    # Keras runs an async-safe batch hook on worker threads, so the hooks of
-    # steps 1-3 may arrive in any order; records and CSV rows must not.
+    # With async_safe set, Keras runs the batch hook on worker threads, so
+    # the hooks of steps 1-3 may arrive in any order; records and CSV rows
+    # must not.
     model = _model()
     logger = GradientNormLogger(csv_path=tmp_path / "g.csv")
     logger.set_model(model)
@@ -229,6 +230,20 @@ def test_batch_hooks_arriving_out_of_order_are_recorded_in_step_order(
         rows = list(csv.reader(f))
     assert [int(r[0]) for r in rows[1:]] == [1, 2, 3, 5]
     assert [float(r[3]) for r in rows[1:]] == [6.0, 12.0, 18.0, 30.0]
+
+
+def test_async_dispatch_records_every_step_in_order():
+    x, y = _data(n=160)
+    model = _model()
+    initial = model.get_weights()
+    logger = GradientNormLogger()
+    logger.async_safe = True  # Keras then runs the batch hook on threads
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
+              callbacks=[logger])
+    assert logger.history["step"] == list(range(1, 21))
+    records = _replay(model, initial, x, y, 16, 20, 0.1, None)
+    np.testing.assert_allclose(logger.history["grad_norm"],
+                               [_norm(g) for g in records], rtol=1e-5)
 
 
 def test_steps_per_execution_records_each_call_at_its_last_step():
