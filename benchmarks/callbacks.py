@@ -9,14 +9,16 @@ falls on both alike. The script prints the median fit time over repeats and
 the overhead, median(logged) / median(plain) - 1: of the whole fit's wall
 time, of its CPU time (this process, all threads: much less disturbed by
 other work on a shared machine), and of the CPU time of the epochs after
-the first (steady state, no tracing).
+the first (steady state, no tracing); and the median over repeats of the
+wall-time ratio of the two runs of one repeat (paired), which cancels slow
+drifts in machine load.
 
     python benchmarks/callbacks.py                  # TensorFlow, CPU
     KERAS_BACKEND=jax python benchmarks/callbacks.py
     python benchmarks/callbacks.py --repeats 3 --epochs 2   # a quick look
     KERAS_BACKEND=jax python benchmarks/callbacks.py --verbose 2 --models MLP
 
-Default setting: 7 repeats, 4 epochs, batch 64; MLP 8192 x 64 -> 256 -> 256
+Default setting: 9 repeats, 10 epochs, batch 64; MLP 8192 x 64 -> 256 -> 256
 -> 10; CNN 2048 x 28 x 28 x 1 -> conv 16 -> conv 32 -> pool -> 10.
 """
 
@@ -97,8 +99,8 @@ def time_fit(build, x, y, epochs, batch_size, logged, verbose=0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--models", default="MLP,CNN")
     parser.add_argument(
@@ -116,8 +118,8 @@ def main(argv=None):
     print()
     print("| model | steps | plain fit, wall (s) | with logger, wall (s) "
           "| overhead, wall | overhead, CPU time | overhead, CPU time after "
-          "epoch 1 |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+          "epoch 1 | overhead, wall, paired |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, build in (("MLP", mlp), ("CNN", cnn)):
         if name not in args.models.split(","):
             continue
@@ -139,10 +141,15 @@ def main(argv=None):
         def overhead(column):
             return f"{100 * (median(True, column) / median(False, column) - 1):+.1f} %"
 
+        # The two runs of a repeat ran next to each other, so the median of
+        # their ratios cancels slow drifts in machine load.
+        paired = statistics.median(
+            logged[0] / plain[0] for logged, plain in zip(runs[True],
+                                                         runs[False]))
         steps = args.epochs * -(-len(x) // args.batch_size)
         print(f"| {name} | {steps} | {median(False, 0):.2f} | "
               f"{median(True, 0):.2f} | {overhead(0)} | {overhead(1)} | "
-              f"{overhead(2)} |")
+              f"{overhead(2)} | {100 * (paired - 1):+.1f} % |")
 
 
 if __name__ == "__main__":
