@@ -6,7 +6,7 @@ Objectives:
 - Build the same model as a one-unit Keras network and compare the boundaries.
 - See why no perceptron learns XOR, and how one hidden layer fixes it.
 
-Runtime: about 5 s with --quick, 15 s in full (2-core CPU).
+Runtime: about 16 s with --quick, 25 s in full (2-core CPU, TensorFlow import included).
 """
 
 import sys

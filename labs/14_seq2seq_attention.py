@@ -20,7 +20,7 @@ Objectives:
 - Train seven encoder-decoders at the price of one graph: their GRUs run
   stacked in one recurrent loop, each member with its own weights.
 
-Runtime: about 18 s with --quick, 2 min in full (CPU time on a loaded 2-core CPU).
+Runtime: about 16 s with --quick, 2 min in full (2-core CPU).
 """
 
 import datetime

@@ -15,7 +15,7 @@ Objectives:
   sequences, and read its attention map; without positional encoding the
   same model cannot, since attention alone ignores order.
 
-Runtime: about 15 s with --quick, 1 min in full (CPU time on a loaded 2-core CPU).
+Runtime: about 13 s with --quick, 1 min in full (2-core CPU).
 """
 
 import sys
