@@ -156,7 +156,9 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._vanishing_warned = False
         self._exploding_warned = False
         self._epoch_minima = None
+        self._keys = []
         self._install()
+        self._keys = self.keys
         self.history = {"step": [], "epoch": []}
         for key in self.keys:
             self.history[key] = []
@@ -269,7 +271,8 @@ class GradientNormLogger(keras.callbacks.Callback):
         previous, self._step = self._step, step
         if step // self.every_n_steps == previous // self.every_n_steps:
             return
-        if self.keys[0] not in logs:
+        keys = self._keys
+        if keys[0] not in logs:
             if not self._missing_warned:
                 self._missing_warned = True
                 warnings.warn(
@@ -280,12 +283,13 @@ class GradientNormLogger(keras.callbacks.Callback):
                     stacklevel=2,
                 )
             return
-        self._record([float(np.asarray(logs[key])) for key in self.keys])
+        # Keras has already turned the values into Python floats.
+        self._record([float(logs[key]) for key in keys])
 
     def _record(self, values):
         self.history["step"].append(self._step)
         self.history["epoch"].append(self._epoch)
-        for key, value in zip(self.keys, values):
+        for key, value in zip(self._keys, values):
             self.history[key].append(value)
         if self._csv_writer is not None:
             self._csv_writer.writerow(
@@ -422,12 +426,11 @@ class GradientNormLogger(keras.callbacks.Callback):
         def train_step(*args, **kwargs):
             pending.values = None
             outputs = original_train_step(*args, **kwargs)
-            values, pending.values = pending.values, None
-            if values is None:
-                return outputs
             # One vector instead of one output per norm: every value a step
             # returns costs tens of microseconds to hand over and convert.
-            packed = keras.ops.stack(values)
+            packed, pending.values = pending.values, None
+            if packed is None:
+                return outputs
             if isinstance(outputs, tuple) and len(outputs) == 2 \
                     and isinstance(outputs[0], dict):
                 logs, state = outputs  # JAX: (logs, state)
@@ -498,28 +501,34 @@ def _restore(model):
 
 
 def _norms(grads, variables, group_of, n_groups, scale, backend):
-    """Traced inside the train step: global and per-group L2 norms."""
+    """Traced inside the train step: the global norm, then one per group.
+
+    Returns one float32 vector of `n_groups + 1` norms. The squared norms of
+    the variables are stacked and summed per group by one segment sum: every
+    op in the step has a cost of its own, so a few ops on a vector are
+    cheaper than a few per layer.
+    """
     ops = keras.ops
     pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
     dense = [_dense(g, backend) for g, _ in pairs]
     if backend == "tensorflow":
         dense = _all_reduce_sum(dense)
-    squares = [None] * n_groups
+    squares = []
+    groups = []
     for g, (_, v) in zip(dense, pairs):
         index = group_of.get(id(v))
-        if index is None:
-            continue
-        s = ops.sum(ops.square(ops.cast(g, "float32")))
-        squares[index] = s if squares[index] is None else squares[index] + s
-    zero = ops.zeros((), dtype="float32")
-    squares = [zero if s is None else s for s in squares]
-    total = zero
-    for s in squares:
-        total = total + s
-    norms = [ops.sqrt(total)] + [ops.sqrt(s) for s in squares]
+        if index is not None:
+            squares.append(ops.sum(ops.square(ops.cast(g, "float32"))))
+            groups.append(index)
+    if not squares:
+        return ops.zeros((n_groups + 1,), dtype="float32")
+    squares = ops.stack(squares)
+    per_group = ops.segment_sum(squares, np.asarray(groups, dtype="int32"),
+                                num_segments=n_groups)
+    norms = ops.sqrt(ops.concatenate(
+        [ops.sum(squares, keepdims=True), per_group]))
     if scale is not None:
-        scale = ops.cast(scale, "float32")
-        norms = [n / scale for n in norms]
+        norms = norms / ops.cast(scale, "float32")
     return norms
 
 
@@ -547,9 +556,8 @@ def _unpacked(logs, keys):
     if _PACKED_KEY not in logs:
         return logs
     logs = dict(logs)
-    values = np.asarray(keras.ops.convert_to_numpy(logs.pop(_PACKED_KEY)))
-    for key, value in zip(keys, values.reshape(-1).tolist()):
-        logs[key] = value
+    values = keras.ops.convert_to_numpy(logs.pop(_PACKED_KEY))
+    logs.update(zip(keys, values.tolist()))
     return logs
 
 
