@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from mlkeras.layers.peephole_lstm_backprop import peephole_lstm_sequence
 from mlkeras.layers.peephole_lstm_cell import PeepholeLSTMCell
 
 _CELL_ARGUMENTS = (
@@ -228,6 +229,9 @@ class PeepholeLSTM(keras.layers.RNN):
         if training and cell.recurrent_dropout > 0.0:
             recurrent_mask = cell._dropout_mask(
                 initial_state[0], cell.recurrent_dropout)
+        if mask is None and recurrent_mask is None and self._fused_ok():
+            return self._fused_inner_loop(sequences, initial_state,
+                                          input_mask)
         # One product for the input part of every step and gate.
         projected = cell.project_inputs(sequences, input_mask)
         # The cell reads these while `RNN.inner_loop` runs it step by step.
@@ -242,6 +246,33 @@ class PeepholeLSTM(keras.layers.RNN):
             cell._projected_inputs = False
             cell._sequence_recurrent_mask = None
             cell._sequence_weights = None
+
+    def _fused_ok(self):
+        """Whether `peephole_lstm_sequence` computes this layer's call."""
+        return (not self.unroll
+                and keras.backend.backend() in ("tensorflow", "jax")
+                and self.cell.activation is keras.activations.tanh
+                and self.cell.recurrent_activation is keras.activations.sigmoid)
+
+    def _fused_inner_loop(self, sequences, initial_state, input_mask):
+        cell = self.cell
+        # Time-major from the start: the transpose is of the narrow inputs,
+        # and the projection comes out in the order the loop reads it.
+        sequences = ops.transpose(sequences, (1, 0, 2))
+        if input_mask is not None:
+            input_mask = ops.transpose(input_mask, (1, 0, 2))
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=0)
+        projected = cell.project_inputs(sequences, input_mask)
+        weights = cell.recurrent_weights(projected.dtype,
+                                         ops.shape(sequences)[1])
+        h, c = (ops.cast(s, projected.dtype) for s in initial_state[:2])
+        outputs, h, c = peephole_lstm_sequence(projected, *weights, h, c)
+        if self.return_sequences:
+            outputs = ops.transpose(outputs, (1, 0, 2))
+        else:
+            outputs = ops.expand_dims(h, 1)
+        return h, outputs, [h, c]
 
     def get_config(self):
         config = super().get_config()

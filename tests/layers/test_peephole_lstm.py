@@ -215,6 +215,106 @@ def test_gradients_are_finite_and_nonzero_over_200_steps():
         assert np.max(np.abs(new - old)) > 0.0, name
 
 
+def _twin_models(go_backwards, return_sequences):
+    """Two models with the same weights; the second masks every step.
+
+    An all-true mask keeps every step, so both compute the same function,
+    but only the first takes the layer's hand-written backward pass (the
+    mask sends the second through `keras.layers.RNN`'s loop and automatic
+    differentiation). The peepholes are large enough (up to 1) for their
+    terms to matter. Dense layers in front of the sequence and the
+    initial states carry the gradients of those inputs into weights too.
+    """
+    models = []
+    for masked in (False, True):
+        keras.utils.set_random_seed(21)
+        sequence = keras.Input((STEPS, FEATURES))
+        seed = keras.Input((2,))
+        hidden = keras.layers.Dense(FEATURES)(sequence)
+        mask = None
+        if masked:
+            mask = keras.ops.not_equal(hidden[:, :, 0], 1e9)
+        h0 = keras.layers.Dense(UNITS)(seed)
+        c0 = keras.layers.Dense(UNITS)(seed)
+        output, h, c = PeepholeLSTM(
+            UNITS, return_sequences=return_sequences, return_state=True,
+            go_backwards=go_backwards,
+            peephole_initializer=keras.initializers.RandomUniform(-1.0, 1.0),
+        )(hidden, initial_state=[h0, c0], mask=mask)
+        if return_sequences:
+            output = keras.layers.Reshape((STEPS * UNITS,))(output)
+        joined = keras.layers.Concatenate()([output, h, c])
+        models.append(keras.Model([sequence, seed], joined))
+    models[1].set_weights(models[0].get_weights())
+    return models
+
+
+@pytest.mark.filterwarnings("ignore:Layer 'reshape")  # drops the mask
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize(
+    "go_backwards,return_sequences",
+    [(False, True), (True, True), (False, False)],
+    ids=["sequences", "backwards", "last"])
+def test_hand_written_backward_pass_matches_automatic_differentiation(
+        go_backwards, return_sequences, jit_compile):
+    fused, reference = _twin_models(go_backwards, return_sequences)
+    rng = np.random.default_rng(22)
+    x = [_sequences(23), rng.normal(size=(BATCH, 2)).astype("float32")]
+    _assert_all_close(fused(x), reference(x))
+    width = fused.output.shape[-1]
+    target = rng.normal(size=(BATCH, width)).astype("float32")
+    # One plain SGD step moves every weight by -gradient.
+    for model in (fused, reference):
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse",
+                      jit_compile=jit_compile)
+        model.fit(x, target, batch_size=BATCH, epochs=1, verbose=0)
+    before = _twin_models(go_backwards, return_sequences)[0].get_weights()
+    for a, b, old in zip(fused.get_weights(), reference.get_weights(),
+                         before):
+        assert np.max(np.abs(b - old)) > 0.0
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_hand_written_backward_pass_is_used_only_where_it_applies(
+        monkeypatch):
+    from mlkeras.layers import peephole_lstm
+
+    calls = []
+    original = peephole_lstm.peephole_lstm_sequence
+
+    def counted(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(peephole_lstm, "peephole_lstm_sequence", counted)
+    x = _sequences(24)
+
+    def used(mask=None, training=False, **kwargs):
+        del calls[:]
+        PeepholeLSTM(UNITS, **kwargs)(x, mask=mask, training=training)
+        return bool(calls)
+
+    assert used()
+    assert used(dropout=0.5, training=True)
+    assert used(recurrent_dropout=0.5, training=False)
+    assert not used(mask=_padding_mask(left=False))
+    assert not used(recurrent_dropout=0.5, training=True)
+    assert not used(activation="relu")
+    assert not used(recurrent_activation="hard_sigmoid")
+    assert not used(unroll=True)
+
+
+def test_trains_with_an_unknown_number_of_steps():
+    inputs = keras.Input((None, FEATURES))
+    model = keras.Model(inputs, PeepholeLSTM(UNITS)(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    target = np.zeros((BATCH, UNITS), "float32")
+    for steps in (3, 6):
+        history = model.fit(_sequences(25, steps=steps), target, epochs=1,
+                            verbose=0)
+        assert np.isfinite(history.history["loss"][0])
+
+
 def test_save_and_load_keeps_weights_and_outputs(tmp_path):
     x = _sequences(16)
     inputs = keras.Input((STEPS, FEATURES))

@@ -1,0 +1,158 @@
+"""A whole peephole LSTM sequence with a hand-written backward pass.
+
+`PeepholeLSTM` uses this for its common case (no mask, no recurrent
+dropout, tanh and sigmoid activations, TensorFlow or JAX). Automatic
+differentiation of the step loop keeps every intermediate of every step
+and runs the gradients of all of them; here the forward loop keeps only
+what the backward pass needs (h, c and the four gate activations), and the
+backward loop is written out (backpropagation through time):
+
+    dh    = dh_from_output + dh_from_next_step
+    dc   += dh * (o * (1 - tanh(c)^2) + tanh(c) * o * (1 - o) * p_o)
+    dz    = [dc * g * i (1 - i), dc * c_prev * f (1 - f),
+             dc * i (1 - g^2), dh * tanh(c) * o (1 - o)]
+    dh_from_next_step = dz U^T
+    dc_prev = dc * (f + g i (1 - i) p_i + c_prev f (1 - f) p_f)
+
+Everything in it that does not depend on the incoming gradient is a factor
+the loop can compute ahead, so the chain from one step to the next is four
+element-wise operations and one matrix product. The gradients of `U` and
+of the peepholes are sums over the steps, accumulated inside the loop where
+they overlap with that chain.
+
+Both loops run through `keras.layers.RNN.inner_loop` (a `tf.while_loop`
+with parallel iterations on TensorFlow, `lax.scan` on JAX). Their only
+input is the step index; the step reads its time-major slices by index.
+"""
+
+import keras
+from keras import ops
+
+
+class _StepFunction:
+    """The cell interface `keras.layers.RNN` needs, around a function."""
+
+    def __init__(self, function, state_size):
+        self.function = function
+        self.state_size = state_size
+
+    def call(self, inputs, states):
+        return self.function(inputs, states)
+
+    __call__ = call
+
+
+def _loop(step, steps, initial_state, reverse=False):
+    """Runs `step(t, states) -> (outputs, states)` over t = 0 .. steps - 1.
+
+    Returns the outputs stacked time-major, in the order the steps ran
+    (last step first when `reverse`), and the final states.
+    """
+    index = ops.arange(steps, dtype="int32")
+    if reverse:
+        index = ops.flip(index, axis=0)
+    # `RNN` swaps the batch and time axes of its inputs and outputs. With a
+    # batch of one (and each output flattened to one row) the swap moves
+    # only an axis of length one, which needs no copy.
+    index = ops.reshape(index, (1, -1, 1))
+    batch_size = ops.shape(initial_state[0])[0]
+
+    def flat_step(t, states):
+        outputs, states = step(ops.reshape(t, ()), states)
+        return tuple(ops.reshape(o, (1, -1)) for o in outputs), states
+
+    loop = keras.layers.RNN(
+        _StepFunction(flat_step, [ops.shape(s)[-1] for s in initial_state]),
+        return_sequences=True)
+    _, outputs, states = loop.inner_loop(index, list(initial_state),
+                                         mask=None)
+    outputs = tuple(ops.reshape(o, (steps, batch_size, -1)) for o in outputs)
+    return outputs, states
+
+
+def peephole_lstm_sequence(projected, recurrent_kernel, input_peephole,
+                           forget_peephole, output_peephole, h, c):
+    """Runs the peephole LSTM over a projected, time-major sequence.
+
+    Args:
+        projected: `x_t W + b` for every step, `(steps, batch, 4 * units)`,
+            gates in the order i, f, c, o.
+        recurrent_kernel: `U`, `(units, 4 * units)`.
+        input_peephole: `p_i`, `(batch, units)` (broadcast by the caller, so
+            its gradient is a plain sum over steps).
+        forget_peephole: `p_f`, `(batch, units)`.
+        output_peephole: `p_o`, `(batch, units)`.
+        h: the initial output, `(batch, units)`.
+        c: the initial cell state, `(batch, units)`.
+
+    Returns:
+        `(outputs, h, c)`: every step's output `(steps, batch, units)` and
+        the last output and cell state. Differentiable in every argument.
+    """
+
+    @ops.custom_gradient
+    def sequence(z_x, u, p_i, p_f, p_o, h_0, c_0):
+        steps = ops.shape(z_x)[0]
+
+        def forward(t, states):
+            h_prev, c_prev = states
+            z = z_x[t] + ops.matmul(h_prev, u)
+            z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+            i = ops.sigmoid(z_i + p_i * c_prev)
+            f = ops.sigmoid(z_f + p_f * c_prev)
+            g = ops.tanh(z_c)
+            c_t = f * c_prev + i * g
+            o = ops.sigmoid(z_o + p_o * c_t)
+            h_t = o * ops.tanh(c_t)
+            return (h_t, c_t, i, f, g, o), [h_t, c_t]
+
+        (hs, cs, i_s, f_s, g_s, o_s), (h_last, c_last) = _loop(
+            forward, steps, [h_0, c_0])
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                upstream = args[0] if len(args) == 1 else args
+            d_hs, d_h_last, d_c_last = (
+                ops.zeros_like(like) if d is None else d
+                for d, like in zip(upstream, (hs, h_last, c_last)))
+            h_prevs = ops.concatenate([h_0[None], hs[:-1]], axis=0)
+            c_prevs = ops.concatenate([c_0[None], cs[:-1]], axis=0)
+            u_transposed = ops.transpose(u)
+
+            def backward(t, states):
+                dh, dc, d_u, d_p_i, d_p_f, d_p_o = states
+                c_t, c_prev = cs[t], c_prevs[t]
+                i, f, g, o = i_s[t], f_s[t], g_s[t], o_s[t]
+                tanh_c = ops.tanh(c_t)
+                m_i = g * i * (1.0 - i)
+                m_f = c_prev * f * (1.0 - f)
+                m_c = i * (1.0 - g * g)
+                m_o = tanh_c * o * (1.0 - o)
+                to_cell = o * (1.0 - tanh_c * tanh_c) + m_o * p_o
+                to_prev_cell = f + m_i * p_i + m_f * p_f
+                m = ops.concatenate([m_i, m_f, m_c, m_o], axis=-1)
+                # The chain from this step's gradients to the previous step.
+                dh = dh + d_hs[t]
+                dc = dc + dh * to_cell
+                dz = ops.concatenate([dc, dc, dc, dh], axis=-1) * m
+                dh_prev = ops.matmul(dz, u_transposed)
+                dc_prev = dc * to_prev_cell
+                # Sums over the steps, off that chain.
+                d_u = d_u + ops.matmul(ops.transpose(h_prevs[t]), dz)
+                d_p_i = d_p_i + dc * (m_i * c_prev)
+                d_p_f = d_p_f + dc * (m_f * c_prev)
+                d_p_o = d_p_o + dh * (m_o * c_t)
+                return (dz,), [dh_prev, dc_prev, d_u, d_p_i, d_p_f, d_p_o]
+
+            zeros = ops.zeros_like(p_i)
+            (dz,), (dh_0, dc_0, d_u, d_p_i, d_p_f, d_p_o) = _loop(
+                backward, steps,
+                [d_h_last, d_c_last, ops.zeros_like(u), zeros, zeros, zeros],
+                reverse=True)
+            dz = ops.flip(dz, axis=0)  # the loop ran from the last step
+            return dz, d_u, d_p_i, d_p_f, d_p_o, dh_0, dc_0
+
+        return (hs, h_last, c_last), grad
+
+    return sequence(projected, recurrent_kernel, input_peephole,
+                    forget_peephole, output_peephole, h, c)
