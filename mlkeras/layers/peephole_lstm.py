@@ -32,7 +32,13 @@ class PeepholeLSTM(keras.layers.RNN):
     The input part of the gates, `x_t W + b`, does not depend on the
     recurrence, so the layer computes it for all time steps with one
     matrix product before the loop (as cuDNN does); the loop then carries
-    only `h_{t-1} U`, the peepholes and the gate activations. Masks,
+    only `h_{t-1} U`, the peepholes and the gate activations. Without a
+    mask, without recurrent dropout in training, with the default `tanh`
+    and `sigmoid`, not unrolled, and on TensorFlow or JAX, the layer also
+    differentiates the loop by a hand-written backward pass instead of
+    automatic differentiation: it keeps only `h`, `c` and the gates of each
+    step and needs fewer operations per step (a train step took about 15 %
+    less time on a CPU, see the README's benchmarks). Masks,
     `go_backwards`, `stateful`, `initial_state` and `unroll` behave as in
     `keras.layers.RNN`. With dropout, one mask over the input features and
     one over `h` are drawn per sequence and reused at every step, the
