@@ -7,7 +7,9 @@ timed block of steps each, several rounds) and reports the median time
 per train step and the ratio peephole / Keras. A third model runs
 `PeepholeLSTMCell` through `keras.layers.RNN`, which projects the inputs
 inside the loop at every step, for comparison with the layer's one
-projection before the loop.
+projection before the loop, and a fourth the layer with its hand-written
+backward pass switched off (automatic differentiation of the loop, as the
+layer does with a mask), to show what that pass saves.
 
 Each side is measured with `jit_compile=False` (Keras's default on a CPU
 with TensorFlow) and `jit_compile=True` (XLA). The headline ratio compares
@@ -35,11 +37,19 @@ import numpy as np  # noqa: E402
 from mlkeras.layers import PeepholeLSTM, PeepholeLSTMCell  # noqa: E402
 
 
+class _AutodiffPeepholeLSTM(PeepholeLSTM):
+    """`PeepholeLSTM` without its hand-written backward pass."""
+
+    def _fused_ok(self):
+        return False
+
+
 def build_model(kind, args, jit_compile):
     """Returns a compiled model whose recurrent layer is `kind`."""
     layer = {
         "keras_lstm": lambda: keras.layers.LSTM(args.units),
         "peephole_lstm": lambda: PeepholeLSTM(args.units),
+        "peephole_lstm_autodiff": lambda: _AutodiffPeepholeLSTM(args.units),
         # The naive way: the cell stepped by keras.layers.RNN, projecting
         # the inputs inside the loop at every step.
         "peephole_cell_in_rnn": lambda: keras.layers.RNN(
@@ -90,7 +100,8 @@ def main(argv=None):
     jit_settings = {"both": (False, True), "on": (True,),
                     "off": (False,)}[args.jit]
     models = {}
-    for kind in ("keras_lstm", "peephole_lstm", "peephole_cell_in_rnn"):
+    for kind in ("keras_lstm", "peephole_lstm", "peephole_lstm_autodiff",
+                 "peephole_cell_in_rnn"):
         for jit in jit_settings:
             keras.utils.set_random_seed(0)
             model = build_model(kind, args, jit)
@@ -128,6 +139,9 @@ def main(argv=None):
         print(f"{label} ratio cell in keras.layers.RNN / keras, each at its "
               f"faster setting: "
               f"{best('peephole_cell_in_rnn') / best('keras_lstm'):.2f}")
+        print(f"{label} ratio peephole / peephole without the hand-written "
+              f"backward pass, each at its faster setting: "
+              f"{best('peephole_lstm') / best('peephole_lstm_autodiff'):.2f}")
     return medians
 
 
