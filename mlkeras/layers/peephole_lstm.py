@@ -37,8 +37,8 @@ class PeepholeLSTM(keras.layers.RNN):
     and `sigmoid`, not unrolled, and on TensorFlow or JAX, the layer also
     differentiates the loop by a hand-written backward pass instead of
     automatic differentiation: it keeps only `h`, `c` and the gates of each
-    step and needs fewer operations per step (a train step took about 15 %
-    less time on a CPU, see the README's benchmarks). Masks,
+    step and needs fewer operations per step (a train step took 12-15 %
+    less time on a 2-core CPU, see the README's benchmarks). Masks,
     `go_backwards`, `stateful`, `initial_state` and `unroll` behave as in
     `keras.layers.RNN`. With dropout, one mask over the input features and
     one over `h` are drawn per sequence and reused at every step, the
@@ -255,10 +255,11 @@ class PeepholeLSTM(keras.layers.RNN):
 
     def _fused_ok(self):
         """Whether `peephole_lstm_sequence` computes this layer's call."""
+        cell = self.cell
         return (not self.unroll
                 and keras.backend.backend() in ("tensorflow", "jax")
-                and self.cell.activation is keras.activations.tanh
-                and self.cell.recurrent_activation is keras.activations.sigmoid)
+                and cell.activation is keras.activations.tanh
+                and cell.recurrent_activation is keras.activations.sigmoid)
 
     def _fused_inner_loop(self, sequences, initial_state, input_mask):
         cell = self.cell
