@@ -128,6 +128,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         self.verbose = verbose
         self.names = []
         self.history = {}
+        self._keys = []
         self._pending = threading.local()
         # The batch hook only queues the step's logs; `_drain` turns them
         # into records in step order, under this lock, so the hook may also
@@ -156,11 +157,10 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._vanishing_warned = False
         self._exploding_warned = False
         self._epoch_minima = None
-        self._keys = []
         self._install()
-        self._keys = self.keys
+        self._keys = self.keys  # read at every step
         self.history = {"step": [], "epoch": []}
-        for key in self.keys:
+        for key in self._keys:
             self.history[key] = []
         self._open_csv()
 

@@ -273,8 +273,9 @@ class PeepholeLSTM(keras.layers.RNN):
         projected = cell.project_inputs(sequences, input_mask)
         weights = cell.recurrent_weights(projected.dtype,
                                          ops.shape(sequences)[1])
-        h, c = (ops.cast(s, projected.dtype) for s in initial_state[:2])
-        outputs, h, c = peephole_lstm_sequence(projected, *weights, h, c)
+        # `RNN.call` has cast the states to the compute dtype already.
+        outputs, h, c = peephole_lstm_sequence(projected, *weights,
+                                               *initial_state)
         if self.return_sequences:
             outputs = ops.transpose(outputs, (1, 0, 2))
         else:
