@@ -1,24 +1,34 @@
 """Times `model.fit` with `GradientNormLogger` against a plain `model.fit`.
 
-The logger runs in its most expensive setting: a record at every step, one
-norm per layer. Two models are timed, an MLP and a small CNN, on the CPU.
-Each measurement builds and compiles a fresh model from the same seed and
-times one whole `fit` (tracing included, as a user pays it), with the plain
-and the logged run interleaved and their order alternating, so machine load
-falls on both alike. The script prints the median fit time over repeats and
-the overhead, median(logged) / median(plain) - 1: of the whole fit's wall
-time, of its CPU time (this process, all threads: much less disturbed by
-other work on a shared machine), and of the CPU time of the epochs after
-the first (steady state, no tracing); and the median over repeats of the
-wall-time ratio of the two runs of one repeat (paired), which cancels slow
-drifts in machine load.
+The logger records every step, one norm per layer, in two settings: its
+default (norms read back from the device in blocks) and `batch_logs=True`
+(read back at every step and put into the batch logs). Two models are
+timed, an MLP and a small CNN, on the CPU. Each measurement builds and
+compiles a fresh model from the same seed and times one whole `fit`
+(tracing included, as a user pays it); the plain and the two logged runs
+are interleaved and their order rotates, so machine load falls on all
+alike. The script prints the median fit time over repeats and the
+overhead, median(logged) / median(plain) - 1: of the whole fit's wall
+time; of the median wall time of the epochs after the first (steady state,
+no tracing; one slow epoch does not move it); of the CPU time of the
+epochs after the first (this process, all threads: less disturbed by other
+work on a shared machine); and the median over repeats of the wall-time
+ratio of the runs of one repeat (paired), which cancels slow drifts in
+machine load.
 
     python benchmarks/callbacks.py                  # TensorFlow, CPU
     KERAS_BACKEND=jax python benchmarks/callbacks.py
-    python benchmarks/callbacks.py --repeats 3 --epochs 2   # a quick look
+    python benchmarks/callbacks.py --repeats 3 --epochs 2 --step-rounds 5
     KERAS_BACKEND=jax python benchmarks/callbacks.py --verbose 2 --models MLP
 
-Default setting: 9 repeats, 10 epochs, batch 64; MLP 8192 x 64 -> 256 -> 256
+On TensorFlow a second table times single training steps: each arm keeps
+one compiled model and calls its train function and the callbacks' batch
+hooks the way `fit` does, in blocks of steps, the arms' blocks alternating.
+With no tracing and a drift that both arms share, its paired median
+resolves differences of a few percent that the whole-fit figures on a
+shared machine cannot.
+
+Default setting: 15 repeats, 5 epochs, batch 64; MLP 8192 x 64 -> 256 -> 256
 -> 10; CNN 2048 x 28 x 28 x 1 -> conv 16 -> conv 32 -> pool -> 10.
 """
 
@@ -65,50 +75,116 @@ def data(name, rng):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """CPU time of each epoch: the ones after the first exclude tracing."""
+    """Wall and CPU time of each epoch: those after the first exclude
+    tracing."""
 
     def on_train_begin(self, logs=None):
-        self.times = []
+        self.wall = []
+        self.cpu = []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.process_time()
+        self._start = (time.perf_counter(), time.process_time())
 
     def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.process_time() - self._start)
+        self.wall.append(time.perf_counter() - self._start[0])
+        self.cpu.append(time.process_time() - self._start[1])
 
 
-def time_fit(build, x, y, epochs, batch_size, logged, verbose=0):
-    """Returns (wall, CPU) seconds of the fit and CPU of epochs 2 to N."""
+# The arms: None is plain fit, a dict the logger's arguments.
+ARMS = {"plain": None, "default": {}, "batch_logs=True": {"batch_logs": True}}
+
+
+def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
+    """Returns the fit's wall seconds, the median wall seconds of epochs 2
+    to N and the CPU seconds of epochs 2 to N."""
     keras.utils.set_random_seed(0)
     model = build()
     model.compile(keras.optimizers.Adam(1e-3),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     timer = EpochTimer()
-    callbacks = [timer] + ([GradientNormLogger()] if logged else [])
-    start, cpu_start = time.perf_counter(), time.process_time()
+    callbacks = [timer]
+    if logger_kwargs is not None:
+        callbacks.append(GradientNormLogger(**logger_kwargs))
+    start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         model.fit(x, y, epochs=epochs, batch_size=batch_size,
                   verbose=verbose, callbacks=callbacks)
     elapsed = time.perf_counter() - start
-    cpu = time.process_time() - cpu_start
-    if logged:
+    if logger_kwargs is not None:
         steps = callbacks[1].history["step"]
         assert len(steps) == epochs * -(-len(x) // batch_size), steps[-1:]
-    return elapsed, cpu, sum(timer.times[1:])
+    return (elapsed, statistics.median(timer.wall[1:] or timer.wall),
+            sum(timer.cpu[1:]))
+
+
+def step_times(build, x, y, batch_size, rounds, block):
+    """Microseconds per training step of each arm, one value per round.
+
+    TensorFlow only: it drives `model.train_function` with a `tf.data`
+    iterator, as Keras's TensorFlow `fit` does.
+    """
+    import tensorflow as tf
+
+    steppers = {}
+    for arm, kwargs in ARMS.items():
+        keras.utils.set_random_seed(0)
+        model = build()
+        model.compile(
+            keras.optimizers.Adam(1e-3),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.fit(x[:2 * batch_size], y[:2 * batch_size],
+                  batch_size=batch_size, epochs=1, verbose=0)
+        loggers = [] if kwargs is None else [GradientNormLogger(**kwargs)]
+        callbacks = keras.callbacks.CallbackList(
+            loggers, add_history=True, model=model, epochs=1,
+            steps=None, verbose=0)
+        callbacks.on_train_begin()
+        callbacks.on_epoch_begin(0)
+        if kwargs is None:
+            model.make_train_function(force=True)
+        dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(
+            batch_size, drop_remainder=True).repeat()
+        steppers[arm] = (model, callbacks, iter(dataset))
+
+    def run(arm, steps):
+        model, callbacks, iterator = steppers[arm]
+        for step in range(steps):
+            callbacks.on_train_batch_begin(step)
+            logs = model.train_function(iterator)
+            callbacks.on_train_batch_end(step, logs)
+
+    for arm in ARMS:
+        run(arm, 2 * block)  # warm-up
+    times = {arm: [] for arm in ARMS}
+    arms = list(ARMS)
+    for repeat in range(rounds):
+        shift = repeat % len(arms)
+        for arm in arms[shift:] + arms[:shift]:
+            start = time.perf_counter()
+            run(arm, block)
+            times[arm].append(1e6 * (time.perf_counter() - start) / block)
+    for arm, (model, callbacks, _) in steppers.items():
+        callbacks.on_epoch_end(0)
+        callbacks.on_train_end()
+    return times
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--models", default="MLP,CNN")
     parser.add_argument(
         "--verbose", type=int, default=0,
-        help="fit's verbose for both arms (output discarded). With 0 and no "
-             "batch-level callback, Keras's JAX fit runs callbacks "
-             "asynchronously; the logger (like the progress bar) makes them "
-             "synchronous, which --verbose 2 shows apart from the rest.")
+        help="fit's verbose for all arms (output discarded). With 0 no "
+             "callback has a batch hook (the logger has none), so Keras's "
+             "JAX fit may run callbacks asynchronously; 1 adds the progress "
+             "bar's batch hook, which makes them synchronous.")
+    parser.add_argument("--step-rounds", type=int, default=40,
+                        help="rounds of the step table (0: skip it)")
+    parser.add_argument("--step-block", type=int, default=40,
+                        help="steps per arm and round in the step table")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -116,40 +192,69 @@ def main(argv=None):
           f"epochs: {args.epochs}, batch: {args.batch_size}, "
           f"fit verbose: {args.verbose}")
     print()
-    print("| model | steps | plain fit, wall (s) | with logger, wall (s) "
-          "| overhead, wall | overhead, CPU time | overhead, CPU time after "
-          "epoch 1 | overhead, wall, paired |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| model | steps | logger | plain fit, wall (s) "
+          "| with logger, wall (s) | overhead, wall "
+          "| overhead, median epoch after the first, wall "
+          "| overhead, CPU time after epoch 1 | overhead, wall, paired |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, build in (("MLP", mlp), ("CNN", cnn)):
         if name not in args.models.split(","):
             continue
         x, y = data(name, rng)
-        runs = {False: [], True: []}
+        runs = {arm: [] for arm in ARMS}
         # One untimed run of each warms up imports and kernels.
-        for logged in (False, True):
-            time_fit(build, x, y, 1, args.batch_size, logged, args.verbose)
+        for kwargs in ARMS.values():
+            time_fit(build, x, y, 1, args.batch_size, kwargs, args.verbose)
+        arms = list(ARMS)
         for repeat in range(args.repeats):
-            order = (False, True) if repeat % 2 == 0 else (True, False)
-            for logged in order:
-                runs[logged].append(time_fit(build, x, y, args.epochs,
-                                             args.batch_size, logged,
-                                             args.verbose))
+            shift = repeat % len(arms)
+            for arm in arms[shift:] + arms[:shift]:
+                runs[arm].append(time_fit(build, x, y, args.epochs,
+                                          args.batch_size, ARMS[arm],
+                                          args.verbose))
 
-        def median(logged, column):
-            return statistics.median(r[column] for r in runs[logged])
+        def median(arm, column):
+            return statistics.median(r[column] for r in runs[arm])
 
-        def overhead(column):
-            return f"{100 * (median(True, column) / median(False, column) - 1):+.1f} %"
-
-        # The two runs of a repeat ran next to each other, so the median of
-        # their ratios cancels slow drifts in machine load.
-        paired = statistics.median(
-            logged[0] / plain[0] for logged, plain in zip(runs[True],
-                                                         runs[False]))
         steps = args.epochs * -(-len(x) // args.batch_size)
-        print(f"| {name} | {steps} | {median(False, 0):.2f} | "
-              f"{median(True, 0):.2f} | {overhead(0)} | {overhead(1)} | "
-              f"{overhead(2)} | {100 * (paired - 1):+.1f} % |")
+        for arm in arms[1:]:
+            def overhead(column):
+                ratio = median(arm, column) / median("plain", column)
+                return f"{100 * (ratio - 1):+.1f} %"
+
+            # Runs of one repeat ran next to each other, so the median of
+            # their ratios cancels slow drifts in machine load.
+            paired = statistics.median(
+                logged[0] / plain[0]
+                for logged, plain in zip(runs[arm], runs["plain"]))
+            print(f"| {name} | {steps} | {arm} | {median('plain', 0):.2f} | "
+                  f"{median(arm, 0):.2f} | {overhead(0)} | {overhead(1)} | "
+                  f"{overhead(2)} | {100 * (paired - 1):+.1f} % |")
+
+    if args.step_rounds <= 0 or keras.backend.backend() != "tensorflow":
+        return
+    print()
+    print(f"Single steps: {args.step_rounds} rounds of {args.step_block} "
+          "steps per arm, arms alternating")
+    print()
+    print("| model | logger | plain step (us) | with logger step (us) "
+          "| overhead | overhead, paired |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    rng = np.random.default_rng(0)
+    for name, build in (("MLP", mlp), ("CNN", cnn)):
+        if name not in args.models.split(","):
+            continue
+        x, y = data(name, rng)
+        times = step_times(build, x, y, args.batch_size, args.step_rounds,
+                           args.step_block)
+        plain = statistics.median(times["plain"])
+        for arm in list(ARMS)[1:]:
+            logged = statistics.median(times[arm])
+            paired = statistics.median(
+                a / b for a, b in zip(times[arm], times["plain"]))
+            print(f"| {name} | {arm} | {plain:.0f} | {logged:.0f} | "
+                  f"{100 * (logged / plain - 1):+.1f} % | "
+                  f"{100 * (paired - 1):+.1f} % |")
 
 
 if __name__ == "__main__":

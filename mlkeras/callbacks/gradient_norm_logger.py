@@ -12,6 +12,8 @@ import numpy as np
 _OWNER_ATTR = "_mlkeras_gradient_norm_logger"
 _MISSING = object()
 _PACKED_KEY = "_mlkeras_packed_gradient_norms"
+# Norms stay on the device for at most this many recorded steps.
+_READ_BACK_STEPS = 100
 
 
 class GradientNormLogger(keras.callbacks.Callback):
@@ -29,17 +31,22 @@ class GradientNormLogger(keras.callbacks.Callback):
     the norm is that of the global batch's gradient. When training ends the
     model and optimizer get their own methods back.
 
-    Each step the norms appear in the batch `logs` as `"grad_norm"` (the
-    global norm over all trainable variables) and `"grad_norm/<name>"`, one
-    per top-level layer (or one per variable, keyed by the variable's path,
-    with `per_variable=True`). The epoch `logs` carry the values of the
-    epoch's last step, so `History`, `CSVLogger` and `TensorBoard` see them.
-    Every `every_n_steps` steps the values are also appended to `history`
-    and, when `csv_path` is given, written to a CSV file that is flushed at
-    every row, so a crash loses nothing already logged. The batch hook is
-    thread-safe: set `async_safe = True` on the instance to let Keras run it
-    on worker threads (the records still come in step order); that can help
-    on machines with many cores.
+    The norms of every recorded step go to `history` (and to a CSV file
+    when `csv_path` is given) under the keys `"grad_norm"` (the global norm
+    over all trainable variables) and `"grad_norm/<name>"`, one per
+    top-level layer (or one per variable, keyed by the variable's path, with
+    `per_variable=True`). The epoch `logs` carry the values of the epoch's
+    last step, so `History`, `CSVLogger` and `TensorBoard` see them.
+
+    The step leaves its norms on the device; they are read back in blocks
+    of up to 100 records and at the end of every epoch, then appended to
+    `history` and written to the CSV file, which is flushed after each
+    block, so a crash loses only the records not yet read back. (The
+    diagnosis below runs on the same blocks.) Reading every step costs
+    more than the norms themselves on a small model, because Keras converts
+    every value in a step's logs for its callbacks. Set `batch_logs=True`
+    to read every step anyway and put its norms into the batch `logs`, for
+    callbacks that work per batch, such as `TensorBoard(update_freq=10)`.
 
     It also diagnoses the two classic gradient problems, warning once per
     `fit` for each: layers whose norm stays below `vanishing_threshold` for
@@ -65,6 +72,9 @@ class GradientNormLogger(keras.callbacks.Callback):
         exploding_threshold: a global norm above this value is reported as
             exploding; `None` checks only for non-finite norms. Defaults to
             `1e3`.
+        batch_logs: also put each step's norms into the batch `logs`,
+            which reads them back from the device at every step. Defaults
+            to `False`.
         verbose: `0` is silent, `1` also prints the diagnosis warnings.
             Defaults to `0`.
 
@@ -94,7 +104,7 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def __init__(self, every_n_steps=1, per_variable=False, csv_path=None,
                  append=False, vanishing_threshold=1e-7,
-                 exploding_threshold=1e3, verbose=0):
+                 exploding_threshold=1e3, batch_logs=False, verbose=0):
         if (not isinstance(every_n_steps, (int, np.integer))
                 or isinstance(every_n_steps, bool) or every_n_steps < 1):
             raise ValueError(
@@ -125,19 +135,13 @@ class GradientNormLogger(keras.callbacks.Callback):
         self.vanishing_threshold = float(vanishing_threshold)
         self.exploding_threshold = (None if exploding_threshold is None
                                     else float(exploding_threshold))
+        self.batch_logs = bool(batch_logs)
         self.verbose = verbose
         self.names = []
         self.history = {}
         self._keys = []
         self._pending = threading.local()
-        # The batch hook only queues the step's logs; `_drain` turns them
-        # into records in step order, under this lock, so the hook may also
-        # run on Keras's worker threads (several at once, out of order). It
-        # does not by default: on a 2-core CPU, fit measured slower that way
-        # (benchmarks/callbacks.py, MLP: +16 % against +10.5 % in step).
-        self.async_safe = False
-        self._lock = threading.Lock()
-        self._queued = {}
+        self._unread = []
         self._csv_file = None
         self._csv_writer = None
         self._patched = None
@@ -151,43 +155,40 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._step = 0
         self._epoch = 0
         self._epoch_start_step = 0
-        self._queued = {}
+        self._in_epoch = 0
+        self._unread = []
+        self._last = None
         self._stride = _steps_per_execution(self.model)
+        steps = (self.params or {}).get("steps")
+        self._epoch_steps = (steps if isinstance(steps, int) and steps > 0
+                             else None)
         self._missing_warned = False
         self._vanishing_warned = False
         self._exploding_warned = False
         self._epoch_minima = None
         self._install()
-        self._keys = self.keys  # read at every step
+        self._keys = self.keys
         self.history = {"step": [], "epoch": []}
         for key in self._keys:
             self.history[key] = []
         self._open_csv()
 
     def on_epoch_begin(self, epoch, logs=None):
-        with self._lock:
-            self._drain(final=True)
-            self._epoch = epoch
-            self._epoch_start_step = self._step
-            self._epoch_minima = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        # With steps_per_execution > 1 one call covers several steps and
-        # `batch` is the last of them; Keras counts a short last call of an
-        # epoch as a full one, hence the clamp to the epoch's length.
-        batch = int(batch)
-        steps = (self.params or {}).get("steps")
-        if isinstance(steps, int) and steps > 0:
-            batch = min(batch, steps - 1)
-        step = self._epoch_start_step + batch + 1
-        with self._lock:
-            self._queued[step] = logs or {}
-            self._drain(final=False)
+        self._read_back()
+        self._epoch = epoch
+        self._epoch_start_step = self._step
+        self._in_epoch = 0
+        self._epoch_minima = None
+        self._last = None
 
     def on_epoch_end(self, epoch, logs=None):
-        # Keras has waited for every batch hook of the epoch by now.
-        with self._lock:
-            self._drain(final=True)
+        self._read_back()
+        if (logs is not None and self._last is not None
+                and self._keys[0] not in logs):
+            # The number of steps was unknown, so no step's logs could be
+            # marked as the epoch's last: callbacks after this one still
+            # see the values here.
+            logs.update(zip(self._keys, _to_list(self._last)))
         if self._epoch_minima is None or self._vanishing_warned:
             return
         vanishing = [name for name, low in zip(self.names, self._epoch_minima)
@@ -202,10 +203,11 @@ class GradientNormLogger(keras.callbacks.Callback):
             )
 
     def on_train_end(self, logs=None):
-        with self._lock:
-            self._drain(final=True)
-        self._uninstall()
-        self._close_csv()
+        try:
+            self._read_back()
+        finally:
+            self._uninstall()
+            self._close_csv()
 
     # ------------------------------------------------------------------
     # Public helpers.
@@ -253,64 +255,79 @@ class GradientNormLogger(keras.callbacks.Callback):
     # ------------------------------------------------------------------
     # Recording.
 
-    def _drain(self, final):
-        """Takes queued step logs in step order; call it holding the lock.
+    def _after_step(self, logs):
+        """Counts the step that produced `logs` and keeps its norms.
 
-        Keras calls the batch hook every `steps_per_execution` steps, so a
-        queued step no further than that past the last one taken has no
-        other step before it. The rest wait, at the latest until the epoch
-        ends (`final=True`), when Keras has run every hook of the epoch.
+        Runs right after every call of the compiled step, in step order. It
+        takes the packed norms out of `logs`; the epoch's last step (and,
+        with `batch_logs`, every step) gets them back as one float per key.
         """
-        while self._queued:
-            step = min(self._queued)
-            if not final and step > self._step + self._stride:
-                return
-            self._take(step, self._queued.pop(step))
-
-    def _take(self, step, logs):
-        previous, self._step = self._step, step
-        if step // self.every_n_steps == previous // self.every_n_steps:
-            return
-        keys = self._keys
-        if keys[0] not in logs:
+        packed = logs.pop(_PACKED_KEY, None)
+        if packed is None:
             if not self._missing_warned:
                 self._missing_warned = True
                 warnings.warn(
-                    "GradientNormLogger found no gradient norms in the batch "
-                    "logs: the model's `train_step` did not call its "
-                    "optimizer's `apply`/`apply_gradients`, or did not return "
-                    "a dict of logs.",
-                    stacklevel=2,
+                    "GradientNormLogger found no gradient norms in the "
+                    "step's logs: the model's `train_step` did not call its "
+                    "optimizer's `apply`/`apply_gradients`, or did not "
+                    "return a dict of logs.",
+                    stacklevel=3,
                 )
-            return
-        # Keras has already turned the values into Python floats.
-        self._record([float(logs[key]) for key in keys])
+            return logs
+        # With steps_per_execution > 1 one call runs several steps and its
+        # logs are those of the last; an epoch's last call may run fewer.
+        in_epoch = self._in_epoch + self._stride
+        if self._epoch_steps is not None:
+            in_epoch = min(in_epoch, self._epoch_steps)
+        self._in_epoch = in_epoch
+        previous, self._step = self._step, self._epoch_start_step + in_epoch
+        self._last = packed
+        recorded = (self._step // self.every_n_steps
+                    != previous // self.every_n_steps)
+        if recorded:
+            self._unread.append((self._step, self._epoch, packed))
+        epoch_over = in_epoch == self._epoch_steps
+        if (self.batch_logs or epoch_over
+                or len(self._unread) >= _READ_BACK_STEPS):
+            self._read_back()
+        if self.batch_logs or epoch_over:
+            logs.update(zip(self._keys, _to_list(packed)))
+        return logs
 
-    def _record(self, values):
-        self.history["step"].append(self._step)
-        self.history["epoch"].append(self._epoch)
+    def _read_back(self):
+        """Records the steps whose norms are still on the device."""
+        unread, self._unread = self._unread, []
+        if not unread:
+            return
+        for step, epoch, packed in unread:
+            self._record(step, epoch, _to_list(packed))
+        if self._csv_file is not None:
+            self._csv_file.flush()
+
+    def _record(self, step, epoch, values):
+        self.history["step"].append(step)
+        self.history["epoch"].append(epoch)
         for key, value in zip(self._keys, values):
             self.history[key].append(value)
         if self._csv_writer is not None:
             self._csv_writer.writerow(
-                [self._step, self._epoch] + [repr(v) for v in values])
-            self._csv_file.flush()
-        self._diagnose(values)
+                [step, epoch] + [repr(v) for v in values])
+        self._diagnose(step, values)
 
-    def _diagnose(self, values):
+    def _diagnose(self, step, values):
         global_norm, layer_norms = values[0], values[1:]
         if not self._exploding_warned:
             if not math.isfinite(global_norm):
                 self._exploding_warned = True
                 self._warn(f"Exploding gradients: the global gradient norm "
-                           f"is {global_norm} at step {self._step}.")
+                           f"is {global_norm} at step {step}.")
             elif (self.exploding_threshold is not None
                   and global_norm > self.exploding_threshold):
                 self._exploding_warned = True
                 self._warn(f"Exploding gradients: the global gradient norm "
                            f"{global_norm:.4g} exceeds "
                            f"{self.exploding_threshold:g} at step "
-                           f"{self._step}.")
+                           f"{step}.")
         low = [v < self.vanishing_threshold for v in layer_norms]
         if self._epoch_minima is None:
             self._epoch_minima = low
@@ -455,18 +472,17 @@ class GradientNormLogger(keras.callbacks.Callback):
         # The compiled step may already exist from an earlier `fit`:
         # rebuild it so that it is traced through the wrappers.
         model.make_train_function(force=True)
-        # Then unpack the norms into their log keys as the step returns, so
-        # that every callback, in any order, sees them.
+        # Then take the norms out of the logs as each step returns.
         compiled = model.train_function
-        keys = self.keys
+        after_step = self._after_step
 
         def train_function(*args, **kwargs):
             outputs = compiled(*args, **kwargs)
             if isinstance(outputs, tuple) and len(outputs) == 2 \
                     and isinstance(outputs[0], dict):
-                return _unpacked(outputs[0], keys), outputs[1]
+                return after_step(dict(outputs[0])), outputs[1]
             if isinstance(outputs, dict):
-                return _unpacked(outputs, keys)
+                return after_step(dict(outputs))
             return outputs
 
         object.__setattr__(model, "train_function", train_function)
@@ -551,14 +567,9 @@ def _all_reduce_sum(grads):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
 
 
-def _unpacked(logs, keys):
-    """Replaces the packed norms in a step's logs by one float per key."""
-    if _PACKED_KEY not in logs:
-        return logs
-    logs = dict(logs)
-    values = keras.ops.convert_to_numpy(logs.pop(_PACKED_KEY))
-    logs.update(zip(keys, values.tolist()))
-    return logs
+def _to_list(packed):
+    """The packed norms of one step as a list of Python floats."""
+    return keras.ops.convert_to_numpy(packed).tolist()
 
 
 def _unique(names):
