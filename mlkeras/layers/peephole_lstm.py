@@ -267,15 +267,17 @@ class PeepholeLSTM(keras.layers.RNN):
         # and the projection comes out in the order the loop reads it.
         sequences = ops.transpose(sequences, (1, 0, 2))
         if input_mask is not None:
-            input_mask = ops.transpose(input_mask, (1, 0, 2))
+            sequences = sequences * ops.transpose(input_mask, (1, 0, 2))
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=0)
-        projected = cell.project_inputs(sequences, input_mask)
-        weights = cell.recurrent_weights(projected.dtype,
-                                         ops.shape(sequences)[1])
+        dtype = sequences.dtype
+        kernel = ops.cast(cell.kernel, dtype)
+        bias = (ops.cast(cell.bias, dtype) if cell.use_bias
+                else ops.zeros((4 * cell.units,), dtype=dtype))
+        weights = cell.recurrent_weights(dtype, ops.shape(sequences)[1])
         # `RNN.call` has cast the states to the compute dtype already.
-        outputs, h, c = peephole_lstm_sequence(projected, *weights,
-                                               *initial_state)
+        outputs, h, c = peephole_lstm_sequence(sequences, kernel, bias,
+                                               *weights, *initial_state)
         if self.return_sequences:
             outputs = ops.transpose(outputs, (1, 0, 2))
         else:
