@@ -276,8 +276,9 @@ class PeepholeLSTM(keras.layers.RNN):
                 else ops.zeros((4 * cell.units,), dtype=dtype))
         weights = cell.recurrent_weights(dtype, ops.shape(sequences)[1])
         # `RNN.call` has cast the states to the compute dtype already.
-        outputs, h, c = peephole_lstm_sequence(sequences, kernel, bias,
-                                               *weights, *initial_state)
+        outputs, h, c = peephole_lstm_sequence(
+            sequences, kernel, bias, *weights, *initial_state,
+            return_sequences=self.return_sequences)
         if self.return_sequences:
             outputs = ops.transpose(outputs, (1, 0, 2))
         else:

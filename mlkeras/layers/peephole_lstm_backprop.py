@@ -4,7 +4,8 @@
 dropout, tanh and sigmoid activations, TensorFlow or JAX). Automatic
 differentiation of the step loop keeps every intermediate of every step
 and runs the gradients of all of them; here the forward loop keeps only
-what the backward pass needs (h, c and the four gate activations), and the
+what the backward pass needs (the states each step starts from and the
+four gate activations), and the
 backward loop is written out (backpropagation through time):
 
     dh    = dh_from_output + dh_from_next_step
@@ -63,8 +64,11 @@ def _loop(step, steps, initial_state, reverse=False):
     index = ops.reshape(index, (1, -1, 1))
     batch_size = ops.shape(initial_state[0])[0]
 
+    widths = []  # each output's static width, to restore after the loop
+
     def flat_step(t, states):
         outputs, states = step(ops.reshape(t, ()), states)
+        widths[:] = [o.shape[-1] or -1 for o in outputs]
         return tuple(ops.reshape(o, (1, -1)) for o in outputs), states
 
     loop = keras.layers.RNN(
@@ -72,13 +76,14 @@ def _loop(step, steps, initial_state, reverse=False):
         return_sequences=True)
     _, outputs, states = loop.inner_loop(index, list(initial_state),
                                          mask=None)
-    outputs = tuple(ops.reshape(o, (steps, batch_size, -1)) for o in outputs)
+    outputs = tuple(ops.reshape(o, (steps, batch_size, width))
+                    for o, width in zip(outputs, widths))
     return outputs, states
 
 
 def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
                            input_peephole, forget_peephole, output_peephole,
-                           h, c):
+                           h, c, return_sequences=True):
     """Runs the peephole LSTM over a time-major input sequence.
 
     The input part of every step and gate, `x_t W + b`, is one matrix
@@ -97,10 +102,12 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
         output_peephole: `p_o`, `(batch, units)`.
         h: the initial output, `(batch, units)`.
         c: the initial cell state, `(batch, units)`.
+        return_sequences: whether to return every step's output.
 
     Returns:
-        `(outputs, h, c)`: every step's output `(steps, batch, units)` and
-        the last output and cell state. Differentiable in every argument.
+        `(outputs, h, c)`: every step's output `(steps, batch, units)` (or
+        `None` when `return_sequences` is `False`) and the last output and
+        cell state. Differentiable in every argument.
     """
 
     @ops.custom_gradient
@@ -123,24 +130,29 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
             c_t = f * c_prev + i * g
             o = ops.sigmoid(z_o + p_o * c_t)
             h_t = o * ops.tanh(c_t)
-            return (h_t, c_t, i, f, g, o), [h_t, c_t]
+            # Each step keeps the states it started from: the backward pass
+            # reads them as they are, and gets each c_t from the step after.
+            return (h_prev, c_prev, i, f, g, o), [h_t, c_t]
 
-        (hs, cs, i_s, f_s, g_s, o_s), (h_last, c_last) = _loop(
+        (h_prevs, c_prevs, i_s, f_s, g_s, o_s), (h_last, c_last) = _loop(
             forward, steps, [h_0, c_0])
+        outputs = (h_last, c_last)
+        if return_sequences:
+            hs = ops.concatenate([h_prevs[1:], h_last[None]], axis=0)
+            outputs = (hs,) + outputs
 
         def grad(*args, upstream=None):
             if upstream is None:
                 upstream = args[0] if len(args) == 1 else args
-            d_hs, d_h_last, d_c_last = (
-                ops.zeros_like(like) if d is None else d
-                for d, like in zip(upstream, (hs, h_last, c_last)))
-            h_prevs = ops.concatenate([h_0[None], hs[:-1]], axis=0)
-            c_prevs = ops.concatenate([c_0[None], cs[:-1]], axis=0)
+            upstream = [ops.zeros_like(like) if d is None else d
+                        for d, like in zip(upstream, outputs)]
+            d_hs = upstream[0] if return_sequences else None
+            d_h_last, d_c_last = upstream[-2:]
             u_transposed = ops.transpose(u)
 
             def backward(t, states):
-                dh, dc, d_u, d_p_i, d_p_f, d_p_o = states
-                c_t, c_prev = cs[t], c_prevs[t]
+                dh, dc, c_t, d_u, d_p_i, d_p_f, d_p_o = states
+                c_prev = c_prevs[t]
                 i, f, g, o = i_s[t], f_s[t], g_s[t], o_s[t]
                 tanh_c = ops.tanh(c_t)
                 m_i = g * i * (1.0 - i)
@@ -151,7 +163,8 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
                 to_prev_cell = f + m_i * p_i + m_f * p_f
                 m = ops.concatenate([m_i, m_f, m_c, m_o], axis=-1)
                 # The chain from this step's gradients to the previous step.
-                dh = dh + d_hs[t]
+                if d_hs is not None:
+                    dh = dh + d_hs[t]
                 dc = dc + dh * to_cell
                 dz = ops.concatenate([dc, dc, dc, dh], axis=-1) * m
                 dh_prev = ops.matmul(dz, u_transposed)
@@ -161,12 +174,14 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
                 d_p_i = d_p_i + dc * (m_i * c_prev)
                 d_p_f = d_p_f + dc * (m_f * c_prev)
                 d_p_o = d_p_o + dh * (m_o * c_t)
-                return (dz,), [dh_prev, dc_prev, d_u, d_p_i, d_p_f, d_p_o]
+                return (dz,), [dh_prev, dc_prev, c_prev, d_u, d_p_i, d_p_f,
+                               d_p_o]
 
             zeros = ops.zeros_like(p_i)
-            (dz,), (dh_0, dc_0, d_u, d_p_i, d_p_f, d_p_o) = _loop(
+            (dz,), (dh_0, dc_0, _, d_u, d_p_i, d_p_f, d_p_o) = _loop(
                 backward, steps,
-                [d_h_last, d_c_last, ops.zeros_like(u), zeros, zeros, zeros],
+                [d_h_last, d_c_last, c_last, ops.zeros_like(u), zeros, zeros,
+                 zeros],
                 reverse=True)
             # The loop ran from the last step, so `dz` is in reverse order.
             # Reversing the narrow inputs instead of `dz` gives the same sums
@@ -184,7 +199,10 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
             return (d_x, d_w_b[:-1], d_w_b[-1], d_u, d_p_i, d_p_f, d_p_o,
                     dh_0, dc_0)
 
-        return (hs, h_last, c_last), grad
+        return outputs, grad
 
-    return sequence(inputs, kernel, bias, recurrent_kernel, input_peephole,
-                    forget_peephole, output_peephole, h, c)
+    outputs = sequence(inputs, kernel, bias, recurrent_kernel, input_peephole,
+                       forget_peephole, output_peephole, h, c)
+    if return_sequences:
+        return tuple(outputs)
+    return (None, *outputs)
