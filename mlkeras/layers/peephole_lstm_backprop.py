@@ -17,15 +17,16 @@ backward loop is written out (backpropagation through time):
 
 Everything in it that does not depend on the incoming gradient is a factor
 the loop can compute ahead, so the chain from one step to the next is four
-element-wise operations and one matrix product. The gradients of `U` and
-of the peepholes are sums over the steps, accumulated inside the loop where
-they overlap with that chain.
+element-wise operations and one matrix product. The gradients of `U`, of
+the input kernel and bias and of the peepholes are sums over the steps,
+accumulated inside the loop where they overlap with that chain.
 
 The input part of the gates is one matrix product of the whole sequence
-before the forward loop, and its gradients one matrix product after the
-backward loop. The bias rides along in both as one more input that is
-always one, which spares a pass over the `(steps, batch, 4 * units)`
-tensor each way.
+before the forward loop. The bias rides along in it as one more input that
+is always one, which spares a pass over the `(steps, batch, 4 * units)`
+tensor. The gradients of the kernel and bias are summed in the backward
+loop like those of `U`; only the gradient of the inputs is one matrix
+product after it.
 
 Both loops run through `keras.layers.RNN.inner_loop` (a `tf.while_loop`
 with parallel iterations on TensorFlow, `lax.scan` on JAX). Their only
@@ -88,8 +89,8 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
 
     The input part of every step and gate, `x_t W + b`, is one matrix
     product before the loop, with the bias folded in as a row of `W` that
-    meets a column of ones. Its gradients are one matrix product after the
-    backward loop, which also yields the bias gradient.
+    meets a column of ones; the backward loop sums the gradient of that
+    extended kernel step by step.
 
     Args:
         inputs: `(steps, batch, input_dim)`, in the order the steps run.
@@ -119,6 +120,7 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
             (rows, -1))
         w_b = ops.concatenate([w, b[None]], axis=0)
         z_x = ops.reshape(ops.matmul(x_ones, w_b), (steps, batch_size, -1))
+        x_ones_3d = ops.reshape(x_ones, (steps, batch_size, -1))
 
         def forward(t, states):
             h_prev, c_prev = states
@@ -151,7 +153,7 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
             u_transposed = ops.transpose(u)
 
             def backward(t, states):
-                dh, dc, c_t, d_u, d_p_i, d_p_f, d_p_o = states
+                dh, dc, c_t, d_u, d_w_b, d_p_i, d_p_f, d_p_o = states
                 c_prev = c_prevs[t]
                 i, f, g, o = i_s[t], f_s[t], g_s[t], o_s[t]
                 tanh_c = ops.tanh(c_t)
@@ -171,27 +173,21 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
                 dc_prev = dc * to_prev_cell
                 # Sums over the steps, off that chain.
                 d_u = d_u + ops.matmul(ops.transpose(h_prevs[t]), dz)
+                d_w_b = d_w_b + ops.matmul(ops.transpose(x_ones_3d[t]), dz)
                 d_p_i = d_p_i + dc * (m_i * c_prev)
                 d_p_f = d_p_f + dc * (m_f * c_prev)
                 d_p_o = d_p_o + dh * (m_o * c_t)
-                return (dz,), [dh_prev, dc_prev, c_prev, d_u, d_p_i, d_p_f,
-                               d_p_o]
+                return (dz,), [dh_prev, dc_prev, c_prev, d_u, d_w_b, d_p_i,
+                               d_p_f, d_p_o]
 
             zeros = ops.zeros_like(p_i)
-            (dz,), (dh_0, dc_0, _, d_u, d_p_i, d_p_f, d_p_o) = _loop(
+            (dz,), (dh_0, dc_0, _, d_u, d_w_b, d_p_i, d_p_f, d_p_o) = _loop(
                 backward, steps,
-                [d_h_last, d_c_last, c_last, ops.zeros_like(u), zeros, zeros,
-                 zeros],
+                [d_h_last, d_c_last, c_last, ops.zeros_like(u),
+                 ops.zeros_like(w_b), zeros, zeros, zeros],
                 reverse=True)
             # The loop ran from the last step, so `dz` is in reverse order.
-            # Reversing the narrow inputs instead of `dz` gives the same sums
-            # and moves 4 * units / (input_dim + 1) times fewer numbers.
             dz = ops.reshape(dz, (rows, -1))
-            x_ones_reversed = ops.reshape(
-                ops.flip(ops.reshape(x_ones, (steps, batch_size, -1)),
-                         axis=0),
-                (rows, -1))
-            d_w_b = ops.matmul(ops.transpose(x_ones_reversed), dz)
             d_x = ops.flip(
                 ops.reshape(ops.matmul(dz, ops.transpose(w)),
                             (steps, batch_size, -1)),
