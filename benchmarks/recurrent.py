@@ -19,7 +19,12 @@ setting, so neither side is handicapped.
     python benchmarks/recurrent.py                 # the issue's CPU setting
     python benchmarks/recurrent.py --rounds 3      # quicker, noisier
     KERAS_BACKEND=jax python benchmarks/recurrent.py --batch 128 \\
-        --steps 256 --features 256 --units 512     # the GPU setting
+        --steps 256 --features 256 --units 512 --jit on \\
+        --kinds keras_lstm,keras_lstm_no_cudnn,peephole_lstm,\\
+peephole_cell_in_rnn                               # the GPU setting
+
+`keras_lstm` lets Keras choose cuDNN where it can (a GPU); the
+`keras_lstm_no_cudnn` arm forbids it, which on a CPU changes nothing.
 
 The Keras backend is whatever `KERAS_BACKEND` says (TensorFlow by default).
 """
@@ -48,6 +53,8 @@ def build_model(kind, args, jit_compile):
     """Returns a compiled model whose recurrent layer is `kind`."""
     layer = {
         "keras_lstm": lambda: keras.layers.LSTM(args.units),
+        "keras_lstm_no_cudnn": lambda: keras.layers.LSTM(args.units,
+                                                         use_cudnn=False),
         "peephole_lstm": lambda: PeepholeLSTM(args.units),
         "peephole_lstm_autodiff": lambda: _AutodiffPeepholeLSTM(args.units),
         # The naive way: the cell stepped by keras.layers.RNN, projecting
@@ -90,6 +97,10 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--jit", choices=("both", "on", "off"),
                         default="both")
+    parser.add_argument(
+        "--kinds", default="keras_lstm,peephole_lstm,peephole_lstm_autodiff,"
+        "peephole_cell_in_rnn", help="comma-separated models to time; "
+        "keras_lstm and peephole_lstm are needed for the ratios")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -100,8 +111,8 @@ def main(argv=None):
     jit_settings = {"both": (False, True), "on": (True,),
                     "off": (False,)}[args.jit]
     models = {}
-    for kind in ("keras_lstm", "peephole_lstm", "peephole_lstm_autodiff",
-                 "peephole_cell_in_rnn"):
+    kinds = args.kinds.split(",")
+    for kind in kinds:
         for jit in jit_settings:
             keras.utils.set_random_seed(0)
             model = build_model(kind, args, jit)
@@ -136,12 +147,17 @@ def main(argv=None):
                   f"jit_compile={jit}: {ratio:.2f}")
         print(f"{label} ratio peephole / keras, each at its faster "
               f"setting: {best('peephole_lstm') / best('keras_lstm'):.2f}")
-        print(f"{label} ratio cell in keras.layers.RNN / keras, each at its "
-              f"faster setting: "
-              f"{best('peephole_cell_in_rnn') / best('keras_lstm'):.2f}")
-        print(f"{label} ratio peephole / peephole without the hand-written "
-              f"backward pass, each at its faster setting: "
-              f"{best('peephole_lstm') / best('peephole_lstm_autodiff'):.2f}")
+        for kind, name in (
+                ("peephole_cell_in_rnn", "cell in keras.layers.RNN"),
+                ("keras_lstm_no_cudnn", "keras without cuDNN")):
+            if kind in kinds:
+                print(f"{label} ratio {name} / keras, each at its faster "
+                      f"setting: {best(kind) / best('keras_lstm'):.2f}")
+        if "peephole_lstm_autodiff" in kinds:
+            ratio = best("peephole_lstm") / best("peephole_lstm_autodiff")
+            print(f"{label} ratio peephole / peephole without the "
+                  f"hand-written backward pass, each at its faster setting: "
+                  f"{ratio:.2f}")
     return medians
 
 
