@@ -52,7 +52,10 @@ def numpy_peephole_lstm(x, weights, mask=None, go_backwards=False,
 def _pair(seed=0, **kwargs):
     """A zero-peephole layer and a Keras LSTM that share their weights."""
     ours = PeepholeLSTM(UNITS, peephole_initializer="zeros", **kwargs)
-    theirs = keras.layers.LSTM(UNITS, **kwargs)
+    # Keras's generic path: on a GPU its cuDNN path returns a go_backwards
+    # sequence in input order, its generic path (and this layer) in the
+    # order the steps ran (seen on an H100 with JAX, Keras 3.15.1).
+    theirs = keras.layers.LSTM(UNITS, use_cudnn=False, **kwargs)
     for layer in (ours, theirs):
         layer.build((BATCH, STEPS, FEATURES))
     rng = np.random.default_rng(seed + 1)
