@@ -115,12 +115,10 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
     def sequence(x, w, b, u, p_i, p_f, p_o, h_0, c_0):
         steps, batch_size = ops.shape(x)[0], ops.shape(x)[1]
         rows = steps * batch_size
-        x_ones = ops.reshape(
-            ops.concatenate([x, ops.ones_like(x[..., :1])], axis=-1),
-            (rows, -1))
+        x_ones = ops.concatenate([x, ops.ones_like(x[..., :1])], axis=-1)
         w_b = ops.concatenate([w, b[None]], axis=0)
-        z_x = ops.reshape(ops.matmul(x_ones, w_b), (steps, batch_size, -1))
-        x_ones_3d = ops.reshape(x_ones, (steps, batch_size, -1))
+        z_x = ops.reshape(ops.matmul(ops.reshape(x_ones, (rows, -1)), w_b),
+                          (steps, batch_size, -1))
 
         def forward(t, states):
             h_prev, c_prev = states
@@ -173,7 +171,7 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
                 dc_prev = dc * to_prev_cell
                 # Sums over the steps, off that chain.
                 d_u = d_u + ops.matmul(ops.transpose(h_prevs[t]), dz)
-                d_w_b = d_w_b + ops.matmul(ops.transpose(x_ones_3d[t]), dz)
+                d_w_b = d_w_b + ops.matmul(ops.transpose(x_ones[t]), dz)
                 d_p_i = d_p_i + dc * (m_i * c_prev)
                 d_p_f = d_p_f + dc * (m_f * c_prev)
                 d_p_o = d_p_o + dh * (m_o * c_t)
