@@ -287,18 +287,22 @@ class GradientNormLogger(keras.callbacks.Callback):
         if recorded:
             self._unread.append((self._step, self._epoch, packed))
         epoch_over = in_epoch == self._epoch_steps
-        if (self.batch_logs or epoch_over
-                or len(self._unread) >= _READ_BACK_STEPS):
-            self._read_back()
         if self.batch_logs or epoch_over:
-            logs.update(zip(self._keys, _to_list(packed)))
+            rows = self._read_back()
+            values = rows[-1] if recorded else _to_list(packed)
+            logs.update(zip(self._keys, values))
+        elif len(self._unread) >= _READ_BACK_STEPS:
+            self._read_back()
         return logs
 
     def _read_back(self):
-        """Records the steps whose norms are still on the device."""
+        """Records the steps whose norms are still on the device.
+
+        Returns their values, one list per step.
+        """
         unread, self._unread = self._unread, []
         if not unread:
-            return
+            return []
         if len(unread) == 1:
             rows = [_to_list(unread[0][2])]
         else:
@@ -309,6 +313,7 @@ class GradientNormLogger(keras.callbacks.Callback):
             self._record(step, epoch, values)
         if self._csv_file is not None:
             self._csv_file.flush()
+        return rows
 
     def _record(self, step, epoch, values):
         self.history["step"].append(step)
