@@ -19,6 +19,7 @@ machine load.
     python benchmarks/callbacks.py                  # TensorFlow, CPU
     KERAS_BACKEND=jax python benchmarks/callbacks.py
     python benchmarks/callbacks.py --repeats 3 --epochs 2 --step-rounds 5
+    python benchmarks/callbacks.py --repeats 1 --epochs 2 --parts
     KERAS_BACKEND=jax python benchmarks/callbacks.py --verbose 2 --models MLP
 
 On TensorFlow a second table times single training steps: each arm keeps
@@ -26,7 +27,10 @@ one compiled model and calls its train function and the callbacks' batch
 hooks the way `fit` does, in blocks of steps, the arms' blocks alternating.
 With no tracing and a drift that both arms share, its paired median
 resolves differences of a few percent that the whole-fit figures on a
-shared machine cannot.
+shared machine cannot. A second plain model is timed there like the first:
+its row is the noise floor. `--parts` adds two rows that split the
+logger's cost: a plain step returning one more (constant) vector, and the
+logger with its norm computation replaced by a constant vector.
 
 Default setting: 15 repeats, 5 epochs, batch 64; MLP 8192 x 64 -> 256 -> 256
 -> 10; CNN 2048 x 28 x 28 x 1 -> conv 16 -> conv 32 -> pool -> 10.
@@ -38,6 +42,7 @@ import io
 import os
 import statistics
 import time
+from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -45,6 +50,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mlkeras.callbacks import GradientNormLogger  # noqa: E402
+from mlkeras.callbacks import gradient_norm_logger  # noqa: E402
 
 
 def mlp():
@@ -114,10 +120,24 @@ def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
         steps = callbacks[1].history["step"]
         assert len(steps) == epochs * -(-len(x) // batch_size), steps[-1:]
     return (elapsed, statistics.median(timer.wall[1:] or timer.wall),
-            sum(timer.cpu[1:]))
+            sum(timer.cpu[1:] or timer.cpu))
 
 
-def step_times(build, x, y, batch_size, rounds, block):
+# Extra arms of the step table. "plain, second model" is a second plain
+# model timed like the first: the gap between the two is the noise floor.
+# With --parts two more split the logger's cost: a plain step that returns
+# one more (constant) vector, and the logger with its norm computation
+# replaced by a constant vector.
+STEP_ARMS = {"plain, second model": (None, None)}
+PART_ARMS = {"plain + one extra output": (None, "extra_output"),
+             "default, norms replaced by zeros": ({}, "zero_norms")}
+
+
+def _zero_norms(grads, variables, group_of, n_groups, scale, backend):
+    return keras.ops.zeros((n_groups + 1,), dtype="float32")
+
+
+def step_times(build, x, y, batch_size, rounds, block, parts=False):
     """Microseconds per training step of each arm, one value per round.
 
     TensorFlow only: it drives `model.train_function` with a `tf.data`
@@ -125,8 +145,12 @@ def step_times(build, x, y, batch_size, rounds, block):
     """
     import tensorflow as tf
 
+    arms = {arm: (kwargs, None) for arm, kwargs in ARMS.items()}
+    arms.update(STEP_ARMS)
+    if parts:
+        arms.update(PART_ARMS)
     steppers = {}
-    for arm, kwargs in ARMS.items():
+    for arm, (kwargs, variant) in arms.items():
         keras.utils.set_random_seed(0)
         model = build()
         model.compile(
@@ -134,6 +158,14 @@ def step_times(build, x, y, batch_size, rounds, block):
             keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         model.fit(x[:2 * batch_size], y[:2 * batch_size],
                   batch_size=batch_size, epochs=1, verbose=0)
+        if variant == "extra_output":
+            train_step = model.train_step
+
+            def extra_output_step(*args, train_step=train_step, **kw):
+                logs = train_step(*args, **kw)
+                return {**logs, "extra": keras.ops.zeros((4,))}
+
+            object.__setattr__(model, "train_step", extra_output_step)
         loggers = [] if kwargs is None else [GradientNormLogger(**kwargs)]
         callbacks = keras.callbacks.CallbackList(
             loggers, add_history=True, model=model, epochs=1,
@@ -144,28 +176,43 @@ def step_times(build, x, y, batch_size, rounds, block):
             model.make_train_function(force=True)
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(
             batch_size, drop_remainder=True).repeat()
-        steppers[arm] = (model, callbacks, iter(dataset))
+        iterator = iter(dataset)
+        if variant == "zero_norms":
+            # A diagnostic only: the step is traced (by its first call)
+            # while the logger's private norm function returns zeros.
+            with mock.patch.object(gradient_norm_logger, "_norms",
+                                   _zero_norms):
+                model.train_function(iterator)
+        steppers[arm] = (model, callbacks, iterator, variant)
 
     def run(arm, steps):
-        model, callbacks, iterator = steppers[arm]
+        model, callbacks, iterator, variant = steppers[arm]
         for step in range(steps):
             callbacks.on_train_batch_begin(step)
             logs = model.train_function(iterator)
+            if variant == "extra_output":
+                logs.pop("extra")
             callbacks.on_train_batch_end(step, logs)
 
-    for arm in ARMS:
+    for arm in arms:
         run(arm, 2 * block)  # warm-up
-    times = {arm: [] for arm in ARMS}
-    arms = list(ARMS)
+    times = {arm: [] for arm in arms}
+    names = list(arms)
     for repeat in range(rounds):
-        shift = repeat % len(arms)
-        for arm in arms[shift:] + arms[:shift]:
+        shift = repeat % len(names)
+        for arm in names[shift:] + names[:shift]:
             start = time.perf_counter()
             run(arm, block)
             times[arm].append(1e6 * (time.perf_counter() - start) / block)
-    for arm, (model, callbacks, _) in steppers.items():
+    for arm, (model, callbacks, _, variant) in steppers.items():
         callbacks.on_epoch_end(0)
         callbacks.on_train_end()
+        for logger in callbacks.callbacks:
+            if isinstance(logger, GradientNormLogger):
+                # The zeros must be what the patched arm computed, and only
+                # there: a check that the patch reached the traced step.
+                zeros = not any(logger.history["grad_norm"])
+                assert zeros == (variant == "zero_norms"), arm
     return times
 
 
@@ -185,6 +232,10 @@ def main(argv=None):
                         help="rounds of the step table (0: skip it)")
     parser.add_argument("--step-block", type=int, default=40,
                         help="steps per arm and round in the step table")
+    parser.add_argument("--parts", action="store_true",
+                        help="add the step table's arms that split the "
+                             "logger's cost (an extra output alone, the "
+                             "logger without its norm computation)")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -237,7 +288,7 @@ def main(argv=None):
     print(f"Single steps: {args.step_rounds} rounds of {args.step_block} "
           "steps per arm, arms alternating")
     print()
-    print("| model | logger | plain step (us) | with logger step (us) "
+    print("| model | arm | plain step (us) | arm step (us) "
           "| overhead | overhead, paired |")
     print("| --- | --- | --- | --- | --- | --- |")
     rng = np.random.default_rng(0)
@@ -246,9 +297,9 @@ def main(argv=None):
             continue
         x, y = data(name, rng)
         times = step_times(build, x, y, args.batch_size, args.step_rounds,
-                           args.step_block)
+                           args.step_block, parts=args.parts)
         plain = statistics.median(times["plain"])
-        for arm in list(ARMS)[1:]:
+        for arm in list(times)[1:]:
             logged = statistics.median(times[arm])
             paired = statistics.median(
                 a / b for a, b in zip(times[arm], times["plain"]))
