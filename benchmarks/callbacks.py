@@ -29,8 +29,10 @@ With no tracing and a drift that both arms share, its paired median
 resolves differences of a few percent that the whole-fit figures on a
 shared machine cannot. A second plain model is timed there like the first:
 its row is the noise floor. `--parts` adds two rows that split the
-logger's cost: a plain step returning one more (constant) vector, and the
-logger with its norm computation replaced by a constant vector.
+logger's cost: a plain step returning one more (constant) vector (what the
+logger's TensorFlow step avoids by writing its norms into a buffer
+variable; `batch_logs=True` still returns them), and the logger with its
+norm computation replaced by a constant vector.
 
 Default setting: 15 repeats, 5 epochs, batch 64; MLP 8192 x 64 -> 256 -> 256
 -> 10; CNN 2048 x 28 x 28 x 1 -> conv 16 -> conv 32 -> pool -> 10.

@@ -12,7 +12,8 @@ import numpy as np
 _OWNER_ATTR = "_mlkeras_gradient_norm_logger"
 _MISSING = object()
 _PACKED_KEY = "_mlkeras_packed_gradient_norms"
-# Norms stay on the device for at most this many recorded steps.
+# Norms stay on the device for at most this many recorded steps (and, when
+# the step writes them into a buffer, this many steps).
 _READ_BACK_STEPS = 100
 
 
@@ -44,9 +45,15 @@ class GradientNormLogger(keras.callbacks.Callback):
     block, so a crash loses only the records not yet read back. (The
     diagnosis below runs on the same blocks.) Reading every step costs
     more than the norms themselves on a small model, because Keras converts
-    every value in a step's logs for its callbacks. Set `batch_logs=True`
-    to read every step anyway and put its norms into the batch `logs`, for
-    callbacks that work per batch, such as `TensorBoard(update_freq=10)`.
+    every value in a step's logs for its callbacks. For the same reason,
+    on TensorFlow (with one step per call, no distribution strategy and
+    `batch_logs=False`) the step does not even return its norms: it writes
+    them into the last row of a small buffer variable of the last 100
+    steps, which is read back once per block. Elsewhere the norms ride in
+    the step's logs under a private key that the callback removes. Set
+    `batch_logs=True` to read every step anyway and put its norms into the
+    batch `logs`, for callbacks that work per batch, such as
+    `TensorBoard(update_freq=10)`.
 
     It also diagnoses the two classic gradient problems, warning once per
     `fit` for each: layers whose norm stays below `vanishing_threshold` for
@@ -142,6 +149,10 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._keys = []
         self._pending = threading.local()
         self._unread = []
+        self._buffer = None
+        self._buffered = False
+        self._since_read = 0
+        self._latest = None
         self._csv_file = None
         self._csv_writer = None
         self._patched = None
@@ -158,6 +169,8 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._in_epoch = 0
         self._unread = []
         self._last = None
+        self._since_read = 0
+        self._latest = None
         self._stride = _steps_per_execution(self.model)
         steps = (self.params or {}).get("steps")
         self._epoch_steps = (steps if isinstance(steps, int) and steps > 0
@@ -188,7 +201,7 @@ class GradientNormLogger(keras.callbacks.Callback):
             # The number of steps was unknown, so no step's logs could be
             # marked as the epoch's last: callbacks after this one still
             # see the values here.
-            logs.update(zip(self._keys, _to_list(self._last)))
+            logs.update(zip(self._keys, self._last_values()))
         if self._epoch_minima is None or self._vanishing_warned:
             return
         vanishing = [name for name, low in zip(self.names, self._epoch_minima)
@@ -259,10 +272,16 @@ class GradientNormLogger(keras.callbacks.Callback):
         """Counts the step that produced `logs` and keeps its norms.
 
         Runs right after every call of the compiled step, in step order. It
-        takes the packed norms out of `logs`; the epoch's last step (and,
-        with `batch_logs`, every step) gets them back as one float per key.
+        takes the packed norms out of `logs` (or notes that the step wrote
+        them into the buffer); the epoch's last step (and, with
+        `batch_logs`, every step) gets them back as one float per key.
         """
         packed = logs.pop(_PACKED_KEY, None)
+        if packed is None and self._buffered:
+            # The step's row is the buffer's last until the next step; the
+            # unread records are identified by their count since the read.
+            self._since_read += 1
+            packed = self._since_read
         if packed is None:
             if not self._missing_warned:
                 self._missing_warned = True
@@ -289,11 +308,18 @@ class GradientNormLogger(keras.callbacks.Callback):
         epoch_over = in_epoch == self._epoch_steps
         if self.batch_logs or epoch_over:
             rows = self._read_back()
-            values = rows[-1] if recorded else _to_list(packed)
+            values = rows[-1] if recorded else self._last_values()
             logs.update(zip(self._keys, values))
-        elif len(self._unread) >= _READ_BACK_STEPS:
+        elif (len(self._unread) >= _READ_BACK_STEPS
+              or self._since_read >= _READ_BACK_STEPS):
             self._read_back()
         return logs
+
+    def _last_values(self):
+        """The norms of the last step, as one float per key."""
+        if isinstance(self._last, int):
+            return self._latest
+        return _to_list(self._last)
 
     def _read_back(self):
         """Records the steps whose norms are still on the device.
@@ -301,9 +327,15 @@ class GradientNormLogger(keras.callbacks.Callback):
         Returns their values, one list per step.
         """
         unread, self._unread = self._unread, []
-        if not unread:
+        if self._since_read:
+            table = self._buffer.numpy().tolist()
+            first = len(table) - self._since_read - 1
+            self._since_read = 0
+            self._latest = table[-1]
+            rows = [table[first + item[2]] for item in unread]
+        elif not unread:
             return []
-        if len(unread) == 1:
+        elif len(unread) == 1:
             rows = [_to_list(unread[0][2])]
         else:
             # One stack on the device and one copy cost less than a copy
@@ -416,6 +448,20 @@ class GradientNormLogger(keras.callbacks.Callback):
         default_variables = list(model.trainable_variables)
         pending = self._pending
         backend = keras.backend.backend()
+        self._buffered = False
+        self._buffer = None
+        one_step = getattr(model, "steps_per_execution", 1)
+        if backend == "tensorflow" and not self.batch_logs \
+                and isinstance(one_step, int) and one_step == 1:
+            # Variables are part of JAX's functional state, and a step that
+            # runs several times per call would need its row count, so
+            # only this case writes to a buffer. With `batch_logs` every
+            # step is read anyway, and an output is read faster than a
+            # variable.
+            self._buffer = keras.Variable(
+                np.zeros((_READ_BACK_STEPS, n_groups + 1), dtype="float32"),
+                trainable=False, autocast=False, name="gradient_norms")
+        buffer = self._buffer
 
         original_apply = optimizer.apply
         original_stateless_apply = optimizer.stateless_apply
@@ -458,6 +504,14 @@ class GradientNormLogger(keras.callbacks.Callback):
             # returns costs tens of microseconds to hand over and convert.
             packed, pending.values = pending.values, None
             if packed is None:
+                return outputs
+            if (buffer is not None and isinstance(outputs, dict)
+                    and not _in_strategy()):
+                # Shifted in as the last row: no index to keep on the
+                # device, and every step's logs keep Keras's own keys.
+                buffer.assign(keras.ops.concatenate(
+                    [buffer.value[1:], packed[None]], axis=0))
+                self._buffered = True
                 return outputs
             if isinstance(outputs, tuple) and len(outputs) == 2 \
                     and isinstance(outputs[0], dict):
@@ -504,6 +558,7 @@ class GradientNormLogger(keras.callbacks.Callback):
             _restore(self._patched)
             self._patched.make_train_function(force=True)
             self._patched = None
+        self._buffer = None
 
 
 def _steps_per_execution(model):
@@ -576,6 +631,13 @@ def _all_reduce_sum(grads):
     if context is None or context.num_replicas_in_sync <= 1 or not grads:
         return grads
     return context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+
+
+def _in_strategy():
+    """Whether a tf.distribute strategy other than the default one runs."""
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
 
 
 def _to_list(packed):

@@ -145,6 +145,29 @@ def test_norms_are_of_the_unscaled_gradients_with_loss_scaling(
                                [_norm(g) for g in records], rtol=1e-5)
 
 
+def test_norms_under_mixed_precision_match_float32_gradients():
+    # float16 activations with Keras's automatic loss scaling: the logged
+    # norms are of the unscaled gradients, in float32.
+    x, y = _data()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = _model()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    initial = model.get_weights()
+    logger = GradientNormLogger()
+    model.fit(x, y, batch_size=48, epochs=1, verbose=0, callbacks=[logger])
+    reference = _model()
+    reference.set_weights(initial)
+    first = _reference_gradients(reference, initial, x, y)
+    np.testing.assert_allclose(logger.history["grad_norm"], [_norm(first)],
+                               rtol=5e-3)
+    np.testing.assert_allclose(logger.history["grad_norm/out"],
+                               [_norm(first[2:])], rtol=5e-3)
+
+
 def test_per_variable_norms_are_keyed_by_variable_path():
     x, y = _data()
     model = _model()
@@ -253,6 +276,74 @@ def test_norms_are_read_back_in_blocks_of_100_steps_and_at_epoch_end(
     records = _replay(model, initial, x, y, 2, 240, 0.1, None)
     np.testing.assert_allclose(logger.history["grad_norm"],
                                [_norm(g) for g in records], rtol=1e-4)
+
+
+def test_sparse_records_survive_the_buffer_read_back_every_100_steps(
+        tmp_path):
+    # Records at every 7th of 240 steps. On TensorFlow the norms of the
+    # last 100 steps are read back from the buffer at steps 100 and 200.
+    x, y = _data(n=480)
+    model = _model()
+    initial = model.get_weights()
+    csv_path = tmp_path / "g.csv"
+    logger = GradientNormLogger(every_n_steps=7, csv_path=csv_path)
+    written = {}
+
+    def count(batch, logs):
+        if batch + 1 in (99, 100):
+            with open(csv_path) as f:
+                written[batch + 1] = len(f.read().splitlines()) - 1
+
+    model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0,
+              callbacks=[logger, keras.callbacks.LambdaCallback(
+                  on_train_batch_end=count)])
+    steps = list(range(7, 241, 7))
+    assert logger.history["step"] == steps
+    # Without the buffer (JAX) the records wait for 100 of their own.
+    assert written == {99: 0, 100: 14 if BACKEND == "tensorflow" else 0}
+    records = _replay(model, initial, x, y, 2, 240, 0.1, None)
+    np.testing.assert_allclose(logger.history["grad_norm"],
+                               [_norm(records[s - 1]) for s in steps],
+                               rtol=1e-4)
+    np.testing.assert_allclose(logger.history["grad_norm/out"],
+                               [_norm(records[s - 1][2:]) for s in steps],
+                               rtol=1e-4)
+
+
+@pytest.mark.parametrize("steps_per_execution, batch_logs",
+                         [(1, False), (2, False), (1, True)])
+def test_the_step_returns_only_kerass_logs_where_a_buffer_is_used(
+        steps_per_execution, batch_logs):
+    # Every value a step returns costs time to hand over, so on TensorFlow
+    # with one step per call the norms go to a buffer variable instead,
+    # unless every step is read anyway.
+    x, y = _data()
+    model = _model()
+    model.compile(keras.optimizers.SGD(0.1), "mse",
+                  steps_per_execution=steps_per_execution)
+    initial = model.get_weights()
+    logger = GradientNormLogger(batch_logs=batch_logs)
+    seen = []
+    after_step = logger._after_step
+
+    def spy(logs):
+        seen.append(sorted(logs))
+        return after_step(logs)
+
+    logger._after_step = spy
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0,
+              callbacks=[logger])
+    buffered = (BACKEND == "tensorflow" and steps_per_execution == 1
+                and not batch_logs)
+    expected = ["loss"] if buffered else sorted(
+        ["loss", "_mlkeras_packed_gradient_norms"])
+    assert seen and all(keys == expected for keys in seen)
+    steps = [1, 2, 3] if steps_per_execution == 1 else [2, 3]
+    assert logger.history["step"] == steps
+    records = _replay(model, initial, x, y, 16, 3, 0.1, None)
+    np.testing.assert_allclose(logger.history["grad_norm"],
+                               [_norm(records[s - 1]) for s in steps],
+                               rtol=1e-5)
 
 
 def test_steps_per_execution_records_each_call_at_its_last_step():
