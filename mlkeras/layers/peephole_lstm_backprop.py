@@ -132,9 +132,13 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
             h_t = o * ops.tanh(c_t)
             # Each step keeps the states it started from: the backward pass
             # reads them as they are, and gets each c_t from the step after.
-            return (h_prev, c_prev, i, f, g, o), [h_t, c_t]
+            # The gates are kept as one tensor: every kept output costs a
+            # write per step and a copy of the whole sequence after the
+            # loop, which weighs more than one concatenation per step.
+            gates = ops.concatenate([i, f, g, o], axis=-1)
+            return (h_prev, c_prev, gates), [h_t, c_t]
 
-        (h_prevs, c_prevs, i_s, f_s, g_s, o_s), (h_last, c_last) = _loop(
+        (h_prevs, c_prevs, gates), (h_last, c_last) = _loop(
             forward, steps, [h_0, c_0])
         outputs = (h_last, c_last)
         if return_sequences:
@@ -153,7 +157,7 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
             def backward(t, states):
                 dh, dc, c_t, d_u, d_w_b, d_p_i, d_p_f, d_p_o = states
                 c_prev = c_prevs[t]
-                i, f, g, o = i_s[t], f_s[t], g_s[t], o_s[t]
+                i, f, g, o = ops.split(gates[t], 4, axis=-1)
                 tanh_c = ops.tanh(c_t)
                 m_i = g * i * (1.0 - i)
                 m_f = c_prev * f * (1.0 - f)
