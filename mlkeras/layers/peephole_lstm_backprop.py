@@ -119,6 +119,11 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
         w_b = ops.concatenate([w, b[None]], axis=0)
         z_x = ops.reshape(ops.matmul(ops.reshape(x_ones, (rows, -1)), w_b),
                           (steps, batch_size, -1))
+        # On TensorFlow every tensor the forward loop keeps costs a write
+        # per step and a copy of the whole sequence after the loop, more
+        # than one concatenation of the gates per step; `lax.scan` writes
+        # its outputs in place, where the concatenation is an extra copy.
+        pack_gates = keras.backend.backend() == "tensorflow"
 
         def forward(t, states):
             h_prev, c_prev = states
@@ -132,13 +137,11 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
             h_t = o * ops.tanh(c_t)
             # Each step keeps the states it started from: the backward pass
             # reads them as they are, and gets each c_t from the step after.
-            # The gates are kept as one tensor: every kept output costs a
-            # write per step and a copy of the whole sequence after the
-            # loop, which weighs more than one concatenation per step.
-            gates = ops.concatenate([i, f, g, o], axis=-1)
-            return (h_prev, c_prev, gates), [h_t, c_t]
+            gates = ((ops.concatenate([i, f, g, o], axis=-1),) if pack_gates
+                     else (i, f, g, o))
+            return (h_prev, c_prev, *gates), [h_t, c_t]
 
-        (h_prevs, c_prevs, gates), (h_last, c_last) = _loop(
+        (h_prevs, c_prevs, *gates), (h_last, c_last) = _loop(
             forward, steps, [h_0, c_0])
         outputs = (h_last, c_last)
         if return_sequences:
@@ -157,7 +160,10 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
             def backward(t, states):
                 dh, dc, c_t, d_u, d_w_b, d_p_i, d_p_f, d_p_o = states
                 c_prev = c_prevs[t]
-                i, f, g, o = ops.split(gates[t], 4, axis=-1)
+                if pack_gates:
+                    i, f, g, o = ops.split(gates[0][t], 4, axis=-1)
+                else:
+                    i, f, g, o = (gate[t] for gate in gates)
                 tanh_c = ops.tanh(c_t)
                 m_i = g * i * (1.0 - i)
                 m_f = c_prev * f * (1.0 - f)
