@@ -18,6 +18,7 @@ setting, so neither side is handicapped.
 
     python benchmarks/recurrent.py                 # the CPU setting
     python benchmarks/recurrent.py --rounds 3      # quicker, noisier
+    python benchmarks/recurrent.py --threads 1     # the work, one thread
     KERAS_BACKEND=jax python benchmarks/recurrent.py --batch 128 \\
         --steps 256 --features 256 --units 512 --jit on \\
         --kinds keras_lstm,keras_lstm_no_cudnn,peephole_lstm,\\
@@ -98,10 +99,25 @@ def main(argv=None):
     parser.add_argument("--jit", choices=("both", "on", "off"),
                         default="both")
     parser.add_argument(
+        "--threads", type=int, default=0,
+        help="TensorFlow only: run every operation on this many threads "
+        "(intra- and inter-op); 1 measures the work done, without two "
+        "cores waiting on each other; 0 keeps TensorFlow's default")
+    parser.add_argument(
         "--kinds", default="keras_lstm,peephole_lstm,peephole_lstm_autodiff,"
         "peephole_cell_in_rnn", help="comma-separated models to time; "
         "keras_lstm and peephole_lstm are needed for the ratios")
     args = parser.parse_args(argv)
+    if args.threads < 0:
+        parser.error(f"--threads must be 0 or more, got {args.threads}")
+    if args.threads:
+        if keras.backend.backend() != "tensorflow":
+            parser.error("--threads applies to the TensorFlow backend only; "
+                         f"the backend is {keras.backend.backend()!r}")
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.batch, args.steps, args.features))
@@ -131,7 +147,8 @@ def main(argv=None):
     print(f"backend={keras.backend.backend()} batch={args.batch} "
           f"steps={args.steps} features={args.features} units={args.units} "
           f"float32, {args.rounds} rounds x {args.iterations} steps, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs"
+          + (f", {args.threads} TensorFlow threads" if args.threads else ""))
     print("| layer | jit_compile | wall ms per train step "
           "| CPU ms per train step |")
     print("| --- | --- | --- | --- |")
