@@ -5,9 +5,6 @@ import re
 import subprocess
 import sys
 
-import keras
-import pytest
-
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO_ROOT, "benchmarks", "recurrent.py")
 TINY = ["--batch", "2", "--steps", "3", "--features", "2", "--units", "2",
@@ -31,8 +28,6 @@ def test_negative_thread_count_is_refused_naming_the_value():
     assert "--threads must be 0 or more, got -2" in result.stderr
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                    reason="TensorFlow's thread settings")
 def test_one_thread_run_uses_one_thread_and_reports_ratios():
     result = run_script("--threads", "1", *TINY)
     assert result.returncode == 0, result.stderr
