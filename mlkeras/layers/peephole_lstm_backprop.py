@@ -5,8 +5,8 @@ dropout, tanh and sigmoid activations, TensorFlow or JAX). Automatic
 differentiation of the step loop keeps every intermediate of every step
 and runs the gradients of all of them; here the forward loop keeps only
 what the backward pass needs (the states each step starts from and the
-four gate activations), and the
-backward loop is written out (backpropagation through time):
+four gate activations), and the backward loop is written out
+(backpropagation through time):
 
     dh    = dh_from_output + dh_from_next_step
     dc   += dh * (o * (1 - tanh(c)^2) + tanh(c) * o * (1 - o) * p_o)
@@ -16,9 +16,9 @@ backward loop is written out (backpropagation through time):
     dc_prev = dc * (f + g i (1 - i) p_i + c_prev f (1 - f) p_f)
 
 Everything in it that does not depend on the incoming gradient is a factor
-the loop can compute ahead, so the chain from one step to the next is four
-element-wise operations and one matrix product. The gradients of `U`, of
-the input kernel and bias and of the peepholes are sums over the steps,
+the loop can compute ahead, so the chain from one step to the next is a
+few element-wise operations and one matrix product. The gradients of `U`,
+of the input kernel and bias and of the peepholes are sums over the steps,
 accumulated inside the loop where they overlap with that chain.
 
 The input part of the gates is one matrix product of the whole sequence
@@ -31,6 +31,20 @@ product after it.
 Both loops run through `keras.layers.RNN.inner_loop` (a `tf.while_loop`
 with parallel iterations on TensorFlow, `lax.scan` on JAX). Their only
 input is the step index; the step reads its time-major slices by index.
+
+On TensorFlow two more things shorten the loops:
+
+- The recurrent product is four products, one per gate, in both loops.
+  TensorFlow runs a product this small on one core, but runs independent
+  operations side by side, so on two or more cores the products on the
+  step-to-step chain take about half as long. The input part comes from
+  one product too, with a weight per gate, so that each gate's part is a
+  tensor of its own. (XLA, and so JAX, schedules the loop body itself,
+  and there one larger product is better.)
+- Each loop iteration runs two steps, which halves what the loop itself
+  costs per step: every loop variable passes through several control
+  operations per iteration. With an odd number of steps the last one runs
+  after the forward loop and before the backward one.
 """
 
 import keras
@@ -51,7 +65,7 @@ class _StepFunction:
 
 
 def _loop(step, steps, initial_state, reverse=False):
-    """Runs `step(t, states) -> (outputs, states)` over t = 0 .. steps - 1.
+    """Runs `step(k, states) -> (outputs, states)` over k = 0 .. steps - 1.
 
     Returns the outputs stacked time-major, in the order the steps ran
     (last step first when `reverse`), and the final states.
@@ -67,8 +81,8 @@ def _loop(step, steps, initial_state, reverse=False):
 
     widths = []  # each output's static width, to restore after the loop
 
-    def flat_step(t, states):
-        outputs, states = step(ops.reshape(t, ()), states)
+    def flat_step(k, states):
+        outputs, states = step(ops.reshape(k, ()), states)
         widths[:] = [o.shape[-1] or -1 for o in outputs]
         return tuple(ops.reshape(o, (1, -1)) for o in outputs), states
 
@@ -80,6 +94,98 @@ def _loop(step, steps, initial_state, reverse=False):
     outputs = tuple(ops.reshape(o, (steps, batch_size, width))
                     for o, width in zip(outputs, widths))
     return outputs, states
+
+
+class _Schedule:
+    """Which step runs where when each loop iteration runs `unroll` steps.
+
+    Step `unroll * k + j` runs as part `j` of iteration `k`, for the first
+    `loops` iterations; the `rest` steps after them run outside the loop.
+    With an unknown number of steps, every step runs in the loop.
+    """
+
+    def __init__(self, steps, unroll):
+        if not isinstance(steps, int):
+            unroll = 1
+        self.steps = steps
+        self.unroll = unroll
+        if isinstance(steps, int):
+            self.loops, rest = divmod(steps, unroll)
+            self.rest = range(steps - rest, steps)
+        else:
+            self.loops, self.rest = steps, range(0)
+        self.has_loop = not isinstance(self.loops, int) or self.loops > 0
+
+    def forward(self, step, state):
+        """Runs `step(t, state) -> (kept, state)` for t = 0 .. steps - 1.
+
+        Returns `(kept, state)`. `kept` holds what the steps kept: per part
+        of an iteration, the stacked tuples `(loops, ...)`, and per step
+        after the loop, its tuple.
+        """
+        parts = []
+        if self.has_loop:
+            def iteration(k, state):
+                kept = []
+                for j in range(self.unroll):
+                    kept_j, state = step(self.unroll * k + j, state)
+                    kept.extend(kept_j)
+                return tuple(kept), state
+
+            kept, state = _loop(iteration, self.loops, state)
+            width = len(kept) // self.unroll
+            parts = [kept[j * width:(j + 1) * width]
+                     for j in range(self.unroll)]
+        rest = []
+        for t in self.rest:
+            kept_t, state = step(t, state)
+            rest.append(kept_t)
+        return (parts, rest), state
+
+    def backward(self, step, kept, state):
+        """Runs `step(t, kept_t, state) -> (output, state)` backwards.
+
+        `kept` is what `forward` returned. Returns `(outputs, state)` with
+        `outputs` as `(parts, rest)`: per part, the outputs stacked over
+        the iterations *in the order they ran*, last first; per step after
+        the loop, its output.
+        """
+        kept_parts, kept_rest = kept
+        rest = [None] * len(self.rest)
+        for n in reversed(range(len(self.rest))):
+            rest[n], state = step(self.rest[n], kept_rest[n], state)
+        parts = []
+        if self.has_loop:
+            def iteration(k, state):
+                outputs = [None] * self.unroll
+                for j in reversed(range(self.unroll)):
+                    outputs[j], state = step(
+                        self.unroll * k + j,
+                        tuple(a[k] for a in kept_parts[j]), state)
+                return tuple(outputs), state
+
+            parts, state = _loop(iteration, self.loops, state, reverse=True)
+        return (parts, rest), state
+
+    def time_major(self, parts, rest, reverse=False):
+        """Joins one tensor per step, given as `(parts, rest)`, in step order.
+
+        `reverse` says the parts are stacked last iteration first.
+        """
+        pieces = []
+        if self.has_loop:
+            if reverse:
+                parts = [ops.flip(part, axis=0) for part in parts]
+            if self.unroll == 1:
+                pieces.append(parts[0])
+            else:
+                block = ops.stack(parts, axis=1)
+                pieces.append(
+                    ops.reshape(block, (-1, *ops.shape(block)[2:])))
+        pieces.extend(ops.expand_dims(r, 0) for r in rest)
+        if len(pieces) == 1:
+            return pieces[0]
+        return ops.concatenate(pieces, axis=0)
 
 
 def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
@@ -110,25 +216,41 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
         `None` when `return_sequences` is `False`) and the last output and
         cell state. Differentiable in every argument.
     """
+    # See the module docstring for why TensorFlow's loops differ.
+    on_tensorflow = keras.backend.backend() == "tensorflow"
 
     @ops.custom_gradient
     def sequence(x, w, b, u, p_i, p_f, p_o, h_0, c_0):
         steps, batch_size = ops.shape(x)[0], ops.shape(x)[1]
+        units = u.shape[0]
         rows = steps * batch_size
+        schedule = _Schedule(steps, unroll=2 if on_tensorflow else 1)
         x_ones = ops.concatenate([x, ops.ones_like(x[..., :1])], axis=-1)
         w_b = ops.concatenate([w, b[None]], axis=0)
-        z_x = ops.reshape(ops.matmul(ops.reshape(x_ones, (rows, -1)), w_b),
-                          (steps, batch_size, -1))
-        # On TensorFlow every tensor the forward loop keeps costs a write
-        # per step and a copy of the whole sequence after the loop, more
-        # than one concatenation of the gates per step; `lax.scan` writes
-        # its outputs in place, where the concatenation is an extra copy.
-        pack_gates = keras.backend.backend() == "tensorflow"
+        flat_x = ops.reshape(x_ones, (rows, -1))
+        if on_tensorflow:
+            # One product with a weight per gate, `(4, input_dim + 1, units)`,
+            # gives each gate's input part as its own contiguous tensor.
+            w_b_gates = ops.transpose(ops.reshape(w_b, (-1, 4, units)),
+                                      (1, 0, 2))
+            z_x = ops.reshape(ops.matmul(flat_x[None], w_b_gates),
+                              (4, steps, batch_size, units))
+            z_x_gates = [z_x[n] for n in range(4)]
+            u_gates = [u[:, n * units:(n + 1) * units] for n in range(4)]
+
+            def preactivations(t, h_prev):
+                return [z_g[t] + ops.matmul(h_prev, u_g)
+                        for z_g, u_g in zip(z_x_gates, u_gates)]
+        else:
+            z_x = ops.reshape(ops.matmul(flat_x, w_b),
+                              (steps, batch_size, -1))
+
+            def preactivations(t, h_prev):
+                return ops.split(z_x[t] + ops.matmul(h_prev, u), 4, axis=-1)
 
         def forward(t, states):
             h_prev, c_prev = states
-            z = z_x[t] + ops.matmul(h_prev, u)
-            z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+            z_i, z_f, z_c, z_o = preactivations(t, h_prev)
             i = ops.sigmoid(z_i + p_i * c_prev)
             f = ops.sigmoid(z_f + p_f * c_prev)
             g = ops.tanh(z_c)
@@ -137,14 +259,13 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
             h_t = o * ops.tanh(c_t)
             # Each step keeps the states it started from: the backward pass
             # reads them as they are, and gets each c_t from the step after.
-            gates = ((ops.concatenate([i, f, g, o], axis=-1),) if pack_gates
-                     else (i, f, g, o))
-            return (h_prev, c_prev, *gates), [h_t, c_t]
+            return (h_prev, c_prev, i, f, g, o), [h_t, c_t]
 
-        (h_prevs, c_prevs, *gates), (h_last, c_last) = _loop(
-            forward, steps, [h_0, c_0])
+        kept, (h_last, c_last) = schedule.forward(forward, [h_0, c_0])
         outputs = (h_last, c_last)
         if return_sequences:
+            h_prevs = schedule.time_major(*(
+                [part[0] for part in parts] for parts in kept))
             hs = ops.concatenate([h_prevs[1:], h_last[None]], axis=0)
             outputs = (hs,) + outputs
 
@@ -155,15 +276,23 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
                         for d, like in zip(upstream, outputs)]
             d_hs = upstream[0] if return_sequences else None
             d_h_last, d_c_last = upstream[-2:]
-            u_transposed = ops.transpose(u)
+            if on_tensorflow:
+                u_gates_t = [ops.transpose(u_g) for u_g in u_gates]
 
-            def backward(t, states):
+                def to_previous_output(dz_gates):
+                    dh_i, dh_f, dh_c, dh_o = (
+                        ops.matmul(dz_g, u_g)
+                        for dz_g, u_g in zip(dz_gates, u_gates_t))
+                    return (dh_o + dh_c) + (dh_i + dh_f)
+            else:
+                u_t = ops.transpose(u)
+
+                def to_previous_output(dz_gates):
+                    return ops.matmul(ops.concatenate(dz_gates, axis=-1), u_t)
+
+            def backward(t, kept_t, states):
                 dh, dc, c_t, d_u, d_w_b, d_p_i, d_p_f, d_p_o = states
-                c_prev = c_prevs[t]
-                if pack_gates:
-                    i, f, g, o = ops.split(gates[0][t], 4, axis=-1)
-                else:
-                    i, f, g, o = (gate[t] for gate in gates)
+                h_prev, c_prev, i, f, g, o = kept_t
                 tanh_c = ops.tanh(c_t)
                 m_i = g * i * (1.0 - i)
                 m_f = c_prev * f * (1.0 - f)
@@ -171,35 +300,39 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
                 m_o = tanh_c * o * (1.0 - o)
                 to_cell = o * (1.0 - tanh_c * tanh_c) + m_o * p_o
                 to_prev_cell = f + m_i * p_i + m_f * p_f
-                m = ops.concatenate([m_i, m_f, m_c, m_o], axis=-1)
                 # The chain from this step's gradients to the previous step.
                 if d_hs is not None:
                     dh = dh + d_hs[t]
                 dc = dc + dh * to_cell
-                dz = ops.concatenate([dc, dc, dc, dh], axis=-1) * m
-                dh_prev = ops.matmul(dz, u_transposed)
+                dz_gates = (dc * m_i, dc * m_f, dc * m_c, dh * m_o)
+                dh_prev = to_previous_output(dz_gates)
                 dc_prev = dc * to_prev_cell
                 # Sums over the steps, off that chain.
-                d_u = d_u + ops.matmul(ops.transpose(h_prevs[t]), dz)
+                dz = ops.concatenate(dz_gates, axis=-1)
+                d_u = d_u + ops.matmul(ops.transpose(h_prev), dz)
                 d_w_b = d_w_b + ops.matmul(ops.transpose(x_ones[t]), dz)
-                d_p_i = d_p_i + dc * (m_i * c_prev)
-                d_p_f = d_p_f + dc * (m_f * c_prev)
-                d_p_o = d_p_o + dh * (m_o * c_t)
-                return (dz,), [dh_prev, dc_prev, c_prev, d_u, d_w_b, d_p_i,
-                               d_p_f, d_p_o]
+                d_p_i = d_p_i + dz_gates[0] * c_prev
+                d_p_f = d_p_f + dz_gates[1] * c_prev
+                d_p_o = d_p_o + dz_gates[3] * c_t
+                return dz, [dh_prev, dc_prev, c_prev, d_u, d_w_b, d_p_i,
+                            d_p_f, d_p_o]
 
             zeros = ops.zeros_like(p_i)
-            (dz,), (dh_0, dc_0, _, d_u, d_w_b, d_p_i, d_p_f, d_p_o) = _loop(
-                backward, steps,
+            (dz_parts, dz_rest), states = schedule.backward(
+                backward, kept,
                 [d_h_last, d_c_last, c_last, ops.zeros_like(u),
-                 ops.zeros_like(w_b), zeros, zeros, zeros],
-                reverse=True)
-            # The loop ran from the last step, so `dz` is in reverse order.
-            dz = ops.reshape(dz, (rows, -1))
-            d_x = ops.flip(
-                ops.reshape(ops.matmul(dz, ops.transpose(w)),
-                            (steps, batch_size, -1)),
-                axis=0)
+                 ops.zeros_like(w_b), zeros, zeros, zeros])
+            dh_0, dc_0, _, d_u, d_w_b, d_p_i, d_p_f, d_p_o = states
+            w_t = ops.transpose(w)
+
+            def to_inputs(dz):
+                flat = ops.reshape(dz, (-1, ops.shape(dz)[-1]))
+                return ops.reshape(ops.matmul(flat, w_t),
+                                   (*ops.shape(dz)[:-1], -1))
+
+            d_x = schedule.time_major([to_inputs(dz) for dz in dz_parts],
+                                      [to_inputs(dz) for dz in dz_rest],
+                                      reverse=True)
             return (d_x, d_w_b[:-1], d_w_b[-1], d_u, d_p_i, d_p_f, d_p_o,
                     dh_0, dc_0)
 
