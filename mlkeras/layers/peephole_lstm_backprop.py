@@ -107,7 +107,6 @@ class _Schedule:
     def __init__(self, steps, unroll):
         if not isinstance(steps, int):
             unroll = 1
-        self.steps = steps
         self.unroll = unroll
         if isinstance(steps, int):
             self.loops, rest = divmod(steps, unroll)
@@ -264,8 +263,9 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
         kept, (h_last, c_last) = schedule.forward(forward, [h_0, c_0])
         outputs = (h_last, c_last)
         if return_sequences:
-            h_prevs = schedule.time_major(*(
-                [part[0] for part in parts] for parts in kept))
+            kept_parts, kept_rest = kept
+            h_prevs = schedule.time_major([part[0] for part in kept_parts],
+                                          [kept_t[0] for kept_t in kept_rest])
             hs = ops.concatenate([h_prevs[1:], h_last[None]], axis=0)
             outputs = (hs,) + outputs
 
