@@ -38,10 +38,11 @@ class PeepholeLSTM(keras.layers.RNN):
     differentiates the loop by a hand-written backward pass instead of
     automatic differentiation: it keeps only the states each step starts
     from and its gates, and needs fewer operations per step (a train step
-    took 26-30 % less time on a 2-core CPU with TensorFlow and about a
-    third less with JAX, see the README's benchmarks). On TensorFlow its
-    loops use one recurrent product per gate, which run side by side on
-    two or more cores, and two steps per iteration. Masks,
+    took about a quarter less time on a 2-core CPU with TensorFlow and
+    about a third less with JAX, see the README's benchmarks). On
+    TensorFlow its loops split the recurrent product into independent
+    products, which run side by side on two or more cores, and run two
+    steps per iteration. Masks,
     `go_backwards`, `stateful`, `initial_state` and `unroll` behave as in
     `keras.layers.RNN`. With dropout, one mask over the input features and
     one over `h` are drawn per sequence and reused at every step, the
