@@ -108,13 +108,12 @@ class _Schedule:
     """
 
     def __init__(self, steps, unroll):
-        if not isinstance(steps, int):
-            unroll = 1
-        self.unroll = unroll
         if isinstance(steps, int):
+            self.unroll = unroll
             self.loops, rest = divmod(steps, unroll)
             self.rest = range(steps - rest, steps)
         else:
+            self.unroll = 1
             self.loops, self.rest = steps, range(0)
         self.has_loop = not isinstance(self.loops, int) or self.loops > 0
 
