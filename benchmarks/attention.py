@@ -31,8 +31,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-from mlkeras.layers import MultiHeadAttention  # noqa: E402
-from mlkeras.layers import SinusoidalPositionalEncoding  # noqa: E402
+from mlkeras.layers import (
+    MultiHeadAttention,  # noqa: E402
+    SinusoidalPositionalEncoding,  # noqa: E402
+)
 from mlkeras.layers import multi_head_attention as mha_module  # noqa: E402
 
 BACKEND = keras.backend.backend()
@@ -130,7 +132,8 @@ def attention_race(args, x):
     ours.set_weights(peer.get_weights())
     candidates = {
         "keras.layers.MultiHeadAttention": compile_step(
-            lambda q: peer(q, q), peer),
+            lambda q: peer(q, q), peer
+        ),
         "mlkeras MultiHeadAttention": compile_step(lambda q: ours(q, q), ours),
     }
     # Our two kernels, forced: the fused op and the explicit path.
@@ -159,7 +162,8 @@ def encoding_race(args, x):
     ours = SinusoidalPositionalEncoding()
     candidates = {
         "keras-hub formula, recomputed": compile_step(
-            lambda q: q + keras_hub_formula(q), None),
+            lambda q: q + keras_hub_formula(q), None
+        ),
         "mlkeras SinusoidalPositionalEncoding": compile_step(ours, None),
     }
     return race(candidates, x, args.repeats, args.steps * 20)
@@ -178,11 +182,19 @@ def encoding_accuracy(lengths=(512, 2048, 4096), depth=256):
         zeros = ops.zeros((1, length, depth), "bfloat16")
         hub = zeros + keras_hub_formula(zeros)
         ours = zeros + ops.cast(
-            _encoding_table(length, depth, 10000, 0, "interleaved"),
-            "bfloat16")
-        rows.append([length] + [
-            float(np.abs(ops.convert_to_numpy(ops.cast(t, "float32"))[0]
-                         - exact).max()) for t in (hub, ours)])
+            _encoding_table(length, depth, 10000, 0, "interleaved"), "bfloat16"
+        )
+        rows.append(
+            [length]
+            + [
+                float(
+                    np.abs(
+                        ops.convert_to_numpy(ops.cast(t, "float32"))[0] - exact
+                    ).max()
+                )
+                for t in (hub, ours)
+            ]
+        )
     print("\nPositional encoding, largest error in bfloat16 (depth 256)")
     print("| positions | keras-hub formula | mlkeras |")
     print("| ---: | ---: | ---: |")
@@ -195,7 +207,9 @@ def report(title, medians, peer):
     print(f"| candidate | median ms | ratio to {peer} |")
     print("| --- | ---: | ---: |")
     for name, seconds in medians.items():
-        print(f"| {name} | {seconds * 1e3:.2f} | {seconds / medians[peer]:.3f} |")
+        print(
+            f"| {name} | {seconds * 1e3:.2f} | {seconds / medians[peer]:.3f} |"
+        )
 
 
 def main(argv=None):
@@ -204,8 +218,9 @@ def main(argv=None):
     parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--d-model", type=int, default=256)
     parser.add_argument("--heads", type=int, default=8)
-    parser.add_argument("--dtype", default="float32",
-                        choices=["float32", "bfloat16", "float16"])
+    parser.add_argument(
+        "--dtype", default="float32", choices=["float32", "bfloat16", "float16"]
+    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--skip-encoding", action="store_true")
@@ -213,23 +228,35 @@ def main(argv=None):
     if args.dtype != "float32":
         keras.config.set_dtype_policy(f"mixed_{args.dtype}")
     devices = keras.distribution.list_devices()
-    print(f"backend {BACKEND}, devices {devices}, dtype {args.dtype}, "
-          f"batch {args.batch}, seq {args.seq}, d_model {args.d_model}, "
-          f"heads {args.heads}; median of {args.repeats} repeats of "
-          f"{args.steps} steps")
+    print(
+        f"backend {BACKEND}, devices {devices}, dtype {args.dtype}, "
+        f"batch {args.batch}, seq {args.seq}, d_model {args.d_model}, "
+        f"heads {args.heads}; median of {args.repeats} repeats of "
+        f"{args.steps} steps"
+    )
     x = keras.random.normal((args.batch, args.seq, args.d_model), seed=0)
     x = ops.cast(x, keras.config.dtype_policy().compute_dtype)
     medians = attention_race(args, x)
-    flops = 3 * (4 * args.batch * args.seq * args.d_model ** 2
-                 + 4 * args.batch * args.seq ** 2 * args.d_model)
-    report("MultiHeadAttention, forward + backward", medians,
-           "keras.layers.MultiHeadAttention")
+    flops = 3 * (
+        4 * args.batch * args.seq * args.d_model**2
+        + 4 * args.batch * args.seq**2 * args.d_model
+    )
+    report(
+        "MultiHeadAttention, forward + backward",
+        medians,
+        "keras.layers.MultiHeadAttention",
+    )
     best = min(medians.values())
-    print(f"(about {flops / best / 1e12:.3f} TFLOP/s for the fastest, "
-          f"counting 3x the forward matmul FLOPs)")
+    print(
+        f"(about {flops / best / 1e12:.3f} TFLOP/s for the fastest, "
+        f"counting 3x the forward matmul FLOPs)"
+    )
     if not args.skip_encoding:
-        report("Positional encoding, forward (inputs + table)",
-               encoding_race(args, x), "keras-hub formula, recomputed")
+        report(
+            "Positional encoding, forward (inputs + table)",
+            encoding_race(args, x),
+            "keras-hub formula, recomputed",
+        )
         encoding_accuracy()
     return medians
 

@@ -51,28 +51,34 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mlkeras.callbacks import GradientNormLogger  # noqa: E402
-from mlkeras.callbacks import gradient_norm_logger  # noqa: E402
+from mlkeras.callbacks import (
+    GradientNormLogger,  # noqa: E402
+    gradient_norm_logger,  # noqa: E402
+)
 
 
 def mlp():
-    return keras.Sequential([
-        keras.Input((64,)),
-        keras.layers.Dense(256, activation="relu"),
-        keras.layers.Dense(256, activation="relu"),
-        keras.layers.Dense(10),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
 
 
 def cnn():
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(16, 3, activation="relu"),
-        keras.layers.Conv2D(32, 3, activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(10),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ]
+    )
 
 
 def data(name, rng):
@@ -107,22 +113,33 @@ def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
     to N and the CPU seconds of epochs 2 to N."""
     keras.utils.set_random_seed(0)
     model = build()
-    model.compile(keras.optimizers.Adam(1e-3),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     timer = EpochTimer()
     callbacks = [timer]
     if logger_kwargs is not None:
         callbacks.append(GradientNormLogger(**logger_kwargs))
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        model.fit(x, y, epochs=epochs, batch_size=batch_size,
-                  verbose=verbose, callbacks=callbacks)
+        model.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            verbose=verbose,
+            callbacks=callbacks,
+        )
     elapsed = time.perf_counter() - start
     if logger_kwargs is not None:
         steps = callbacks[1].history["step"]
         assert len(steps) == epochs * -(-len(x) // batch_size), steps[-1:]
-    return (elapsed, statistics.median(timer.wall[1:] or timer.wall),
-            sum(timer.cpu[1:] or timer.cpu))
+    return (
+        elapsed,
+        statistics.median(timer.wall[1:] or timer.wall),
+        sum(timer.cpu[1:] or timer.cpu),
+    )
 
 
 # Extra arms of the step table. "plain, second model" is a second plain
@@ -131,8 +148,10 @@ def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
 # one more (constant) vector, and the logger with its norm computation
 # replaced by a constant vector.
 STEP_ARMS = {"plain, second model": (None, None)}
-PART_ARMS = {"plain + one extra output": (None, "extra_output"),
-             "default, norms replaced by zeros": ({}, "zero_norms")}
+PART_ARMS = {
+    "plain + one extra output": (None, "extra_output"),
+    "default, norms replaced by zeros": ({}, "zero_norms"),
+}
 
 
 def _zero_norms(grads, variables, group_of, n_groups, scale, backend):
@@ -157,9 +176,15 @@ def step_times(build, x, y, batch_size, rounds, block, parts=False):
         model = build()
         model.compile(
             keras.optimizers.Adam(1e-3),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        model.fit(x[:2 * batch_size], y[:2 * batch_size],
-                  batch_size=batch_size, epochs=1, verbose=0)
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        model.fit(
+            x[: 2 * batch_size],
+            y[: 2 * batch_size],
+            batch_size=batch_size,
+            epochs=1,
+            verbose=0,
+        )
         if variant == "extra_output":
             train_step = model.train_step
 
@@ -170,20 +195,27 @@ def step_times(build, x, y, batch_size, rounds, block, parts=False):
             object.__setattr__(model, "train_step", extra_output_step)
         loggers = [] if kwargs is None else [GradientNormLogger(**kwargs)]
         callbacks = keras.callbacks.CallbackList(
-            loggers, add_history=True, model=model, epochs=1,
-            steps=None, verbose=0)
+            loggers,
+            add_history=True,
+            model=model,
+            epochs=1,
+            steps=None,
+            verbose=0,
+        )
         callbacks.on_train_begin()
         callbacks.on_epoch_begin(0)
         if kwargs is None:
             model.make_train_function(force=True)
-        dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(
-            batch_size, drop_remainder=True).repeat()
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((x, y))
+            .batch(batch_size, drop_remainder=True)
+            .repeat()
+        )
         iterator = iter(dataset)
         if variant == "zero_norms":
             # A diagnostic only: the step is traced (by its first call)
             # while the logger's private norm function returns zeros.
-            with mock.patch.object(gradient_norm_logger, "_norms",
-                                   _zero_norms):
+            with mock.patch.object(gradient_norm_logger, "_norms", _zero_norms):
                 model.train_function(iterator)
         steppers[arm] = (model, callbacks, iterator, variant)
 
@@ -225,30 +257,48 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--models", default="MLP,CNN")
     parser.add_argument(
-        "--verbose", type=int, default=0,
+        "--verbose",
+        type=int,
+        default=0,
         help="fit's verbose for all arms (output discarded). With 0 no "
-             "callback has a batch hook (the logger has none), so Keras's "
-             "JAX fit may run callbacks asynchronously; 1 adds the progress "
-             "bar's batch hook, which makes them synchronous.")
-    parser.add_argument("--step-rounds", type=int, default=40,
-                        help="rounds of the step table (0: skip it)")
-    parser.add_argument("--step-block", type=int, default=40,
-                        help="steps per arm and round in the step table")
-    parser.add_argument("--parts", action="store_true",
-                        help="add the step table's arms that split the "
-                             "logger's cost (an extra output alone, the "
-                             "logger without its norm computation)")
+        "callback has a batch hook (the logger has none), so Keras's "
+        "JAX fit may run callbacks asynchronously; 1 adds the progress "
+        "bar's batch hook, which makes them synchronous.",
+    )
+    parser.add_argument(
+        "--step-rounds",
+        type=int,
+        default=40,
+        help="rounds of the step table (0: skip it)",
+    )
+    parser.add_argument(
+        "--step-block",
+        type=int,
+        default=40,
+        help="steps per arm and round in the step table",
+    )
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="add the step table's arms that split the "
+        "logger's cost (an extra output alone, the "
+        "logger without its norm computation)",
+    )
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
-    print(f"backend: {keras.backend.backend()}, repeats: {args.repeats}, "
-          f"epochs: {args.epochs}, batch: {args.batch_size}, "
-          f"fit verbose: {args.verbose}")
+    print(
+        f"backend: {keras.backend.backend()}, repeats: {args.repeats}, "
+        f"epochs: {args.epochs}, batch: {args.batch_size}, "
+        f"fit verbose: {args.verbose}"
+    )
     print()
-    print("| model | steps | logger | plain fit, wall (s) "
-          "| with logger, wall (s) | overhead, wall "
-          "| overhead, median epoch after the first, wall "
-          "| overhead, CPU time after epoch 1 | overhead, wall, paired |")
+    print(
+        "| model | steps | logger | plain fit, wall (s) "
+        "| with logger, wall (s) | overhead, wall "
+        "| overhead, median epoch after the first, wall "
+        "| overhead, CPU time after epoch 1 | overhead, wall, paired |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, build in (("MLP", mlp), ("CNN", cnn)):
         if name not in args.models.split(","):
@@ -262,15 +312,24 @@ def main(argv=None):
         for repeat in range(args.repeats):
             shift = repeat % len(arms)
             for arm in arms[shift:] + arms[:shift]:
-                runs[arm].append(time_fit(build, x, y, args.epochs,
-                                          args.batch_size, ARMS[arm],
-                                          args.verbose))
+                runs[arm].append(
+                    time_fit(
+                        build,
+                        x,
+                        y,
+                        args.epochs,
+                        args.batch_size,
+                        ARMS[arm],
+                        args.verbose,
+                    )
+                )
 
         def median(arm, column):
             return statistics.median(r[column] for r in runs[arm])
 
         steps = args.epochs * -(-len(x) // args.batch_size)
         for arm in arms[1:]:
+
             def overhead(column):
                 ratio = median(arm, column) / median("plain", column)
                 return f"{100 * (ratio - 1):+.1f} %"
@@ -279,35 +338,52 @@ def main(argv=None):
             # their ratios cancels slow drifts in machine load.
             paired = statistics.median(
                 logged[0] / plain[0]
-                for logged, plain in zip(runs[arm], runs["plain"]))
-            print(f"| {name} | {steps} | {arm} | {median('plain', 0):.2f} | "
-                  f"{median(arm, 0):.2f} | {overhead(0)} | {overhead(1)} | "
-                  f"{overhead(2)} | {100 * (paired - 1):+.1f} % |")
+                for logged, plain in zip(runs[arm], runs["plain"])
+            )
+            print(
+                f"| {name} | {steps} | {arm} | {median('plain', 0):.2f} | "
+                f"{median(arm, 0):.2f} | {overhead(0)} | {overhead(1)} | "
+                f"{overhead(2)} | {100 * (paired - 1):+.1f} % |"
+            )
 
     if args.step_rounds <= 0 or keras.backend.backend() != "tensorflow":
         return
     print()
-    print(f"Single steps: {args.step_rounds} rounds of {args.step_block} "
-          "steps per arm, arms alternating")
+    print(
+        f"Single steps: {args.step_rounds} rounds of {args.step_block} "
+        "steps per arm, arms alternating"
+    )
     print()
-    print("| model | arm | plain step (us) | arm step (us) "
-          "| overhead | overhead, paired |")
+    print(
+        "| model | arm | plain step (us) | arm step (us) "
+        "| overhead | overhead, paired |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     rng = np.random.default_rng(0)
     for name, build in (("MLP", mlp), ("CNN", cnn)):
         if name not in args.models.split(","):
             continue
         x, y = data(name, rng)
-        times = step_times(build, x, y, args.batch_size, args.step_rounds,
-                           args.step_block, parts=args.parts)
+        times = step_times(
+            build,
+            x,
+            y,
+            args.batch_size,
+            args.step_rounds,
+            args.step_block,
+            parts=args.parts,
+        )
         plain = statistics.median(times["plain"])
         for arm in list(times)[1:]:
             logged = statistics.median(times[arm])
             paired = statistics.median(
-                a / b for a, b in zip(times[arm], times["plain"]))
-            print(f"| {name} | {arm} | {plain:.0f} | {logged:.0f} | "
-                  f"{100 * (logged / plain - 1):+.1f} % | "
-                  f"{100 * (paired - 1):+.1f} % |")
+                a / b for a, b in zip(times[arm], times["plain"])
+            )
+            print(
+                f"| {name} | {arm} | {plain:.0f} | {logged:.0f} | "
+                f"{100 * (logged / plain - 1):+.1f} % | "
+                f"{100 * (paired - 1):+.1f} % |"
+            )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from mlkeras import grading  # noqa: E402
-from mlkeras.grading import exercises  # noqa: E402
-from mlkeras.grading import pytest_plugin  # noqa: E402
+from mlkeras.grading import (
+    exercises,  # noqa: E402
+    pytest_plugin,  # noqa: E402
+)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "tests" / "grading" / "submissions" / "lab03"
@@ -45,7 +47,8 @@ class InProcess:
     def __init__(self, module_path, limits=None, lab="", copy_folder=False):
         InProcess.counter += 1
         spec = importlib.util.spec_from_file_location(
-            f"unsandboxed_{InProcess.counter}", module_path)
+            f"unsandboxed_{InProcess.counter}", module_path
+        )
         self.module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(self.module)
 
@@ -63,8 +66,11 @@ class InProcess:
 
 
 def make_class(folder, count):
-    sources = [EXAMPLES / "correct.py", exercises.find_exercise("03").starter_path,
-               *sorted(EXAMPLES.glob("fails_*.py"))]
+    sources = [
+        EXAMPLES / "correct.py",
+        exercises.find_exercise("03").starter_path,
+        *sorted(EXAMPLES.glob("fails_*.py")),
+    ]
     paths = []
     for index in range(count):
         target = folder / f"student{index:03d}.py"
@@ -76,10 +82,20 @@ def make_class(folder, count):
 def sandboxed(paths, out, jobs):
     stamps = []
     start = time.perf_counter()
-    grading.grade(paths, lab="03", out=out, jobs=jobs, seed=7,
-                  progress=lambda name, result: stamps.append(time.perf_counter()))
+    grading.grade(
+        paths,
+        lab="03",
+        out=out,
+        jobs=jobs,
+        seed=7,
+        progress=lambda name, result: stamps.append(time.perf_counter()),
+    )
     total = time.perf_counter() - start
-    steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
+    steady = (
+        (len(stamps) - 1) / (stamps[-1] - stamps[0])
+        if len(stamps) > 1
+        else float("nan")
+    )
     return len(paths) / total, steady
 
 
@@ -107,23 +123,34 @@ def main(argv=None):
         unsandboxed(paths[:2])  # warm-up: import Keras and the checks once
         totals, steadies, plains = [], [], []
         for repeat in range(args.repeats):
-            total, steady = sandboxed(paths, folder / f"grades{repeat}", args.jobs)
+            total, steady = sandboxed(
+                paths, folder / f"grades{repeat}", args.jobs
+            )
             plain = unsandboxed(paths)
             totals.append(total)
             steadies.append(steady)
             plains.append(plain)
-            print(f"repeat {repeat}: sandboxed {total:.2f}/s (steady {steady:.2f}/s), "
-                  f"unsandboxed {plain:.2f}/s", flush=True)
+            print(
+                f"repeat {repeat}: sandboxed {total:.2f}/s (steady {steady:.2f}/s), "
+                f"unsandboxed {plain:.2f}/s",
+                flush=True,
+            )
     total, steady, plain = map(statistics.median, (totals, steadies, plains))
     print()
-    print(f"| lab 03, {args.submissions} submissions, median of {args.repeats} | "
-          f"submissions/s |")
+    print(
+        f"| lab 03, {args.submissions} submissions, median of {args.repeats} | "
+        f"submissions/s |"
+    )
     print("| --- | --- |")
-    print(f"| sandboxed, `--jobs {args.jobs}`, whole batch (worker start-up included) "
-          f"| {total:.2f} |")
+    print(
+        f"| sandboxed, `--jobs {args.jobs}`, whole batch (worker start-up included) "
+        f"| {total:.2f} |"
+    )
     print(f"| sandboxed, `--jobs {args.jobs}`, steady state | {steady:.2f} |")
     print(f"| unsandboxed, one process | {plain:.2f} |")
-    print(f"| sandbox cost (unsandboxed / sandboxed steady) | {plain / steady:.2f}x |")
+    print(
+        f"| sandbox cost (unsandboxed / sandboxed steady) | {plain / steady:.2f}x |"
+    )
     return 0
 
 

@@ -54,20 +54,25 @@ def build_model(kind, args, jit_compile):
     """Returns a compiled model whose recurrent layer is `kind`."""
     layer = {
         "keras_lstm": lambda: keras.layers.LSTM(args.units),
-        "keras_lstm_no_cudnn": lambda: keras.layers.LSTM(args.units,
-                                                         use_cudnn=False),
+        "keras_lstm_no_cudnn": lambda: keras.layers.LSTM(
+            args.units, use_cudnn=False
+        ),
         "peephole_lstm": lambda: PeepholeLSTM(args.units),
         "peephole_lstm_autodiff": lambda: _AutodiffPeepholeLSTM(args.units),
         # The naive way: the cell stepped by keras.layers.RNN, projecting
         # the inputs inside the loop at every step.
         "peephole_cell_in_rnn": lambda: keras.layers.RNN(
-            PeepholeLSTMCell(args.units)),
+            PeepholeLSTMCell(args.units)
+        ),
     }[kind]()
     inputs = keras.Input((args.steps, args.features), batch_size=args.batch)
     hidden = layer(inputs)
     model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse",
-                  jit_compile=jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="mse",
+        jit_compile=jit_compile,
+    )
     return model
 
 
@@ -81,8 +86,10 @@ def time_block(model, x, y, iterations):
     for _ in range(iterations):
         loss = model.train_on_batch(x, y)
     float(loss)  # wait for the last step
-    return ((time.perf_counter() - wall) / iterations,
-            (time.process_time() - cpu) / iterations)
+    return (
+        (time.perf_counter() - wall) / iterations,
+        (time.process_time() - cpu) / iterations,
+    )
 
 
 def main(argv=None):
@@ -91,29 +98,41 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--features", type=int, default=32)
     parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=7,
-                        help="interleaved rounds; the median is reported")
-    parser.add_argument("--iterations", type=int, default=10,
-                        help="train steps per timed block")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--jit", choices=("both", "on", "off"),
-                        default="both")
     parser.add_argument(
-        "--threads", type=int, default=0,
+        "--rounds",
+        type=int,
+        default=7,
+        help="interleaved rounds; the median is reported",
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=10, help="train steps per timed block"
+    )
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--jit", choices=("both", "on", "off"), default="both")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
         help="TensorFlow only: run every operation on this many threads "
         "(intra- and inter-op); 1 measures the work done, without two "
-        "cores waiting on each other; 0 keeps TensorFlow's default")
+        "cores waiting on each other; 0 keeps TensorFlow's default",
+    )
     parser.add_argument(
-        "--kinds", default="keras_lstm,peephole_lstm,peephole_lstm_autodiff,"
-        "peephole_cell_in_rnn", help="comma-separated models to time; "
-        "keras_lstm and peephole_lstm are needed for the ratios")
+        "--kinds",
+        default="keras_lstm,peephole_lstm,peephole_lstm_autodiff,"
+        "peephole_cell_in_rnn",
+        help="comma-separated models to time; "
+        "keras_lstm and peephole_lstm are needed for the ratios",
+    )
     args = parser.parse_args(argv)
     if args.threads < 0:
         parser.error(f"--threads must be 0 or more, got {args.threads}")
     if args.threads:
         if keras.backend.backend() != "tensorflow":
-            parser.error("--threads applies to the TensorFlow backend only; "
-                         f"the backend is {keras.backend.backend()!r}")
+            parser.error(
+                "--threads applies to the TensorFlow backend only; "
+                f"the backend is {keras.backend.backend()!r}"
+            )
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -124,8 +143,9 @@ def main(argv=None):
     x = x.astype("float32")
     y = rng.normal(size=(args.batch, 1)).astype("float32")
 
-    jit_settings = {"both": (False, True), "on": (True,),
-                    "off": (False,)}[args.jit]
+    jit_settings = {"both": (False, True), "on": (True,), "off": (False,)}[
+        args.jit
+    ]
     models = {}
     kinds = args.kinds.split(",")
     for kind in kinds:
@@ -140,41 +160,59 @@ def main(argv=None):
     for _ in range(args.rounds):
         for key, model in models.items():
             times[key].append(time_block(model, x, y, args.iterations))
-    medians = {key: tuple(statistics.median(t[i] for t in value)
-                          for i in (0, 1))
-               for key, value in times.items()}
+    medians = {
+        key: tuple(statistics.median(t[i] for t in value) for i in (0, 1))
+        for key, value in times.items()
+    }
 
-    print(f"backend={keras.backend.backend()} batch={args.batch} "
-          f"steps={args.steps} features={args.features} units={args.units} "
-          f"float32, {args.rounds} rounds x {args.iterations} steps, "
-          f"{os.cpu_count()} CPUs"
-          + (f", {args.threads} TensorFlow threads" if args.threads else ""))
-    print("| layer | jit_compile | wall ms per train step "
-          "| CPU ms per train step |")
+    print(
+        f"backend={keras.backend.backend()} batch={args.batch} "
+        f"steps={args.steps} features={args.features} units={args.units} "
+        f"float32, {args.rounds} rounds x {args.iterations} steps, "
+        f"{os.cpu_count()} CPUs"
+        + (f", {args.threads} TensorFlow threads" if args.threads else "")
+    )
+    print(
+        "| layer | jit_compile | wall ms per train step "
+        "| CPU ms per train step |"
+    )
     print("| --- | --- | --- | --- |")
     for (kind, jit), (wall, cpu) in medians.items():
         print(f"| {kind} | {jit} | {1000 * wall:.1f} | {1000 * cpu:.1f} |")
     for index, label in ((0, "wall"), (1, "CPU")):
+
         def best(kind):
             return min(v[index] for (k, _), v in medians.items() if k == kind)
+
         for jit in jit_settings:
-            ratio = (medians[("peephole_lstm", jit)][index]
-                     / medians[("keras_lstm", jit)][index])
-            print(f"{label} ratio peephole / keras, both "
-                  f"jit_compile={jit}: {ratio:.2f}")
-        print(f"{label} ratio peephole / keras, each at its faster "
-              f"setting: {best('peephole_lstm') / best('keras_lstm'):.2f}")
+            ratio = (
+                medians[("peephole_lstm", jit)][index]
+                / medians[("keras_lstm", jit)][index]
+            )
+            print(
+                f"{label} ratio peephole / keras, both "
+                f"jit_compile={jit}: {ratio:.2f}"
+            )
+        print(
+            f"{label} ratio peephole / keras, each at its faster "
+            f"setting: {best('peephole_lstm') / best('keras_lstm'):.2f}"
+        )
         for kind, name in (
-                ("peephole_cell_in_rnn", "cell in keras.layers.RNN"),
-                ("keras_lstm_no_cudnn", "keras without cuDNN")):
+            ("peephole_cell_in_rnn", "cell in keras.layers.RNN"),
+            ("keras_lstm_no_cudnn", "keras without cuDNN"),
+        ):
             if kind in kinds:
-                print(f"{label} ratio {name} / keras, each at its faster "
-                      f"setting: {best(kind) / best('keras_lstm'):.2f}")
+                print(
+                    f"{label} ratio {name} / keras, each at its faster "
+                    f"setting: {best(kind) / best('keras_lstm'):.2f}"
+                )
         if "peephole_lstm_autodiff" in kinds:
             ratio = best("peephole_lstm") / best("peephole_lstm_autodiff")
-            print(f"{label} ratio peephole / peephole without the "
-                  f"hand-written backward pass, each at its faster setting: "
-                  f"{ratio:.2f}")
+            print(
+                f"{label} ratio peephole / peephole without the "
+                f"hand-written backward pass, each at its faster setting: "
+                f"{ratio:.2f}"
+            )
     return medians
 
 

@@ -13,9 +13,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 
 def step(z):
@@ -64,12 +62,15 @@ def keras_perceptron(x, y, epochs, seed):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((2,)),
-        keras.layers.Dense(1, activation="sigmoid", name="perceptron"),
-    ])
-    model.compile(keras.optimizers.SGD(0.5), "binary_crossentropy",
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(1, activation="sigmoid", name="perceptron"),
+        ]
+    )
+    model.compile(
+        keras.optimizers.SGD(0.5), "binary_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x, y, epochs=epochs, batch_size=16, verbose=0)
     return model
 
@@ -79,13 +80,16 @@ def hidden_layer_network(x, y, epochs, seed):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((2,)),
-        keras.layers.Dense(4, activation="tanh", name="hidden"),
-        keras.layers.Dense(1, activation="sigmoid", name="output"),
-    ])
-    model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy",
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(4, activation="tanh", name="hidden"),
+            keras.layers.Dense(1, activation="sigmoid", name="output"),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
     return model
 
@@ -108,59 +112,89 @@ def main(argv=None):
     print("1. One forward pass by hand")
     x0, w0, b0 = np.array([0.5, -1.0]), np.array([2.0, 1.0]), 0.25
     z0 = float(x0 @ w0 + b0)
-    print(f"   x = {x0}, w = {w0}, b = {b0}: z = 2*0.5 + 1*(-1) + 0.25 = "
-          f"{z0:.2f} -> step(z) = {int(step(z0))}")
+    print(
+        f"   x = {x0}, w = {w0}, b = {b0}: z = 2*0.5 + 1*(-1) + 0.25 = "
+        f"{z0:.2f} -> step(z) = {int(step(z0))}"
+    )
 
     print("2. The learning rule on linearly separable points")
     x, y = datasets.make_separable(n, margin=0.1, seed=args.seed)
     w, b, errors = perceptron_train(x, y, epochs=epochs, seed=args.seed)
     numpy_accuracy = float(np.mean(perceptron_predict(x, w, b) == y))
     converged_epoch = next(
-        (k + 1 for k, e in enumerate(errors) if e == 0), None)
-    print(f"   mistakes per epoch: {errors[:10]}{' ...' if epochs > 10 else ''}")
+        (k + 1 for k, e in enumerate(errors) if e == 0), None
+    )
+    print(
+        f"   mistakes per epoch: {errors[:10]}{' ...' if epochs > 10 else ''}"
+    )
     print(f"   first epoch without a mistake: {converged_epoch}")
 
     print("3. The same model in Keras")
     model = keras_perceptron(x, y, keras_epochs, args.seed)
     kernel, bias = model.get_layer("perceptron").get_weights()
-    keras_accuracy = float(np.mean(
-        (model.predict(x, verbose=0)[:, 0] >= 0.5) == y))
-    print(f"   Keras weights {kernel[:, 0].round(3)}, bias {bias.round(3)}; "
-          f"NumPy weights {w.round(3)}, bias {round(b, 3)}")
+    keras_accuracy = float(
+        np.mean((model.predict(x, verbose=0)[:, 0] >= 0.5) == y)
+    )
+    print(
+        f"   Keras weights {kernel[:, 0].round(3)}, bias {bias.round(3)}; "
+        f"NumPy weights {w.round(3)}, bias {round(b, 3)}"
+    )
 
     fig, axes = plotting.new_figure(1, 2)
     plotting.plot_decision_boundary(
-        axes[0], lambda g: perceptron_predict(g, w, b), x, y,
-        title="NumPy perceptron (learning rule)")
+        axes[0],
+        lambda g: perceptron_predict(g, w, b),
+        x,
+        y,
+        title="NumPy perceptron (learning rule)",
+    )
     plotting.plot_decision_boundary(
-        axes[1], lambda g: model.predict(g, verbose=0)[:, 0], x, y,
-        title="Keras: Dense(1, sigmoid)")
+        axes[1],
+        lambda g: model.predict(g, verbose=0)[:, 0],
+        x,
+        y,
+        title="Keras: Dense(1, sigmoid)",
+    )
     plotting.save_figure(fig, out, "decision_boundary")
 
     print("4. XOR: no line separates the classes")
     xx, xy = datasets.make_xor(n, noise=0.1, seed=args.seed)
     xw, xb, xor_errors = perceptron_train(xx, xy, epochs=epochs, seed=args.seed)
-    xor_perceptron_accuracy = float(np.mean(perceptron_predict(xx, xw, xb) == xy))
+    xor_perceptron_accuracy = float(
+        np.mean(perceptron_predict(xx, xw, xb) == xy)
+    )
     corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float64")
     corner_labels = np.array([0, 1, 1, 0])
     # A line splits the four corners at best 3 to 1, so at most 3 are right.
-    xor_corner_accuracy = float(np.mean(
-        perceptron_predict(corners, xw, xb) == corner_labels))
+    xor_corner_accuracy = float(
+        np.mean(perceptron_predict(corners, xw, xb) == corner_labels)
+    )
     print(f"   mistakes per epoch never reach 0: {xor_errors[:10]} ...")
 
     print("5. One hidden layer fixes it")
     hidden = hidden_layer_network(xx, xy, keras_epochs * 2, args.seed)
-    xor_hidden_accuracy = float(np.mean(
-        (hidden.predict(xx, verbose=0)[:, 0] >= 0.5) == xy))
-    xor_handmade_accuracy = float(np.mean(handmade_xor(corners) == corner_labels))
+    xor_hidden_accuracy = float(
+        np.mean((hidden.predict(xx, verbose=0)[:, 0] >= 0.5) == xy)
+    )
+    xor_handmade_accuracy = float(
+        np.mean(handmade_xor(corners) == corner_labels)
+    )
 
     fig, axes = plotting.new_figure(1, 3)
     plotting.plot_decision_boundary(
-        axes[0], lambda g: perceptron_predict(g, xw, xb), xx, xy,
-        title="perceptron on XOR")
+        axes[0],
+        lambda g: perceptron_predict(g, xw, xb),
+        xx,
+        xy,
+        title="perceptron on XOR",
+    )
     plotting.plot_decision_boundary(
-        axes[1], lambda g: hidden.predict(g, verbose=0)[:, 0], xx, xy,
-        title="4 tanh hidden units")
+        axes[1],
+        lambda g: hidden.predict(g, verbose=0)[:, 0],
+        xx,
+        xy,
+        title="4 tanh hidden units",
+    )
     axes[2].plot(range(1, epochs + 1), errors, marker="o", label="separable")
     axes[2].plot(range(1, epochs + 1), xor_errors, marker="s", label="XOR")
     axes[2].set_xlabel("epoch")
@@ -180,14 +214,18 @@ def main(argv=None):
         "xor_hidden_layer_accuracy": xor_hidden_accuracy,
         "xor_handmade_accuracy": xor_handmade_accuracy,
     }
-    labs.print_table("Results", ("model", "data", "accuracy"), [
-        ("perceptron (NumPy rule)", "separable", numpy_accuracy),
-        ("Dense(1, sigmoid) (Keras)", "separable", keras_accuracy),
-        ("perceptron (NumPy rule)", "XOR", xor_perceptron_accuracy),
-        ("perceptron, 4 corners", "XOR", xor_corner_accuracy),
-        ("Dense(4, tanh) + Dense(1)", "XOR", xor_hidden_accuracy),
-        ("three hand-set step units", "XOR corners", xor_handmade_accuracy),
-    ])
+    labs.print_table(
+        "Results",
+        ("model", "data", "accuracy"),
+        [
+            ("perceptron (NumPy rule)", "separable", numpy_accuracy),
+            ("Dense(1, sigmoid) (Keras)", "separable", keras_accuracy),
+            ("perceptron (NumPy rule)", "XOR", xor_perceptron_accuracy),
+            ("perceptron, 4 corners", "XOR", xor_corner_accuracy),
+            ("Dense(4, tanh) + Dense(1)", "XOR", xor_hidden_accuracy),
+            ("three hand-set step units", "XOR corners", xor_handmade_accuracy),
+        ],
+    )
     print(
         "\nSummary: on separable points the learning rule stops making "
         f"mistakes (epoch {converged_epoch}) and reaches {numpy_accuracy:.0%}, "

@@ -17,9 +17,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 WIDTHS = (1, 4, 16, 64)
 DEEP_HIDDEN = (16, 16, 16)
@@ -37,8 +35,10 @@ def count_parameters_by_hand(layer_sizes):
     `n_in * n_out` weights (one per connection) and `n_out` biases (one per
     receiving node).
     """
-    return sum(n_in * n_out + n_out
-               for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+    return sum(
+        n_in * n_out + n_out
+        for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])
+    )
 
 
 def dense_stack(layer_sizes, activation, name):
@@ -47,8 +47,11 @@ def dense_stack(layer_sizes, activation, name):
 
     layers = [keras.Input((layer_sizes[0],))]
     for k, units in enumerate(layer_sizes[1:-1]):
-        layers.append(keras.layers.Dense(units, activation=activation,
-                                         name=f"hidden_{k + 1}"))
+        layers.append(
+            keras.layers.Dense(
+                units, activation=activation, name=f"hidden_{k + 1}"
+            )
+        )
     layers.append(keras.layers.Dense(layer_sizes[-1], name="output"))
     return keras.Sequential(layers, name=name)
 
@@ -63,8 +66,14 @@ def fit_full_batch(model, x, y, steps, learning_rate):
     import keras
 
     model.compile(keras.optimizers.Adam(learning_rate), "mse")
-    model.fit(np.tile(x, (steps, 1)), np.tile(y, (steps, 1)),
-              batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    model.fit(
+        np.tile(x, (steps, 1)),
+        np.tile(y, (steps, 1)),
+        batch_size=len(x),
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
     return model
 
 
@@ -132,9 +141,12 @@ def width_network(width):
     # width starts with units that cover the whole interval.
     return [
         keras.layers.Dense(
-            width, activation="tanh", name=f"hidden_w{width}",
+            width,
+            activation="tanh",
+            name=f"hidden_w{width}",
             kernel_initializer=keras.initializers.RandomNormal(stddev=2.0),
-            bias_initializer=keras.initializers.RandomUniform(-6.0, 6.0)),
+            bias_initializer=keras.initializers.RandomUniform(-6.0, 6.0),
+        ),
         keras.layers.Dense(1, name=f"output_w{width}"),
     ]
 
@@ -143,14 +155,19 @@ def depth_network(name, hidden_sizes, activation):
     """Layers of a network with the given hidden sizes (none: one Dense)."""
     import keras
 
-    layers = [keras.layers.Dense(units, activation=activation,
-                                 name=f"{name}_hidden_{k + 1}")
-              for k, units in enumerate(hidden_sizes)]
+    layers = [
+        keras.layers.Dense(
+            units, activation=activation, name=f"{name}_hidden_{k + 1}"
+        )
+        for k, units in enumerate(hidden_sizes)
+    ]
     return layers + [keras.layers.Dense(1, name=f"{name}_output")]
 
 
 def mse(a, b):
-    return float(np.mean((np.asarray(a, "float64") - np.asarray(b, "float64")) ** 2))
+    return float(
+        np.mean((np.asarray(a, "float64") - np.asarray(b, "float64")) ** 2)
+    )
 
 
 def main(argv=None):
@@ -168,28 +185,37 @@ def main(argv=None):
     b1 = np.array([0.1, 0.0, -0.2])
     w2 = np.array([[1.0], [-2.0], [0.5]])
     b2 = np.array([0.3])
-    z1 = x0 @ w1 + b1              # one weight per connection, one bias per node
-    h1 = np.maximum(z1, 0.0)       # ReLU
+    z1 = x0 @ w1 + b1  # one weight per connection, one bias per node
+    h1 = np.maximum(z1, 0.0)  # ReLU
     y_hand = h1 @ w2 + b2
     small = dense_stack((2, 3, 1), "relu", "small")
     small.set_weights([w1, b1, w2, b2])
     y_keras = small.predict(x0, verbose=0)
     forward_diff = float(np.max(np.abs(y_hand - y_keras)))
-    print(f"   z1 = {z1[0].round(3)}, h1 = relu(z1) = {h1[0].round(3)}, "
-          f"y = {y_hand[0, 0]:.4f}; Keras gives {y_keras[0, 0]:.4f}")
+    print(
+        f"   z1 = {z1[0].round(3)}, h1 = relu(z1) = {h1[0].round(3)}, "
+        f"y = {y_hand[0, 0]:.4f}; Keras gives {y_keras[0, 0]:.4f}"
+    )
 
     print("2. Parameter counts: by hand and from Keras")
-    architectures = [(2, 3, 1), (1, 16, 1), (1, 64, 64, 1), (784, 128, 64, 10),
-                     (20, 256, 256, 256, 3)]
+    architectures = [
+        (2, 3, 1),
+        (1, 16, 1),
+        (1, 64, 64, 1),
+        (784, 128, 64, 10),
+        (20, 256, 256, 256, 3),
+    ]
     count_rows, counts = [], []
     for sizes in architectures:
         hand = count_parameters_by_hand(sizes)
         keras_count = dense_stack(sizes, "relu", "count").count_params()
-        counts.append({"layers": list(sizes), "by_hand": hand,
-                       "keras": int(keras_count)})
+        counts.append(
+            {"layers": list(sizes), "by_hand": hand, "keras": int(keras_count)}
+        )
         count_rows.append(("-".join(map(str, sizes)), hand, int(keras_count)))
-    labs.print_table("Parameters", ("layer sizes", "by hand", "Keras"),
-                     count_rows)
+    labs.print_table(
+        "Parameters", ("layer sizes", "by hand", "Keras"), count_rows
+    )
 
     print("\n3. Universal approximation: a network built by hand")
     low, high = -np.pi, np.pi
@@ -200,11 +226,15 @@ def main(argv=None):
         net.set_weights(staircase_weights(w, low, high, target))
         staircase_pred[w] = net.predict(x, verbose=0)
         staircase_mse[w] = mse(staircase_pred[w], y)
-    print("   hand-set sigmoid staircases, MSE by width: "
-          + ", ".join(f"{w}: {staircase_mse[w]:.2e}" for w in WIDTHS))
+    print(
+        "   hand-set sigmoid staircases, MSE by width: "
+        + ", ".join(f"{w}: {staircase_mse[w]:.2e}" for w in WIDTHS)
+    )
 
-    print(f"4. The same widths trained by gradient descent ({steps} full-batch "
-          "Adam steps), together with the depth experiment of part 5")
+    print(
+        f"4. The same widths trained by gradient descent ({steps} full-batch "
+        "Adam steps), together with the depth experiment of part 5"
+    )
     networks = {f"width {w}": width_network(w) for w in WIDTHS}
     networks["Dense(1)"] = depth_network("single", (), None)
     networks["deep linear"] = depth_network("linear", DEEP_HIDDEN, None)
@@ -212,29 +242,42 @@ def main(argv=None):
     model = side_by_side(networks, args.seed)
     fit_full_batch(model, x, np.tile(y, (1, len(networks))), steps, 0.02)
     columns = model.predict(x, verbose=0)
-    predictions = {name: columns[:, k:k + 1]
-                   for k, name in enumerate(networks)}
+    predictions = {
+        name: columns[:, k : k + 1] for k, name in enumerate(networks)
+    }
     trained_pred = {w: predictions[f"width {w}"] for w in WIDTHS}
     trained_mse = {w: mse(trained_pred[w], y) for w in WIDTHS}
     labs.print_table(
         "Approximating sin(3x) on [-pi, pi] with one hidden layer",
         ("hidden units", "parameters", "trained MSE", "hand-built MSE"),
-        [(w, count_parameters_by_hand((1, w, 1)), trained_mse[w],
-          staircase_mse[w]) for w in WIDTHS])
+        [
+            (
+                w,
+                count_parameters_by_hand((1, w, 1)),
+                trained_mse[w],
+                staircase_mse[w],
+            )
+            for w in WIDTHS
+        ],
+    )
 
     fig, axes = plotting.new_figure(1, 3)
-    for ax, preds, title in ((axes[0], trained_pred, "trained (tanh)"),
-                             (axes[1], staircase_pred, "built by hand (sigmoid)")):
+    for ax, preds, title in (
+        (axes[0], trained_pred, "trained (tanh)"),
+        (axes[1], staircase_pred, "built by hand (sigmoid)"),
+    ):
         ax.plot(x[:, 0], y[:, 0], color="k", lw=2, label="sin(3x)")
         for w in WIDTHS:
             ax.plot(x[:, 0], preds[w][:, 0], label=f"{w} unit{'s' * (w > 1)}")
         ax.set_title(title)
         ax.set_xlabel("x")
         ax.legend(fontsize=8)
-    axes[2].loglog(WIDTHS, [trained_mse[w] for w in WIDTHS], "o-",
-                   label="trained")
-    axes[2].loglog(WIDTHS, [staircase_mse[w] for w in WIDTHS], "s--",
-                   label="built by hand")
+    axes[2].loglog(
+        WIDTHS, [trained_mse[w] for w in WIDTHS], "o-", label="trained"
+    )
+    axes[2].loglog(
+        WIDTHS, [staircase_mse[w] for w in WIDTHS], "s--", label="built by hand"
+    )
     axes[2].set_xlabel("hidden units (width)")
     axes[2].set_ylabel("MSE")
     axes[2].set_title("error against width")
@@ -260,29 +303,57 @@ def main(argv=None):
         bias = bias @ w_k.astype("float64") + b_k
     collapsed = dense_stack((1, 1), None, "collapsed")
     collapsed.set_weights([kernel, bias])
-    collapse_diff = float(np.max(np.abs(
-        collapsed.predict(x, verbose=0) - predictions["deep linear"])))
+    collapse_diff = float(
+        np.max(
+            np.abs(collapsed.predict(x, verbose=0) - predictions["deep linear"])
+        )
+    )
     deep_params = count_parameters_by_hand((1, *DEEP_HIDDEN, 1))
     labs.print_table(
         "Fitting sin(3x): hidden layers with and without activations",
         ("model", "parameters", "MSE", "slope", "intercept"),
-        [("least squares line (NumPy)", 2, least_squares_mse,
-          float(coef[0, 0]), float(coef[1, 0])),
-         ("Dense(1)", 2, single_mse,
-          float(single_weights[0][0, 0]), float(single_weights[1][0])),
-         ("1-16-16-16-1, no activation", deep_params,
-          deep_linear_mse, float(kernel[0, 0]), float(bias[0])),
-         ("1-16-16-16-1, tanh", deep_params, deep_tanh_mse, "-", "-")])
-    print(f"   the deep linear network multiplied out into one Dense layer "
-          f"predicts the same values (largest difference {collapse_diff:.1e})")
+        [
+            (
+                "least squares line (NumPy)",
+                2,
+                least_squares_mse,
+                float(coef[0, 0]),
+                float(coef[1, 0]),
+            ),
+            (
+                "Dense(1)",
+                2,
+                single_mse,
+                float(single_weights[0][0, 0]),
+                float(single_weights[1][0]),
+            ),
+            (
+                "1-16-16-16-1, no activation",
+                deep_params,
+                deep_linear_mse,
+                float(kernel[0, 0]),
+                float(bias[0]),
+            ),
+            ("1-16-16-16-1, tanh", deep_params, deep_tanh_mse, "-", "-"),
+        ],
+    )
+    print(
+        f"   the deep linear network multiplied out into one Dense layer "
+        f"predicts the same values (largest difference {collapse_diff:.1e})"
+    )
 
     fig, ax = plotting.new_figure()
     ax.plot(x[:, 0], y[:, 0], color="k", lw=2, label="sin(3x)")
     ax.plot(x[:, 0], predictions["Dense(1)"][:, 0], lw=3, label="Dense(1)")
-    ax.plot(x[:, 0], predictions["deep linear"][:, 0], "--",
-            label="3 hidden layers, no activation")
-    ax.plot(x[:, 0], predictions["deep tanh"][:, 0],
-            label="3 hidden layers, tanh")
+    ax.plot(
+        x[:, 0],
+        predictions["deep linear"][:, 0],
+        "--",
+        label="3 hidden layers, no activation",
+    )
+    ax.plot(
+        x[:, 0], predictions["deep tanh"][:, 0], label="3 hidden layers, tanh"
+    )
     ax.set_xlabel("x")
     ax.set_title("depth without activations is still a line")
     ax.legend(fontsize=8)

@@ -20,8 +20,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import labs, plotting
 
 LEAKY_SLOPE = 0.1
 
@@ -31,40 +30,70 @@ def activation_functions():
     import keras
 
     def numpy_of(fn):
-        return lambda x: np.asarray(keras.ops.convert_to_numpy(fn(x)), "float64")
+        return lambda x: np.asarray(
+            keras.ops.convert_to_numpy(fn(x)), "float64"
+        )
 
     def sig(x):
         return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
 
     prelu = keras.layers.PReLU(
-        alpha_initializer=keras.initializers.Constant(0.25), name="prelu",
-        dtype="float64")
+        alpha_initializer=keras.initializers.Constant(0.25),
+        name="prelu",
+        dtype="float64",
+    )
     prelu.build((None, 1))
     return {
-        "ReLU": (numpy_of(keras.activations.relu),
-                 lambda x: (x > 0).astype("float64"), "max(0, x)"),
+        "ReLU": (
+            numpy_of(keras.activations.relu),
+            lambda x: (x > 0).astype("float64"),
+            "max(0, x)",
+        ),
         "Leaky ReLU": (
-            numpy_of(lambda x: keras.activations.leaky_relu(
-                x, negative_slope=LEAKY_SLOPE)),
+            numpy_of(
+                lambda x: keras.activations.leaky_relu(
+                    x, negative_slope=LEAKY_SLOPE
+                )
+            ),
             lambda x: np.where(x > 0, 1.0, LEAKY_SLOPE),
-            f"x if x > 0 else {LEAKY_SLOPE}x"),
-        "PReLU": (numpy_of(lambda x: prelu(x[:, None])[:, 0]),
-                  lambda x: np.where(x > 0, 1.0, 0.25),
-                  "x if x > 0 else a*x, a learned (here 0.25)"),
-        "sigmoid": (numpy_of(keras.activations.sigmoid),
-                    lambda x: sig(x) * (1 - sig(x)), "1 / (1 + e^-x)"),
-        "tanh": (numpy_of(keras.activations.tanh),
-                 lambda x: 1 - np.tanh(x) ** 2, "(e^x - e^-x) / (e^x + e^-x)"),
+            f"x if x > 0 else {LEAKY_SLOPE}x",
+        ),
+        "PReLU": (
+            numpy_of(lambda x: prelu(x[:, None])[:, 0]),
+            lambda x: np.where(x > 0, 1.0, 0.25),
+            "x if x > 0 else a*x, a learned (here 0.25)",
+        ),
+        "sigmoid": (
+            numpy_of(keras.activations.sigmoid),
+            lambda x: sig(x) * (1 - sig(x)),
+            "1 / (1 + e^-x)",
+        ),
+        "tanh": (
+            numpy_of(keras.activations.tanh),
+            lambda x: 1 - np.tanh(x) ** 2,
+            "(e^x - e^-x) / (e^x + e^-x)",
+        ),
         "softmax([x, 0])[0]": (
-            numpy_of(lambda x: keras.activations.softmax(
-                keras.ops.stack([x, keras.ops.zeros_like(x)], axis=-1))[:, 0]),
-            lambda x: sig(x) * (1 - sig(x)), "e^x / (e^x + e^0)"),
-        "Swish (SiLU)": (numpy_of(keras.activations.silu),
-                         lambda x: sig(x) * (1 + x * (1 - sig(x))),
-                         "x * sigmoid(x)"),
-        "GELU": (numpy_of(keras.activations.gelu),
-                 lambda x: _normal_cdf(x) + x * np.exp(-x ** 2 / 2)
-                 / np.sqrt(2 * np.pi), "x * Phi(x)"),
+            numpy_of(
+                lambda x: keras.activations.softmax(
+                    keras.ops.stack([x, keras.ops.zeros_like(x)], axis=-1)
+                )[:, 0]
+            ),
+            lambda x: sig(x) * (1 - sig(x)),
+            "e^x / (e^x + e^0)",
+        ),
+        "Swish (SiLU)": (
+            numpy_of(keras.activations.silu),
+            lambda x: sig(x) * (1 + x * (1 - sig(x))),
+            "x * sigmoid(x)",
+        ),
+        "GELU": (
+            numpy_of(keras.activations.gelu),
+            lambda x: (
+                _normal_cdf(x) + x * np.exp(-(x**2) / 2) / np.sqrt(2 * np.pi)
+            ),
+            "x * Phi(x)",
+        ),
     }
 
 
@@ -106,20 +135,25 @@ def dying_relu_experiment(activation, big_lr, steps, seed):
     y = (np.sin(3 * x) + 3).astype("float32")
     layers = {
         "ReLU": keras.layers.ReLU,
-        "Leaky ReLU": lambda: keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE),
+        "Leaky ReLU": lambda: keras.layers.LeakyReLU(
+            negative_slope=LEAKY_SLOPE
+        ),
         "PReLU": lambda: keras.layers.PReLU(
-            alpha_initializer=keras.initializers.Constant(LEAKY_SLOPE)),
+            alpha_initializer=keras.initializers.Constant(LEAKY_SLOPE)
+        ),
     }
     hidden = keras.layers.Dense(32, name="hidden")
     act = layers[activation]()
-    model = keras.Sequential([keras.Input((1,)), hidden, act,
-                              keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((1,)), hidden, act, keras.layers.Dense(1)]
+    )
 
     def census():
         kernel, bias = hidden.get_weights()
         z = x @ kernel + bias
         slope = central_difference(
-            lambda v: keras.ops.convert_to_numpy(act(v)), z, 1e-3)
+            lambda v: keras.ops.convert_to_numpy(act(v)), z, 1e-3
+        )
         return np.all(z <= 0, axis=0), np.all(np.abs(slope) < 1e-6, axis=0)
 
     result = {}
@@ -133,14 +167,20 @@ def dying_relu_experiment(activation, big_lr, steps, seed):
     result["negative_after_big_step"] = float(negative_step.mean())
     result["dead_after_big_step"] = float(dead.mean())
     model.compile(keras.optimizers.Adam(0.01), "mse")
-    model.fit(np.tile(x, (steps, 1)), np.tile(y, (steps, 1)),
-              batch_size=len(x), shuffle=False, verbose=0)
+    model.fit(
+        np.tile(x, (steps, 1)),
+        np.tile(y, (steps, 1)),
+        batch_size=len(x),
+        shuffle=False,
+        verbose=0,
+    )
     result["final_loss"] = float(model.evaluate(x, y, verbose=0))
     negative, dead = census()
     result["negative_at_end"] = float(negative.mean())
     result["dead_at_end"] = float(dead.mean())
     result["revived"] = float(
-        np.sum(negative_step & ~negative) / max(1, negative_step.sum()))
+        np.sum(negative_step & ~negative) / max(1, negative_step.sum())
+    )
     return result
 
 
@@ -163,21 +203,42 @@ def main(argv=None):
             "min": float(values.min()),
             "max_derivative": float(slope.max()),
             "argmax_derivative": float(grid[np.argmax(slope)]),
-            "derivative_at_5": float(central_difference(fn, np.array([5.0]))[0]),
+            "derivative_at_5": float(
+                central_difference(fn, np.array([5.0]))[0]
+            ),
             "derivative_at_minus_5": float(
-                central_difference(fn, np.array([-5.0]))[0]),
+                central_difference(fn, np.array([-5.0]))[0]
+            ),
             # Away from the kink at 0, where no derivative exists.
-            "analytic_vs_measured": float(np.max(np.abs(
-                (slope - analytic(grid))[np.abs(grid) > 1e-3]))),
+            "analytic_vs_measured": float(
+                np.max(np.abs((slope - analytic(grid))[np.abs(grid) > 1e-3]))
+            ),
         }
         s = stats[name]
-        rows.append((name, formula, s["min"], s["max_derivative"],
-                     s["derivative_at_minus_5"], s["derivative_at_5"],
-                     s["analytic_vs_measured"]))
+        rows.append(
+            (
+                name,
+                formula,
+                s["min"],
+                s["max_derivative"],
+                s["derivative_at_minus_5"],
+                s["derivative_at_5"],
+                s["analytic_vs_measured"],
+            )
+        )
     labs.print_table(
         "Activations on [-6, 6] (derivatives measured by central differences)",
-        ("function", "formula", "min f", "max f'", "f'(-5)", "f'(5)",
-         "|f' - formula|"), rows)
+        (
+            "function",
+            "formula",
+            "min f",
+            "max f'",
+            "f'(-5)",
+            "f'(5)",
+            "|f' - formula|",
+        ),
+        rows,
+    )
 
     fig, axes = plotting.new_figure(2, 4, width=3.6, height=3.0)
     for ax, (name, (fn, _, _)) in zip(axes.ravel(), functions.items()):
@@ -196,30 +257,58 @@ def main(argv=None):
     additivity = {}
     for act in (None, "relu", "tanh"):
         keras.utils.set_random_seed(args.seed)
-        net = keras.Sequential([
-            keras.Input((4,)),
-            keras.layers.Dense(16, activation=act, use_bias=False),
-            keras.layers.Dense(16, activation=act, use_bias=False),
-            keras.layers.Dense(1, use_bias=False)])
+        net = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(16, activation=act, use_bias=False),
+                keras.layers.Dense(16, activation=act, use_bias=False),
+                keras.layers.Dense(1, use_bias=False),
+            ]
+        )
         f = lambda v: net.predict(v, verbose=0)  # noqa: E731
         additivity[str(act)] = float(np.max(np.abs(f(a + b) - f(a) - f(b))))
-    print("   max |f(a + b) - f(a) - f(b)| over 64 random pairs: "
-          + ", ".join(f"{k}: {v:.2g}" for k, v in additivity.items()))
+    print(
+        "   max |f(a + b) - f(a) - f(b)| over 64 random pairs: "
+        + ", ".join(f"{k}: {v:.2g}" for k, v in additivity.items())
+    )
 
-    print(f"\n3. Dying ReLU: one SGD step at learning rate 1.0, then {steps} "
-          "Adam steps at 0.01")
-    dying = {name: dying_relu_experiment(name, 1.0, steps, args.seed)
-             for name in ("ReLU", "Leaky ReLU", "PReLU")}
+    print(
+        f"\n3. Dying ReLU: one SGD step at learning rate 1.0, then {steps} "
+        "Adam steps at 0.01"
+    )
+    dying = {
+        name: dying_relu_experiment(name, 1.0, steps, args.seed)
+        for name in ("ReLU", "Leaky ReLU", "PReLU")
+    }
     labs.print_table(
         "Hidden units of a 1-32-1 network (fractions of the 32 units)",
-        ("activation", "dead at init", "dead after big step",
-         "dead at end", "negative at end", "revived", "final loss"),
-        [(name, r["dead_at_init"], r["dead_after_big_step"], r["dead_at_end"],
-          r["negative_at_end"], r["revived"], r["final_loss"])
-         for name, r in dying.items()])
-    print("   negative: pre-activation <= 0 on every input; dead: zero slope "
-          "on every input; revived: negative after the big step, positive "
-          "somewhere at the end")
+        (
+            "activation",
+            "dead at init",
+            "dead after big step",
+            "dead at end",
+            "negative at end",
+            "revived",
+            "final loss",
+        ),
+        [
+            (
+                name,
+                r["dead_at_init"],
+                r["dead_after_big_step"],
+                r["dead_at_end"],
+                r["negative_at_end"],
+                r["revived"],
+                r["final_loss"],
+            )
+            for name, r in dying.items()
+        ],
+    )
+    print(
+        "   negative: pre-activation <= 0 on every input; dead: zero slope "
+        "on every input; revived: negative after the big step, positive "
+        "somewhere at the end"
+    )
 
     print("\n4. From logits to probabilities")
     logits = np.array([[2.0, 1.0, 0.1]])
@@ -231,55 +320,108 @@ def main(argv=None):
     shifted = np.exp(huge - huge.max()) / np.exp(huge - huge.max()).sum()
     sigm = keras.ops.convert_to_numpy(keras.activations.sigmoid(logits))
     sigm_multi = keras.ops.convert_to_numpy(
-        keras.activations.sigmoid(np.array([[3.0, 2.5, -4.0]])))
+        keras.activations.sigmoid(np.array([[3.0, 2.5, -4.0]]))
+    )
     raw = np.array([1.0, 2.0, -2.0])
     raw_ratio = raw / raw.sum()
-    softmax_sigmoid_diff = float(np.max(np.abs(
-        functions["softmax([x, 0])[0]"][0](grid)
-        - functions["sigmoid"][0](grid))))
-    labs.print_table("Softmax and sigmoid", ("input", "output", "sum"), [
-        ("softmax [2, 1, 0.1]", np.round(soft[0], 4), float(soft.sum())),
-        ("softmax [1000, 999, 998] (Keras)", np.round(soft_huge[0], 4),
-         float(soft_huge.sum())),
-        ("exp(z) / sum exp(z) in NumPy", naive_huge[0], float(naive_huge.sum())),
-        ("same, after subtracting max(z)", np.round(shifted[0], 4),
-         float(shifted.sum())),
-        ("sigmoid [2, 1, 0.1]", np.round(sigm[0], 4), float(sigm.sum())),
-        ("sigmoid [3, 2.5, -4] (multi-label)", np.round(sigm_multi[0], 4),
-         float(sigm_multi.sum())),
-        ("z / sum(z) for [1, 2, -2]", raw_ratio, float(raw_ratio.sum())),
-    ])
-    print(f"   softmax of [x, 0] equals sigmoid(x) to {softmax_sigmoid_diff:.1e}")
+    softmax_sigmoid_diff = float(
+        np.max(
+            np.abs(
+                functions["softmax([x, 0])[0]"][0](grid)
+                - functions["sigmoid"][0](grid)
+            )
+        )
+    )
+    labs.print_table(
+        "Softmax and sigmoid",
+        ("input", "output", "sum"),
+        [
+            ("softmax [2, 1, 0.1]", np.round(soft[0], 4), float(soft.sum())),
+            (
+                "softmax [1000, 999, 998] (Keras)",
+                np.round(soft_huge[0], 4),
+                float(soft_huge.sum()),
+            ),
+            (
+                "exp(z) / sum exp(z) in NumPy",
+                naive_huge[0],
+                float(naive_huge.sum()),
+            ),
+            (
+                "same, after subtracting max(z)",
+                np.round(shifted[0], 4),
+                float(shifted.sum()),
+            ),
+            ("sigmoid [2, 1, 0.1]", np.round(sigm[0], 4), float(sigm.sum())),
+            (
+                "sigmoid [3, 2.5, -4] (multi-label)",
+                np.round(sigm_multi[0], 4),
+                float(sigm_multi.sum()),
+            ),
+            ("z / sum(z) for [1, 2, -2]", raw_ratio, float(raw_ratio.sum())),
+        ],
+    )
+    print(
+        f"   softmax of [x, 0] equals sigmoid(x) to {softmax_sigmoid_diff:.1e}"
+    )
 
     print("\n5. Swish and GELU against ReLU")
-    relu_fn, swish_fn, gelu_fn = (functions[k][0] for k in
-                                  ("ReLU", "Swish (SiLU)", "GELU"))
-    gelu_tanh = np.asarray(keras.ops.convert_to_numpy(
-        keras.activations.gelu(grid, approximate=True)), "float64")
+    relu_fn, swish_fn, gelu_fn = (
+        functions[k][0] for k in ("ReLU", "Swish (SiLU)", "GELU")
+    )
+    gelu_tanh = np.asarray(
+        keras.ops.convert_to_numpy(
+            keras.activations.gelu(grid, approximate=True)
+        ),
+        "float64",
+    )
     smooth = {
         name: {
             "minimum": float(fn(grid).min()),
             "argmin": float(grid[np.argmin(fn(grid))]),
             "slope_jump_at_0": float(
                 central_difference(fn, np.array([1e-3]), 1e-4)[0]
-                - central_difference(fn, np.array([-1e-3]), 1e-4)[0]),
+                - central_difference(fn, np.array([-1e-3]), 1e-4)[0]
+            ),
             "max_gap_to_relu": float(np.max(np.abs(fn(grid) - relu_fn(grid)))),
             "gap_to_relu_at_3": float(abs(fn(np.array([3.0]))[0] - 3.0)),
-        } for name, fn in (("ReLU", relu_fn), ("Swish", swish_fn),
-                           ("GELU", gelu_fn))
+        }
+        for name, fn in (
+            ("ReLU", relu_fn),
+            ("Swish", swish_fn),
+            ("GELU", gelu_fn),
+        )
     }
     gelu_approx_gap = float(np.max(np.abs(gelu_tanh - gelu_fn(grid))))
     normal = np.random.default_rng(args.seed).normal(size=100_000)
     relu_sparsity = float(np.mean(relu_fn(normal) == 0))
-    labs.print_table("Smooth ReLU relatives", (
-        "function", "minimum", "at x", "slope jump at 0", "|f - relu| max",
-        "|f(3) - 3|"), [
-        (name, s["minimum"], s["argmin"], s["slope_jump_at_0"],
-         s["max_gap_to_relu"], s["gap_to_relu_at_3"])
-        for name, s in smooth.items()])
-    print(f"   GELU's tanh approximation differs from the exact GELU by at "
-          f"most {gelu_approx_gap:.1e}; ReLU outputs exactly 0 for "
-          f"{relu_sparsity:.0%} of standard normal inputs (sparsity)")
+    labs.print_table(
+        "Smooth ReLU relatives",
+        (
+            "function",
+            "minimum",
+            "at x",
+            "slope jump at 0",
+            "|f - relu| max",
+            "|f(3) - 3|",
+        ),
+        [
+            (
+                name,
+                s["minimum"],
+                s["argmin"],
+                s["slope_jump_at_0"],
+                s["max_gap_to_relu"],
+                s["gap_to_relu_at_3"],
+            )
+            for name, s in smooth.items()
+        ],
+    )
+    print(
+        f"   GELU's tanh approximation differs from the exact GELU by at "
+        f"most {gelu_approx_gap:.1e}; ReLU outputs exactly 0 for "
+        f"{relu_sparsity:.0%} of standard normal inputs (sparsity)"
+    )
 
     fig, axes = plotting.new_figure(1, 2)
     for name, fn in (("ReLU", relu_fn), ("Swish", swish_fn), ("GELU", gelu_fn)):
@@ -315,10 +457,14 @@ def main(argv=None):
         "relu_sparsity_standard_normal": relu_sparsity,
     }
     r, lk, pr = dying["ReLU"], dying["Leaky ReLU"], dying["PReLU"]
-    saturated_slope = max(stats["sigmoid"]["derivative_at_5"],
-                          stats["tanh"]["derivative_at_5"])
-    loss_order = ("lower" if max(lk["final_loss"], pr["final_loss"])
-                  < r["final_loss"] else "not lower")
+    saturated_slope = max(
+        stats["sigmoid"]["derivative_at_5"], stats["tanh"]["derivative_at_5"]
+    )
+    loss_order = (
+        "lower"
+        if max(lk["final_loss"], pr["final_loss"]) < r["final_loss"]
+        else "not lower"
+    )
     print(
         "\nSummary: the measured slopes confirm why deep sigmoid networks "
         "learn slowly: sigmoid's derivative peaks at "

@@ -19,8 +19,7 @@ import time
 import keras
 import numpy as np
 
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import labs, plotting
 
 FEATURES = 5
 
@@ -29,7 +28,7 @@ def make_regression(n, seed):
     """Standardised features and a noisy linear target: y = X w + b + noise."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, FEATURES))
-    x[:, 1] = 0.6 * x[:, 0] + 0.8 * x[:, 1]     # some correlation
+    x[:, 1] = 0.6 * x[:, 0] + 0.8 * x[:, 1]  # some correlation
     w = rng.uniform(-2, 2, size=(FEATURES, 1))
     y = x @ w + 0.5 + rng.normal(0, 0.3, size=(n, 1))
     return x.astype("float32"), y.astype("float32")
@@ -38,7 +37,7 @@ def make_regression(n, seed):
 def mse_and_gradient(x, y, w, b):
     """L = mean((x w + b - y)^2) and its gradient (dL/dw, dL/db)."""
     residual = x @ w + b - y
-    loss = float(np.mean(residual ** 2))
+    loss = float(np.mean(residual**2))
     grad_w = 2.0 * x.T @ residual / len(x)
     grad_b = 2.0 * np.mean(residual, axis=0)
     return loss, grad_w, grad_b
@@ -47,8 +46,9 @@ def mse_and_gradient(x, y, w, b):
 def linear_model(seed):
     """Dense(1) on FEATURES inputs: the linear regression model."""
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([keras.Input((FEATURES,)),
-                             keras.layers.Dense(1, name="linear")])
+    return keras.Sequential(
+        [keras.Input((FEATURES,)), keras.layers.Dense(1, name="linear")]
+    )
 
 
 class LossRecorder(keras.callbacks.Callback):
@@ -82,8 +82,15 @@ def train(x, y, batch_size, epochs, learning_rate, seed):
     model = linear_model(seed)
     model.compile(keras.optimizers.SGD(learning_rate), "mse")
     recorder = LossRecorder(x, y)
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True,
-              callbacks=[recorder], verbose=0)
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        callbacks=[recorder],
+        verbose=0,
+    )
     return model, recorder
 
 
@@ -97,9 +104,15 @@ def full_batch_steps(x, y, steps, learning_rate, seed):
     model = linear_model(seed)
     model.compile(keras.optimizers.SGD(learning_rate), "mse")
     recorder = LossRecorder(x, y)
-    model.fit(np.tile(x, (steps, 1)), np.tile(y, (steps, 1)),
-              batch_size=len(x), epochs=1, shuffle=False,
-              callbacks=[recorder], verbose=0)
+    model.fit(
+        np.tile(x, (steps, 1)),
+        np.tile(y, (steps, 1)),
+        batch_size=len(x),
+        epochs=1,
+        shuffle=False,
+        callbacks=[recorder],
+        verbose=0,
+    )
     return model, recorder
 
 
@@ -110,6 +123,7 @@ def gradient_noise(x, y, w, b, batch_size, draws, rng):
         `(relative_error, cosine)`: the mean of |g_B - g| / |g| and of the
         cosine between g_B and g over `draws` random batches.
     """
+
     def flat(gw, gb):
         return np.concatenate([gw.ravel(), gb.ravel()])
 
@@ -140,7 +154,9 @@ def main(argv=None):
 
     print("1. The update rule by hand, and Keras's SGD")
     model = linear_model(args.seed)
-    w, b = (v.astype("float64") for v in model.get_layer("linear").get_weights())
+    w, b = (
+        v.astype("float64") for v in model.get_layer("linear").get_weights()
+    )
     hand_losses = []
     for _ in range(5):
         loss, gw, gb = mse_and_gradient(x, y, w, b)
@@ -150,14 +166,21 @@ def main(argv=None):
     model.fit(x, y, batch_size=n, epochs=5, verbose=0)
     kw, kb = model.get_layer("linear").get_weights()
     update_diff = float(max(np.max(np.abs(kw - w)), np.max(np.abs(kb - b))))
-    print(f"   5 full-batch steps at eta = {lr}: loss {hand_losses[0]:.3f} -> "
-          f"{mse_and_gradient(x, y, w, b)[0]:.3f}; NumPy and Keras weights "
-          f"differ by at most {update_diff:.1e}")
+    print(
+        f"   5 full-batch steps at eta = {lr}: loss {hand_losses[0]:.3f} -> "
+        f"{mse_and_gradient(x, y, w, b)[0]:.3f}; NumPy and Keras weights "
+        f"differ by at most {update_diff:.1e}"
+    )
 
-    print(f"2. Batch, stochastic and mini-batch descent: N = {n}, "
-          f"{epochs} epochs, eta = {lr}")
-    variants = {"batch (B = N)": n, "stochastic (B = 1)": 1,
-                f"mini-batch (B = {batch})": batch}
+    print(
+        f"2. Batch, stochastic and mini-batch descent: N = {n}, "
+        f"{epochs} epochs, eta = {lr}"
+    )
+    variants = {
+        "batch (B = N)": n,
+        "stochastic (B = 1)": 1,
+        f"mini-batch (B = {batch})": batch,
+    }
     runs = {}
     for name, size in variants.items():
         fitted, record = train(x, y, size, epochs, lr, args.seed)
@@ -168,7 +191,7 @@ def main(argv=None):
             "samples_per_epoch": updates // epochs * size,
             "losses": record.losses,
             "times": record.times,
-            "epoch_losses": record.losses[::updates // epochs],
+            "epoch_losses": record.losses[:: updates // epochs],
             "final_loss": record.losses[-1],
             "seconds": record.times[-1],
             "loss_after_epochs_updates": record.losses[epochs],
@@ -178,21 +201,42 @@ def main(argv=None):
     noise_floor = float(np.mean((design @ optimum - y) ** 2))
     target = 2 * noise_floor
     for r in runs.values():
-        hit = next((t for t, v in zip(r["times"], r["losses"]) if v <= target),
-                   None)
+        hit = next(
+            (t for t, v in zip(r["times"], r["losses"]) if v <= target), None
+        )
         r["seconds_to_target"] = hit
     labs.print_table(
         "Same data, same learning rate, different batch sizes",
-        ("method", "updates/epoch", "samples/epoch", f"loss after {epochs} updates",
-         "after 1 epoch", f"after {epochs} epochs", "seconds",
-         f"s to loss {target:.3f}"),
-        [(name, r["updates_per_epoch"], r["samples_per_epoch"],
-          r["loss_after_epochs_updates"], r["epoch_losses"][1],
-          r["final_loss"], r["seconds"],
-          "never" if r["seconds_to_target"] is None else r["seconds_to_target"])
-         for name, r in runs.items()])
-    print(f"   (least-squares optimum: {noise_floor:.4f}; initial loss: "
-          f"{hand_losses[0]:.3f})")
+        (
+            "method",
+            "updates/epoch",
+            "samples/epoch",
+            f"loss after {epochs} updates",
+            "after 1 epoch",
+            f"after {epochs} epochs",
+            "seconds",
+            f"s to loss {target:.3f}",
+        ),
+        [
+            (
+                name,
+                r["updates_per_epoch"],
+                r["samples_per_epoch"],
+                r["loss_after_epochs_updates"],
+                r["epoch_losses"][1],
+                r["final_loss"],
+                r["seconds"],
+                "never"
+                if r["seconds_to_target"] is None
+                else r["seconds_to_target"],
+            )
+            for name, r in runs.items()
+        ],
+    )
+    print(
+        f"   (least-squares optimum: {noise_floor:.4f}; initial loss: "
+        f"{hand_losses[0]:.3f})"
+    )
 
     fig, axes = plotting.new_figure(1, 3)
     for name, r in runs.items():
@@ -200,7 +244,9 @@ def main(argv=None):
         axes[0].plot(updates + 1, r["losses"], label=name)
         axes[1].plot(updates / r["updates_per_epoch"], r["losses"], label=name)
         axes[2].plot(np.asarray(r["times"]) * 1e3, r["losses"], label=name)
-    for ax, label in zip(axes, ("updates (log scale)", "epochs", "milliseconds")):
+    for ax, label in zip(
+        axes, ("updates (log scale)", "epochs", "milliseconds")
+    ):
         ax.set_yscale("log")
         ax.axhline(noise_floor, color="grey", ls=":", lw=1)
         ax.set_xlabel(label)
@@ -214,35 +260,59 @@ def main(argv=None):
 
     print("\n3. Gradient noise: a gradient from B samples against the full one")
     rng = np.random.default_rng(args.seed)
-    w0, b0 = (v.astype("float64") for v in
-              linear_model(args.seed).get_layer("linear").get_weights())
+    w0, b0 = (
+        v.astype("float64")
+        for v in linear_model(args.seed).get_layer("linear").get_weights()
+    )
     noise = {}
     for size in sorted({1, 4, batch, 64, n}):
         noise[size] = gradient_noise(x, y, w0, b0, size, 200, rng)
-    labs.print_table("At the initial weights, 200 random batches each", (
-        "batch size", "mean |g_B - g| / |g|", "mean cosine(g_B, g)"),
-        [(size, e, c) for size, (e, c) in noise.items()])
+    labs.print_table(
+        "At the initial weights, 200 random batches each",
+        ("batch size", "mean |g_B - g| / |g|", "mean cosine(g_B, g)"),
+        [(size, e, c) for size, (e, c) in noise.items()],
+    )
 
     print("\n4. The learning rate")
     hessian = 2.0 * design.T @ design / n
     largest = float(np.linalg.eigvalsh(hessian).max())
     limit = 2.0 / largest
-    rates = {"too small (0.01 x limit)": 0.01 * limit,
-             "good (0.5 x limit)": 0.5 * limit,
-             "near the limit (0.95 x limit)": 0.95 * limit,
-             "too large (1.1 x limit)": 1.1 * limit}
+    rates = {
+        "too small (0.01 x limit)": 0.01 * limit,
+        "good (0.5 x limit)": 0.5 * limit,
+        "near the limit (0.95 x limit)": 0.95 * limit,
+        "too large (1.1 x limit)": 1.1 * limit,
+    }
     lr_runs = {}
     for name, rate in rates.items():
         _, record = full_batch_steps(x, y, lr_steps, rate, args.seed)
-        lr_runs[name] = {"learning_rate": rate, "losses": record.losses,
-                         "ratio": record.losses[-1] / record.losses[0]}
+        lr_runs[name] = {
+            "learning_rate": rate,
+            "losses": record.losses,
+            "ratio": record.losses[-1] / record.losses[0],
+        }
     labs.print_table(
         f"Full-batch descent, {lr_steps} steps (the Hessian's largest "
         f"eigenvalue is {largest:.3f}, so steps above 2 / {largest:.3f} = "
         f"{limit:.3f} diverge)",
-        ("learning rate", "eta", "initial loss", "final loss", "final / initial"),
-        [(name, r["learning_rate"], r["losses"][0], r["losses"][-1], r["ratio"])
-         for name, r in lr_runs.items()])
+        (
+            "learning rate",
+            "eta",
+            "initial loss",
+            "final loss",
+            "final / initial",
+        ),
+        [
+            (
+                name,
+                r["learning_rate"],
+                r["losses"][0],
+                r["losses"][-1],
+                r["ratio"],
+            )
+            for name, r in lr_runs.items()
+        ],
+    )
 
     fig, ax = plotting.new_figure()
     for name, r in lr_runs.items():
@@ -259,24 +329,36 @@ def main(argv=None):
         "batch_size": batch,
         "epochs": epochs,
         "hand_vs_keras_max_abs_diff": update_diff,
-        "methods": {name: {k: v for k, v in r.items()
-                           if k not in ("losses", "times")}
-                    for name, r in runs.items()},
+        "methods": {
+            name: {k: v for k, v in r.items() if k not in ("losses", "times")}
+            for name, r in runs.items()
+        },
         "least_squares_loss": noise_floor,
-        "gradient_noise": {str(k): {"relative_error": e, "cosine": c}
-                           for k, (e, c) in noise.items()},
+        "gradient_noise": {
+            str(k): {"relative_error": e, "cosine": c}
+            for k, (e, c) in noise.items()
+        },
         "hessian_largest_eigenvalue": largest,
         "stable_learning_rate_limit": limit,
-        "learning_rates": {name: {"learning_rate": r["learning_rate"],
-                                  "initial_loss": r["losses"][0],
-                                  "final_loss": r["losses"][-1],
-                                  "final_over_initial": r["ratio"]}
-                           for name, r in lr_runs.items()},
+        "learning_rates": {
+            name: {
+                "learning_rate": r["learning_rate"],
+                "initial_loss": r["losses"][0],
+                "final_loss": r["losses"][-1],
+                "final_over_initial": r["ratio"],
+            }
+            for name, r in lr_runs.items()
+        },
     }
     bn, sg, mb = (runs[k] for k in variants)
-    small, good, big = (lr_runs[k]["ratio"] for k in (
-        "too small (0.01 x limit)", "good (0.5 x limit)",
-        "too large (1.1 x limit)"))
+    small, good, big = (
+        lr_runs[k]["ratio"]
+        for k in (
+            "too small (0.01 x limit)",
+            "good (0.5 x limit)",
+            "too large (1.1 x limit)",
+        )
+    )
     print(
         "\nSummary: Keras's SGD is the textbook update: five steps by hand "
         f"and in Keras agree to {update_diff:.0e}. An epoch is one pass over "

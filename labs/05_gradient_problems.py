@@ -21,9 +21,7 @@ import warnings
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 WIDTH = 32
 DEPTH = 8
@@ -64,19 +62,27 @@ def build_mlp(kind, depth=DEPTH, width=WIDTH, kernel_initializer=None):
         if kind == "sigmoid":
             h = keras.layers.Dense(width, activation="sigmoid", name=name)(h)
         elif kind == "relu_he":
-            h = keras.layers.Dense(width, activation="relu",
-                                   kernel_initializer="he_normal", name=name)(h)
+            h = keras.layers.Dense(
+                width,
+                activation="relu",
+                kernel_initializer="he_normal",
+                name=name,
+            )(h)
         elif kind == "relu":
-            h = keras.layers.Dense(width, activation="relu",
-                                   kernel_initializer=kernel_initializer,
-                                   name=name)(h)
+            h = keras.layers.Dense(
+                width,
+                activation="relu",
+                kernel_initializer=kernel_initializer,
+                name=name,
+            )(h)
         elif kind == "batchnorm":
             h = keras.layers.Dense(width, name=name)(h)
             h = keras.layers.BatchNormalization(name=f"batchnorm_{i:02d}")(h)
             h = keras.layers.Activation("sigmoid")(h)
         elif kind == "residual":
-            branch = keras.layers.Dense(width, activation="sigmoid",
-                                        name=name)(h)
+            branch = keras.layers.Dense(width, activation="sigmoid", name=name)(
+                h
+            )
             h = keras.layers.Add(name=f"skip_{i:02d}")([h, branch])
         else:
             raise ValueError(f"Unknown network kind. Received: kind={kind!r}")
@@ -127,18 +133,32 @@ def train(model, x, y, optimizer, epochs, logger_threshold):
 
     from mlkeras.callbacks import GradientNormLogger
 
-    model.compile(optimizer,
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=False)
-    logger = GradientNormLogger(vanishing_threshold=logger_threshold,
-                                exploding_threshold=EXPLODING)
+    model.compile(
+        optimizer,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=False,
+    )
+    logger = GradientNormLogger(
+        vanishing_threshold=logger_threshold, exploding_threshold=EXPLODING
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = model.fit(x, y, epochs=epochs, batch_size=BATCH_SIZE,
-                            shuffle=True, verbose=0, callbacks=[logger])
-    messages = [str(w.message) for w in caught
-                if str(w.message).startswith(("Vanishing gradients",
-                                              "Exploding gradients"))]
+        history = model.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=BATCH_SIZE,
+            shuffle=True,
+            verbose=0,
+            callbacks=[logger],
+        )
+    messages = [
+        str(w.message)
+        for w in caught
+        if str(w.message).startswith(
+            ("Vanishing gradients", "Exploding gradients")
+        )
+    ]
     return logger, [float(v) for v in history.history["loss"]], messages
 
 
@@ -150,24 +170,35 @@ def vanishing_run(kind, x, y, epochs, seed, depth=DEPTH):
     kernel = model.get_layer("dense_01").kernel
     before = keras.ops.convert_to_numpy(kernel).copy()
     logger, losses, messages = train(
-        model, x, y, keras.optimizers.SGD(0.1), epochs,
-        LOGGER_VANISHING_THRESHOLD)
+        model,
+        x,
+        y,
+        keras.optimizers.SGD(0.1),
+        epochs,
+        LOGGER_VANISHING_THRESHOLD,
+    )
     after = keras.ops.convert_to_numpy(kernel)
     result = diagnose(logger.history)
     hidden = [f"dense_{i:02d}" for i in range(1, depth + 1)] + ["output"]
-    result.update({
-        "kind": kind,
-        "depth": depth,
-        "losses": losses,
-        "final_loss": losses[-1],
-        "per_layer_median_norm": [
-            float(np.median(logger.history[f"grad_norm/{n}"])) for n in hidden],
-        "first_layer_relative_change": float(
-            np.linalg.norm(after - before) / np.linalg.norm(before)),
-        "logger_warnings": messages,
-        "logger_vanishing_warning": any(
-            m.startswith("Vanishing") for m in messages),
-    })
+    result.update(
+        {
+            "kind": kind,
+            "depth": depth,
+            "losses": losses,
+            "final_loss": losses[-1],
+            "per_layer_median_norm": [
+                float(np.median(logger.history[f"grad_norm/{n}"]))
+                for n in hidden
+            ],
+            "first_layer_relative_change": float(
+                np.linalg.norm(after - before) / np.linalg.norm(before)
+            ),
+            "logger_warnings": messages,
+            "logger_vanishing_warning": any(
+                m.startswith("Vanishing") for m in messages
+            ),
+        }
+    )
     return logger, result
 
 
@@ -176,29 +207,37 @@ def exploding_run(name, x, y, epochs, seed, optimizer_kwargs):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = build_mlp("relu", depth=6,
-                      kernel_initializer=keras.initializers.RandomNormal(
-                          stddev=1.0, seed=seed))
+    model = build_mlp(
+        "relu",
+        depth=6,
+        kernel_initializer=keras.initializers.RandomNormal(
+            stddev=1.0, seed=seed
+        ),
+    )
     logger, losses, messages = train(
-        model, x, y, keras.optimizers.SGD(0.1, **optimizer_kwargs), epochs,
-        0.0)
+        model, x, y, keras.optimizers.SGD(0.1, **optimizer_kwargs), epochs, 0.0
+    )
     result = diagnose(logger.history)
     weights_finite = all(np.all(np.isfinite(w)) for w in model.get_weights())
     nonfinite_loss_epoch = next(
-        (i + 1 for i, v in enumerate(losses) if not np.isfinite(v)), None)
-    result.update({
-        "name": name,
-        "optimizer": optimizer_kwargs,
-        "losses": losses,
-        "final_loss": losses[-1],
-        "loss_finite": bool(np.all(np.isfinite(losses))),
-        "first_nonfinite_loss_epoch": nonfinite_loss_epoch,
-        "weights_finite": bool(weights_finite),
-        "first_global_norm": float(logger.history["grad_norm"][0]),
-        "logger_warnings": messages,
-        "logger_exploding_warning": any(
-            m.startswith("Exploding") for m in messages),
-    })
+        (i + 1 for i, v in enumerate(losses) if not np.isfinite(v)), None
+    )
+    result.update(
+        {
+            "name": name,
+            "optimizer": optimizer_kwargs,
+            "losses": losses,
+            "final_loss": losses[-1],
+            "loss_finite": bool(np.all(np.isfinite(losses))),
+            "first_nonfinite_loss_epoch": nonfinite_loss_epoch,
+            "weights_finite": bool(weights_finite),
+            "first_global_norm": float(logger.history["grad_norm"][0]),
+            "logger_warnings": messages,
+            "logger_exploding_warning": any(
+                m.startswith("Exploding") for m in messages
+            ),
+        }
+    )
     return logger, result
 
 
@@ -214,23 +253,44 @@ def main(argv=None):
     x = x.reshape(len(x), -1)
 
     print("1. The cause: one factor per layer in the chain rule")
-    bound_rows = [(k, 0.25 ** k) for k in (1, 2, 4, DEPTH, 16)]
-    labs.print_table("Upper bound of a product of k sigmoid slopes (0.25^k)",
-                     ("layers k", "0.25^k"), bound_rows)
+    bound_rows = [(k, 0.25**k) for k in (1, 2, 4, DEPTH, 16)]
+    labs.print_table(
+        "Upper bound of a product of k sigmoid slopes (0.25^k)",
+        ("layers k", "0.25^k"),
+        bound_rows,
+    )
 
-    print(f"\n2. Detection: a {DEPTH}-layer sigmoid MLP and three fixes, "
-          f"SGD(0.1), {epochs} epoch(s) on the digits, GradientNormLogger on")
+    print(
+        f"\n2. Detection: a {DEPTH}-layer sigmoid MLP and three fixes, "
+        f"SGD(0.1), {epochs} epoch(s) on the digits, GradientNormLogger on"
+    )
     loggers, runs = {}, {}
     for kind in FIXES:
         loggers[kind], runs[kind] = vanishing_run(kind, x, y, epochs, args.seed)
     labs.print_table(
         "Median gradient L2 norm over the training steps",
-        ("network", "layer 1", f"layer {DEPTH}", "output", "layer 1 / output",
-         "layer-1 weight change", "diagnosis"),
-        [(DESCRIPTIONS[k], r["first_layer_median_norm"],
-          r["per_layer_median_norm"][DEPTH - 1], r["last_layer_median_norm"],
-          r["first_to_last_ratio"], r["first_layer_relative_change"],
-          r["verdict"]) for k, r in runs.items()])
+        (
+            "network",
+            "layer 1",
+            f"layer {DEPTH}",
+            "output",
+            "layer 1 / output",
+            "layer-1 weight change",
+            "diagnosis",
+        ),
+        [
+            (
+                DESCRIPTIONS[k],
+                r["first_layer_median_norm"],
+                r["per_layer_median_norm"][DEPTH - 1],
+                r["last_layer_median_norm"],
+                r["first_to_last_ratio"],
+                r["first_layer_relative_change"],
+                r["verdict"],
+            )
+            for k, r in runs.items()
+        ],
+    )
     for kind, r in runs.items():
         for message in r["logger_warnings"]:
             print(f"   logger warning ({kind}): {message[:150]}")
@@ -241,59 +301,92 @@ def main(argv=None):
         for depth in (2, 4, 6, DEPTH, 12):
             _, r = vanishing_run("sigmoid", x, y, 1, args.seed, depth=depth)
             depth_sweep[depth] = r["first_to_last_ratio"]
-        labs.print_table("sigmoid MLP", ("hidden layers", "layer 1 / output"),
-                         list(depth_sweep.items()))
+        labs.print_table(
+            "sigmoid MLP",
+            ("hidden layers", "layer 1 / output"),
+            list(depth_sweep.items()),
+        )
 
     print("\n3. Exploding: ReLU MLP, 6 layers, kernels ~ N(0, 1), SGD(0.1)")
     explode_loggers, explode = {}, {}
-    for name, kwargs in (("no clipping", {}),
-                         ("clipnorm=1.0", {"clipnorm": 1.0}),
-                         ("clipvalue=0.5", {"clipvalue": 0.5})):
+    for name, kwargs in (
+        ("no clipping", {}),
+        ("clipnorm=1.0", {"clipnorm": 1.0}),
+        ("clipvalue=0.5", {"clipvalue": 0.5}),
+    ):
         explode_loggers[name], explode[name] = exploding_run(
-            name, x, y, explode_epochs, args.seed, kwargs)
+            name, x, y, explode_epochs, args.seed, kwargs
+        )
     labs.print_table(
         "The same network, three optimizers",
-        ("optimizer", "first global norm", "largest finite norm",
-         "non-finite norms", "final loss", "weights finite", "diagnosis"),
-        [(name, r["first_global_norm"], r["max_global_norm"],
-          r["nonfinite_records"], r["final_loss"], r["weights_finite"],
-          r["verdict"]) for name, r in explode.items()])
+        (
+            "optimizer",
+            "first global norm",
+            "largest finite norm",
+            "non-finite norms",
+            "final loss",
+            "weights finite",
+            "diagnosis",
+        ),
+        [
+            (
+                name,
+                r["first_global_norm"],
+                r["max_global_norm"],
+                r["nonfinite_records"],
+                r["final_loss"],
+                r["weights_finite"],
+                r["verdict"],
+            )
+            for name, r in explode.items()
+        ],
+    )
     for name, r in explode.items():
         for message in r["logger_warnings"]:
             print(f"   logger warning ({name}): {message[:150]}")
-    print("   The logger reads the gradient before clipping, so it reports "
-          "the clipped runs too: clipping limits the step, not the gradient.")
+    print(
+        "   The logger reads the gradient before clipping, so it reports "
+        "the clipped runs too: clipping limits the step, not the gradient."
+    )
 
     print("\n4. Diagnosing and fixing both, as measured above")
     for line in (
-            "detect: log per-layer gradient norms (GradientNormLogger); "
-            "layer 1 far below the output = vanishing; a global norm that "
-            "jumps by orders of magnitude or turns NaN/inf = exploding; also "
-            "watch early-layer weights that stop changing and a loss that "
-            "stalls (vanishing) or jumps / turns NaN (exploding)",
-            "vanishing: ReLU-family activations, He (ReLU) or Glorot "
-            "(tanh/sigmoid) initialisation, batch normalization, residual "
-            "connections; in RNNs, gated cells (LSTM/GRU), since the same "
-            "product runs over time steps and long-range dependencies are "
-            "lost",
-            "exploding: clipnorm (rescale the whole gradient when its norm "
-            "exceeds a cap: keeps its direction), clipvalue (cap each "
-            "entry: may change the direction), global_clipnorm (one norm "
-            "over all variables), a smaller learning rate, a sound "
-            "initialisation, L2 weight decay to keep weights small, "
-            "normalization and skips"):
+        "detect: log per-layer gradient norms (GradientNormLogger); "
+        "layer 1 far below the output = vanishing; a global norm that "
+        "jumps by orders of magnitude or turns NaN/inf = exploding; also "
+        "watch early-layer weights that stop changing and a loss that "
+        "stalls (vanishing) or jumps / turns NaN (exploding)",
+        "vanishing: ReLU-family activations, He (ReLU) or Glorot "
+        "(tanh/sigmoid) initialisation, batch normalization, residual "
+        "connections; in RNNs, gated cells (LSTM/GRU), since the same "
+        "product runs over time steps and long-range dependencies are "
+        "lost",
+        "exploding: clipnorm (rescale the whole gradient when its norm "
+        "exceeds a cap: keeps its direction), clipvalue (cap each "
+        "entry: may change the direction), global_clipnorm (one norm "
+        "over all variables), a smaller learning rate, a sound "
+        "initialisation, L2 weight decay to keep weights small, "
+        "normalization and skips",
+    ):
         print(f"   - {line}")
 
     fig, axes = plotting.new_figure(2, 2, width=6.0, height=4.2)
-    loggers["sigmoid"].plot(ax=axes[0, 0], title=(
-        f"{DEPTH}-layer sigmoid MLP (GradientNormLogger.plot)"))
+    loggers["sigmoid"].plot(
+        ax=axes[0, 0],
+        title=(f"{DEPTH}-layer sigmoid MLP (GradientNormLogger.plot)"),
+    )
     loggers["relu_he"].plot(ax=axes[0, 1], title="ReLU + He initialisation")
     layer_axis = np.arange(1, DEPTH + 2)
     for kind, r in runs.items():
-        axes[1, 0].semilogy(layer_axis, r["per_layer_median_norm"], marker="o",
-                            label=DESCRIPTIONS[kind])
-    axes[1, 0].set_xticks(layer_axis, [str(i) for i in range(1, DEPTH + 1)]
-                          + ["out"])
+        axes[1, 0].semilogy(
+            layer_axis,
+            r["per_layer_median_norm"],
+            marker="o",
+            label=DESCRIPTIONS[kind],
+        )
+    axes[1, 0].set_xticks(
+        layer_axis, [str(i) for i in range(1, DEPTH + 1)] + ["out"]
+    )
     axes[1, 0].set_xlabel("layer")
     axes[1, 0].set_ylabel("median gradient L2 norm")
     axes[1, 0].set_title("vanishing gradient and three fixes")
@@ -307,11 +400,15 @@ def main(argv=None):
         norms = np.asarray(lg.history["grad_norm"], dtype="float64")
         steps = np.asarray(lg.history["step"])
         shown = np.where(np.isfinite(norms), norms, np.nan)
-        line, = axes[1, 1].semilogy(steps, shown, label=name)
+        (line,) = axes[1, 1].semilogy(steps, shown, label=name)
         bad = ~np.isfinite(norms)
         if bad.any():
-            axes[1, 1].axvline(steps[bad][0], color=line.get_color(),
-                               linestyle=":", label=f"{name}: first NaN/inf")
+            axes[1, 1].axvline(
+                steps[bad][0],
+                color=line.get_color(),
+                linestyle=":",
+                label=f"{name}: first NaN/inf",
+            )
     axes[1, 1].set_xlabel("training step")
     axes[1, 1].set_ylabel("global gradient norm (before clipping)")
     axes[1, 1].set_title("exploding gradients and clipping")
@@ -320,26 +417,34 @@ def main(argv=None):
 
     sigmoid = runs["sigmoid"]
     fixes = {k: runs[k] for k in FIXES[1:]}
-    raw, clipnorm, clipvalue = (explode["no clipping"], explode["clipnorm=1.0"],
-                                explode["clipvalue=0.5"])
+    raw, clipnorm, clipvalue = (
+        explode["no clipping"],
+        explode["clipnorm=1.0"],
+        explode["clipvalue=0.5"],
+    )
     results = {
         "depth": DEPTH,
         "epochs": epochs,
         "vanishing": runs,
         "sigmoid_first_to_last_ratio": sigmoid["first_to_last_ratio"],
         "fix_first_to_last_ratio": {
-            k: r["first_to_last_ratio"] for k, r in fixes.items()},
+            k: r["first_to_last_ratio"] for k, r in fixes.items()
+        },
         "fix_first_layer_norm_gain": {
             k: r["first_layer_median_norm"] / sigmoid["first_layer_median_norm"]
-            for k, r in fixes.items()},
+            for k, r in fixes.items()
+        },
         "depth_sweep_ratio": depth_sweep,
         "exploding": explode,
-        "diagnosis": {**{k: r["verdict"] for k, r in runs.items()},
-                      **{f"exploding, {k}": r["verdict"]
-                         for k, r in explode.items()}},
+        "diagnosis": {
+            **{k: r["verdict"] for k, r in runs.items()},
+            **{f"exploding, {k}": r["verdict"] for k, r in explode.items()},
+        },
     }
-    gains = ", ".join(f"{DESCRIPTIONS[k]} {g:.0f}x"
-                      for k, g in results["fix_first_layer_norm_gain"].items())
+    gains = ", ".join(
+        f"{DESCRIPTIONS[k]} {g:.0f}x"
+        for k, g in results["fix_first_layer_norm_gain"].items()
+    )
     print(
         f"\nSummary: in the {DEPTH}-layer sigmoid network the first layer's "
         f"gradient norm was {sigmoid['first_layer_median_norm']:.2g} against "

@@ -18,9 +18,7 @@ import sys
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 DEPTH = 30
 
@@ -36,7 +34,9 @@ def initializers():
 
     init = keras.initializers
     return {
-        "uniform(-0.05, 0.05)": lambda s: init.RandomUniform(-0.05, 0.05, seed=s),
+        "uniform(-0.05, 0.05)": lambda s: init.RandomUniform(
+            -0.05, 0.05, seed=s
+        ),
         "uniform(-1, 1)": lambda s: init.RandomUniform(-1.0, 1.0, seed=s),
         "Glorot uniform": lambda s: init.GlorotUniform(seed=s),
         "Glorot normal": lambda s: init.GlorotNormal(seed=s),
@@ -55,38 +55,60 @@ def symmetry_experiment(kernel_init, x, y, epochs, seed):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((2,)),
-        keras.layers.Dense(16, activation="tanh", name="hidden_1",
-                           kernel_initializer=kernel_init(seed)),
-        keras.layers.Dense(16, activation="tanh", name="hidden_2",
-                           kernel_initializer=kernel_init(seed + 1)),
-        keras.layers.Dense(1, activation="sigmoid", name="output",
-                           kernel_initializer=kernel_init(seed + 2)),
-    ])
-    kernels = [model.get_layer(name).kernel
-               for name in ("hidden_1", "hidden_2", "output")]
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(
+                16,
+                activation="tanh",
+                name="hidden_1",
+                kernel_initializer=kernel_init(seed),
+            ),
+            keras.layers.Dense(
+                16,
+                activation="tanh",
+                name="hidden_2",
+                kernel_initializer=kernel_init(seed + 1),
+            ),
+            keras.layers.Dense(
+                1,
+                activation="sigmoid",
+                name="output",
+                kernel_initializer=kernel_init(seed + 2),
+            ),
+        ]
+    )
+    kernels = [
+        model.get_layer(name).kernel
+        for name in ("hidden_1", "hidden_2", "output")
+    ]
     before = [keras.ops.convert_to_numpy(k).copy() for k in kernels]
-    model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy"]
+    )
     # `epochs` shuffled passes laid end to end and read as one Keras epoch:
     # the same mini-batch updates without Keras's per-epoch overhead.
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(x)) for _ in range(epochs)])
-    model.fit(x[order], y[order], batch_size=32, epochs=1, shuffle=False,
-              verbose=0)
+    model.fit(
+        x[order], y[order], batch_size=32, epochs=1, shuffle=False, verbose=0
+    )
     after = [keras.ops.convert_to_numpy(k) for k in kernels]
     spread = 0.0
     for name in ("hidden_1", "hidden_2"):
         kernel, bias = model.get_layer(name).get_weights()
-        spread = max(spread, float(np.max(np.abs(kernel - kernel[:, :1]))),
-                     float(np.max(np.abs(bias - bias[0]))))
+        spread = max(
+            spread,
+            float(np.max(np.abs(kernel - kernel[:, :1]))),
+            float(np.max(np.abs(bias - bias[0]))),
+        )
     hidden = keras.Model(model.inputs, model.get_layer("hidden_2").output)
     h = hidden.predict(x, verbose=0)
     return {
         "accuracy": float(model.evaluate(x, y, verbose=0)[1]),
-        "kernel_change": float(max(np.max(np.abs(a - b))
-                                   for a, b in zip(after, before))),
+        "kernel_change": float(
+            max(np.max(np.abs(a - b)) for a, b in zip(after, before))
+        ),
         "unit_spread": spread,
         "distinct_hidden_outputs": int(len(np.unique(h.round(5), axis=1).T)),
     }
@@ -118,7 +140,7 @@ def deep_statistics(initializer, activation, width, n, depth, draws, seed):
         h = rng.normal(size=(n, width))
         kernels, pre, forward = [], [], []
         for _ in range(depth):
-            layer_init = initializer(int(rng.integers(2 ** 31)))
+            layer_init = initializer(int(rng.integers(2**31)))
             w = keras.ops.convert_to_numpy(layer_init((width, width)))
             kernels.append(w.astype("float64"))
             z = h @ kernels[-1]
@@ -139,10 +161,13 @@ def deep_statistics(initializer, activation, width, n, depth, draws, seed):
         "forward_std": forward.tolist(),
         "backward_std": backward.tolist(),
         "last_over_first": float(forward[-1] / forward[0]),
-        "gain_per_layer": float((forward[-1] / forward[0]) ** (1 / (depth - 1))),
+        "gain_per_layer": float(
+            (forward[-1] / forward[0]) ** (1 / (depth - 1))
+        ),
         "gradient_first_over_last": float(backward[0] / backward[-1]),
-        "saturated_last_layer": (float(np.mean(saturated))
-                                 if activation == "tanh" else None),
+        "saturated_last_layer": (
+            float(np.mean(saturated)) if activation == "tanh" else None
+        ),
     }
 
 
@@ -161,22 +186,40 @@ def main(argv=None):
     x, y = datasets.make_moons(200, noise=0.15, seed=args.seed)
     symmetry = {
         "zeros": symmetry_experiment(
-            lambda s: keras.initializers.Zeros(), x, y, epochs, args.seed),
+            lambda s: keras.initializers.Zeros(), x, y, epochs, args.seed
+        ),
         "constant 0.3": symmetry_experiment(
-            lambda s: keras.initializers.Constant(0.3), x, y, epochs,
-            args.seed),
+            lambda s: keras.initializers.Constant(0.3), x, y, epochs, args.seed
+        ),
         "Glorot uniform": symmetry_experiment(
-            initializers()["Glorot uniform"], x, y, epochs, args.seed),
+            initializers()["Glorot uniform"], x, y, epochs, args.seed
+        ),
     }
     labs.print_table(
         f"2-16-16-1 tanh network on moons, {epochs} epochs, zero biases",
-        ("kernel initialiser", "accuracy", "largest kernel change",
-         "largest unit-to-unit difference", "distinct hidden units"),
-        [(name, r["accuracy"], r["kernel_change"], r["unit_spread"],
-          r["distinct_hidden_outputs"]) for name, r in symmetry.items()])
+        (
+            "kernel initialiser",
+            "accuracy",
+            "largest kernel change",
+            "largest unit-to-unit difference",
+            "distinct hidden units",
+        ),
+        [
+            (
+                name,
+                r["accuracy"],
+                r["kernel_change"],
+                r["unit_spread"],
+                r["distinct_hidden_outputs"],
+            )
+            for name, r in symmetry.items()
+        ],
+    )
 
-    print(f"\n2. Activation and gradient scale through {DEPTH} layers of "
-          f"width {width}")
+    print(
+        f"\n2. Activation and gradient scale through {DEPTH} layers of "
+        f"width {width}"
+    )
     deep = {}
     rows = []
     for activation in ("tanh", "relu"):
@@ -184,20 +227,37 @@ def main(argv=None):
             # Many small matrix products: one BLAS thread is much faster
             # than several competing with TensorFlow's for two cores.
             with threadpool_limits(1, user_api="blas"):
-                stats = deep_statistics(init, activation, width, n, DEPTH,
-                                        draws, args.seed)
+                stats = deep_statistics(
+                    init, activation, width, n, DEPTH, draws, args.seed
+                )
             deep[f"{name} / {activation}"] = stats
-            rows.append((activation, name, stats["forward_std"][0],
-                         stats["forward_std"][DEPTH // 2],
-                         stats["forward_std"][-1], stats["last_over_first"],
-                         stats["gain_per_layer"],
-                         stats["gradient_first_over_last"]))
+            rows.append(
+                (
+                    activation,
+                    name,
+                    stats["forward_std"][0],
+                    stats["forward_std"][DEPTH // 2],
+                    stats["forward_std"][-1],
+                    stats["last_over_first"],
+                    stats["gain_per_layer"],
+                    stats["gradient_first_over_last"],
+                )
+            )
     labs.print_table(
         f"Standard deviation of the layer outputs (geometric mean over "
         f"{draws} networks)",
-        ("activation", "initialiser", "std layer 1", f"layer {DEPTH // 2 + 1}",
-         f"layer {DEPTH}", "last / first", "gain per layer",
-         "gradient first / last"), rows)
+        (
+            "activation",
+            "initialiser",
+            "std layer 1",
+            f"layer {DEPTH // 2 + 1}",
+            f"layer {DEPTH}",
+            "last / first",
+            "gain per layer",
+            "gradient first / last",
+        ),
+        rows,
+    )
 
     fig, axes = plotting.new_figure(2, 2)
     layers_axis = np.arange(1, DEPTH + 1)
@@ -218,19 +278,25 @@ def main(argv=None):
     fan = width
     variance_rows, variances = [], {}
     for name, init in initializers().items():
-        measured = float(np.var(keras.ops.convert_to_numpy(
-            init(args.seed)((fan, fan)))))
+        measured = float(
+            np.var(keras.ops.convert_to_numpy(init(args.seed)((fan, fan))))
+        )
         variances[name] = measured
         variance_rows.append((name, measured, measured * fan))
     labs.print_table(
         f"Weight variance for a {fan} x {fan} kernel (Glorot's rule: "
         f"2 / (fan_in + fan_out) = {2 / (2 * fan):.2e}; He's: 2 / fan_in = "
         f"{2 / fan:.2e})",
-        ("initialiser", "variance", "fan_in x variance"), variance_rows)
+        ("initialiser", "variance", "fan_in x variance"),
+        variance_rows,
+    )
 
     gt, ht = deep["Glorot uniform / tanh"], deep["He normal / tanh"]
     gr, hr = deep["Glorot uniform / relu"], deep["He normal / relu"]
-    ut, ur = deep["uniform(-0.05, 0.05) / tanh"], deep["uniform(-0.05, 0.05) / relu"]
+    ut, ur = (
+        deep["uniform(-0.05, 0.05) / tanh"],
+        deep["uniform(-0.05, 0.05) / relu"],
+    )
     lt, lr_ = deep["uniform(-1, 1) / tanh"], deep["uniform(-1, 1) / relu"]
     gn = deep["Glorot normal / tanh"]
     results = {

@@ -21,9 +21,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 EPSILON = 1e-7  # Keras clips probabilities to [EPSILON, 1 - EPSILON].
 
@@ -45,14 +43,18 @@ def msle(y_true, y_pred):
 
 def binary_crossentropy(y_true, p):
     p = np.clip(p, EPSILON, 1 - EPSILON)
-    return np.mean(-(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)), axis=-1)
+    return np.mean(
+        -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)), axis=-1
+    )
 
 
 def binary_crossentropy_from_logits(y_true, z):
     # log(sigmoid(z)) = -softplus(-z) and log(1 - sigmoid(z)) = -softplus(z),
     # written with logaddexp so a logit of 1000 does not overflow.
-    return np.mean(y_true * np.logaddexp(0, -z)
-                   + (1 - y_true) * np.logaddexp(0, z), axis=-1)
+    return np.mean(
+        y_true * np.logaddexp(0, -z) + (1 - y_true) * np.logaddexp(0, z),
+        axis=-1,
+    )
 
 
 def log_softmax(z):
@@ -99,7 +101,9 @@ def compare_with_keras(rng):
 
     n, k = 64, 5
     y_reg = rng.uniform(0, 10, size=(n, 3)).astype("float32")
-    pred_reg = (y_reg + rng.normal(0, 2, size=y_reg.shape)).clip(0).astype("float32")
+    pred_reg = (
+        (y_reg + rng.normal(0, 2, size=y_reg.shape)).clip(0).astype("float32")
+    )
     y_bin = rng.integers(0, 2, size=(n, 1)).astype("float32")
     z_bin = rng.normal(0, 3, size=(n, 1)).astype("float32")
     p_bin = sigmoid(z_bin).astype("float32")
@@ -111,26 +115,61 @@ def compare_with_keras(rng):
 
     losses = keras.losses
     cases = [
-        ("MSE", mse(y_reg, pred_reg),
-         keras_value(losses.mean_squared_error, y_reg, pred_reg)),
-        ("MAE", mae(y_reg, pred_reg),
-         keras_value(losses.mean_absolute_error, y_reg, pred_reg)),
-        ("MSLE", msle(y_reg, pred_reg),
-         keras_value(losses.mean_squared_logarithmic_error, y_reg, pred_reg)),
-        ("BCE", binary_crossentropy(y_bin, p_bin),
-         keras_value(losses.binary_crossentropy, y_bin, p_bin)),
-        ("BCE from logits", binary_crossentropy_from_logits(y_bin, z_bin),
-         keras_value(lambda a, b: losses.binary_crossentropy(
-             a, b, from_logits=True), y_bin, z_bin)),
-        ("CCE", categorical_crossentropy(onehot, p_cat),
-         keras_value(losses.categorical_crossentropy, onehot, p_cat)),
-        ("CCE from logits", -np.sum(onehot * log_softmax(z_cat), axis=-1),
-         keras_value(lambda a, b: losses.categorical_crossentropy(
-             a, b, from_logits=True), onehot, z_cat)),
-        ("sparse CCE", sparse_categorical_crossentropy(labels, p_cat),
-         keras_value(losses.sparse_categorical_crossentropy, labels, p_cat)),
-        ("KL divergence", kl_divergence(p_dist, p_cat),
-         keras_value(losses.kl_divergence, p_dist, p_cat)),
+        (
+            "MSE",
+            mse(y_reg, pred_reg),
+            keras_value(losses.mean_squared_error, y_reg, pred_reg),
+        ),
+        (
+            "MAE",
+            mae(y_reg, pred_reg),
+            keras_value(losses.mean_absolute_error, y_reg, pred_reg),
+        ),
+        (
+            "MSLE",
+            msle(y_reg, pred_reg),
+            keras_value(losses.mean_squared_logarithmic_error, y_reg, pred_reg),
+        ),
+        (
+            "BCE",
+            binary_crossentropy(y_bin, p_bin),
+            keras_value(losses.binary_crossentropy, y_bin, p_bin),
+        ),
+        (
+            "BCE from logits",
+            binary_crossentropy_from_logits(y_bin, z_bin),
+            keras_value(
+                lambda a, b: losses.binary_crossentropy(a, b, from_logits=True),
+                y_bin,
+                z_bin,
+            ),
+        ),
+        (
+            "CCE",
+            categorical_crossentropy(onehot, p_cat),
+            keras_value(losses.categorical_crossentropy, onehot, p_cat),
+        ),
+        (
+            "CCE from logits",
+            -np.sum(onehot * log_softmax(z_cat), axis=-1),
+            keras_value(
+                lambda a, b: losses.categorical_crossentropy(
+                    a, b, from_logits=True
+                ),
+                onehot,
+                z_cat,
+            ),
+        ),
+        (
+            "sparse CCE",
+            sparse_categorical_crossentropy(labels, p_cat),
+            keras_value(losses.sparse_categorical_crossentropy, labels, p_cat),
+        ),
+        (
+            "KL divergence",
+            kl_divergence(p_dist, p_cat),
+            keras_value(losses.kl_divergence, p_dist, p_cat),
+        ),
     ]
     rows = {}
     for name, by_hand, by_keras in cases:
@@ -139,9 +178,16 @@ def compare_with_keras(rng):
             "mean_keras": float(np.mean(by_keras)),
             "max_abs_diff": float(np.max(np.abs(by_hand - by_keras))),
         }
-    sparse_vs_onehot = float(np.max(np.abs(
-        keras_value(losses.sparse_categorical_crossentropy, labels, p_cat)
-        - keras_value(losses.categorical_crossentropy, onehot, p_cat))))
+    sparse_vs_onehot = float(
+        np.max(
+            np.abs(
+                keras_value(
+                    losses.sparse_categorical_crossentropy, labels, p_cat
+                )
+                - keras_value(losses.categorical_crossentropy, onehot, p_cat)
+            )
+        )
+    )
     return rows, sparse_vs_onehot
 
 
@@ -155,20 +201,25 @@ def kl_properties(rng, n_pairs):
     cross_entropy = -np.sum(p * np.log(np.clip(q, EPSILON, 1)), axis=-1)
     # Move q towards p: KL shrinks to 0 as the two distributions meet.
     blend = np.array([1.0, 0.5, 0.25, 0.1, 0.01, 0.0])
-    path = [float(np.mean(kl_divergence(p, t * q + (1 - t) * p))) for t in blend]
+    path = [
+        float(np.mean(kl_divergence(p, t * q + (1 - t) * p))) for t in blend
+    ]
     return {
         "kl_min_over_random_pairs": float(kl_pq.min()),
         "kl_self_max": float(np.max(np.abs(kl_divergence(p, p)))),
         "kl_mean_asymmetry": float(np.mean(np.abs(kl_pq - kl_qp))),
         "kl_equals_cross_entropy_minus_entropy": float(
-            np.max(np.abs(kl_pq - (cross_entropy - entropy(p))))),
+            np.max(np.abs(kl_pq - (cross_entropy - entropy(p))))
+        ),
         "kl_along_blend": dict(zip(map(str, blend), path)),
     }
 
 
 def what_losses_reward(rng):
     """The best constant under MSE and MAE, MSLE's asymmetry, saturation."""
-    y = np.concatenate([rng.normal(10, 1, 95), rng.normal(60, 5, 5)])  # 5 outliers
+    y = np.concatenate(
+        [rng.normal(10, 1, 95), rng.normal(60, 5, 5)]
+    )  # 5 outliers
     grid = np.linspace(0, 40, 4001)
     best_mse = float(grid[np.argmin([np.mean((y - c) ** 2) for c in grid])])
     best_mae = float(grid[np.argmin([np.mean(np.abs(y - c)) for c in grid])])
@@ -209,8 +260,13 @@ def same_accuracy_different_loss():
     for name, p in [("confident", p_confident), ("hesitant", p_hesitant)]:
         rows[name] = {
             "accuracy": float(np.mean((p >= 0.5) == labels)),
-            "bce": float(np.mean(binary_crossentropy(
-                labels[:, None].astype("float64"), p[:, None]))),
+            "bce": float(
+                np.mean(
+                    binary_crossentropy(
+                        labels[:, None].astype("float64"), p[:, None]
+                    )
+                )
+            ),
         }
     return rows
 
@@ -221,16 +277,28 @@ def train_and_watch(seed, epochs):
 
     (x, y), (x_val, y_val) = _moons_split(seed)
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((2,)),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy",
-                  metrics=["accuracy"], jit_compile=False)
-    history = model.fit(x, y, validation_data=(x_val, y_val), epochs=epochs,
-                        batch_size=50, verbose=0).history
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(0.01),
+        "binary_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
+    history = model.fit(
+        x,
+        y,
+        validation_data=(x_val, y_val),
+        epochs=epochs,
+        batch_size=50,
+        verbose=0,
+    ).history
     evaluated_loss, evaluated_accuracy = model.evaluate(x, y, verbose=0)
     return history, float(evaluated_loss), float(evaluated_accuracy)
 
@@ -242,19 +310,26 @@ def _moons_split(seed):
 
 def disagreements(history):
     """Epoch-to-epoch changes where loss and accuracy tell different stories."""
+
     def count(loss, accuracy):
         d_loss = np.diff(loss)
         d_acc = np.diff(accuracy)
         return {
             # The loss improved but the accuracy did not.
-            "loss_down_accuracy_not_up": int(np.sum((d_loss < 0) & (d_acc <= 0))),
+            "loss_down_accuracy_not_up": int(
+                np.sum((d_loss < 0) & (d_acc <= 0))
+            ),
             # The loss got worse but the accuracy did not.
-            "loss_up_accuracy_not_down": int(np.sum((d_loss > 0) & (d_acc >= 0))),
+            "loss_up_accuracy_not_down": int(
+                np.sum((d_loss > 0) & (d_acc >= 0))
+            ),
             "epochs_compared": int(len(d_loss)),
         }
 
     train = count(np.array(history["loss"]), np.array(history["accuracy"]))
-    val = count(np.array(history["val_loss"]), np.array(history["val_accuracy"]))
+    val = count(
+        np.array(history["val_loss"]), np.array(history["val_accuracy"])
+    )
     val_loss = np.array(history["val_loss"])
     val_acc = np.array(history["val_accuracy"])
     best_loss_epoch = int(np.argmin(val_loss))
@@ -266,7 +341,8 @@ def disagreements(history):
         "best_val_accuracy_epoch": best_acc_epoch + 1,
         "val_loss_rise_after_its_minimum": float(val_loss[-1] - val_loss.min()),
         "val_accuracy_change_after_loss_minimum": float(
-            val_acc[-1] - val_acc[best_loss_epoch]),
+            val_acc[-1] - val_acc[best_loss_epoch]
+        ),
     }
 
 
@@ -289,10 +365,16 @@ def plot_loss_shapes(out, rewards):
     axes[1].legend()
     t = np.linspace(0, 1, 50)
     p0, q0 = np.array([0.7, 0.2, 0.1]), np.array([0.1, 0.3, 0.6])
-    axes[2].plot(t, [kl_divergence(p0, s * q0 + (1 - s) * p0) for s in t],
-                 label="KL(p || q_t)")
-    axes[2].plot(t, [kl_divergence(s * q0 + (1 - s) * p0, p0) for s in t],
-                 label="KL(q_t || p)")
+    axes[2].plot(
+        t,
+        [kl_divergence(p0, s * q0 + (1 - s) * p0) for s in t],
+        label="KL(p || q_t)",
+    )
+    axes[2].plot(
+        t,
+        [kl_divergence(s * q0 + (1 - s) * p0, p0) for s in t],
+        label="KL(q_t || p)",
+    )
     axes[2].set_xlabel("t, where q_t = (1 - t) p + t q")
     axes[2].set_title("KL divergence: >= 0, 0 at t = 0, asymmetric")
     axes[2].legend()
@@ -303,13 +385,21 @@ def plot_training(out, history):
     fig, axes = plotting.new_figure(1, 2)
     epochs = np.arange(1, len(history["loss"]) + 1)
     for ax, split in zip(axes, ["", "val_"]):
-        ax.plot(epochs, history[split + "loss"], color="tab:red",
-                label="loss (optimised)")
+        ax.plot(
+            epochs,
+            history[split + "loss"],
+            color="tab:red",
+            label="loss (optimised)",
+        )
         ax.set_xlabel("epoch")
         ax.set_ylabel("binary cross-entropy", color="tab:red")
         twin = ax.twinx()
-        twin.plot(epochs, history[split + "accuracy"], color="tab:blue",
-                  label="accuracy (shown)")
+        twin.plot(
+            epochs,
+            history[split + "accuracy"],
+            color="tab:blue",
+            label="accuracy (shown)",
+        )
         twin.set_ylabel("accuracy", color="tab:blue")
         ax.set_title("training set" if not split else "validation set")
     plotting.save_figure(fig, out, "loss_vs_accuracy")
@@ -330,34 +420,49 @@ def main(argv=None):
     labs.print_table(
         "Per-sample losses: NumPy formula vs keras.losses",
         ("loss", "mean (NumPy)", "mean (Keras)", "max |difference|"),
-        [(name, r["mean_by_hand"], r["mean_keras"], r["max_abs_diff"])
-         for name, r in by_hand.items()])
-    print(f"   sparse CCE (integer labels) vs CCE (one-hot labels): "
-          f"max |difference| = {sparse_vs_onehot:.2g}")
+        [
+            (name, r["mean_by_hand"], r["mean_keras"], r["max_abs_diff"])
+            for name, r in by_hand.items()
+        ],
+    )
+    print(
+        f"   sparse CCE (integer labels) vs CCE (one-hot labels): "
+        f"max |difference| = {sparse_vs_onehot:.2g}"
+    )
 
     print("2. The KL divergence")
     kl = kl_properties(rng, n_pairs)
-    print(f"   smallest KL(p || q) over {n_pairs} random pairs: "
-          f"{kl['kl_min_over_random_pairs']:.4g}; largest |KL(p || p)|: "
-          f"{kl['kl_self_max']:.2g}")
-    print(f"   mean |KL(p || q) - KL(q || p)| = {kl['kl_mean_asymmetry']:.3f} "
-          f"(not symmetric); KL - (H(p, q) - H(p)) <= "
-          f"{kl['kl_equals_cross_entropy_minus_entropy']:.2g}")
-    print("   moving q to p, KL falls to 0: " + ", ".join(
-        f"t={t}: {v:.4f}" for t, v in kl["kl_along_blend"].items()))
+    print(
+        f"   smallest KL(p || q) over {n_pairs} random pairs: "
+        f"{kl['kl_min_over_random_pairs']:.4g}; largest |KL(p || p)|: "
+        f"{kl['kl_self_max']:.2g}"
+    )
+    print(
+        f"   mean |KL(p || q) - KL(q || p)| = {kl['kl_mean_asymmetry']:.3f} "
+        f"(not symmetric); KL - (H(p, q) - H(p)) <= "
+        f"{kl['kl_equals_cross_entropy_minus_entropy']:.2g}"
+    )
+    print(
+        "   moving q to p, KL falls to 0: "
+        + ", ".join(f"t={t}: {v:.4f}" for t, v in kl["kl_along_blend"].items())
+    )
 
     print("3. What each loss rewards")
     rewards = what_losses_reward(rng)
     labs.print_table(
-        "Loss behaviour", ("measurement", "value"),
-        [(name.replace("_", " "), value) for name, value in rewards.items()])
+        "Loss behaviour",
+        ("measurement", "value"),
+        [(name.replace("_", " "), value) for name, value in rewards.items()],
+    )
     plot_loss_shapes(out, rewards)
 
     print("4. Same accuracy, different loss")
     same_acc = same_accuracy_different_loss()
-    labs.print_table("Ten predictions, one of them wrong",
-                     ("classifier", "accuracy", "binary cross-entropy"),
-                     [(k, v["accuracy"], v["bce"]) for k, v in same_acc.items()])
+    labs.print_table(
+        "Ten predictions, one of them wrong",
+        ("classifier", "accuracy", "binary cross-entropy"),
+        [(k, v["accuracy"], v["bce"]) for k, v in same_acc.items()],
+    )
 
     print(f"5. Training a classifier on noisy moons for {epochs} epochs")
     history, eval_loss, eval_accuracy = train_and_watch(args.seed, epochs)
@@ -365,21 +470,38 @@ def main(argv=None):
     plot_training(out, history)
     labs.print_table(
         "Epoch-to-epoch changes where loss and accuracy disagree",
-        ("data", "loss down, accuracy not up", "loss up, accuracy not down",
-         "epochs compared"),
-        [(split, watch[split]["loss_down_accuracy_not_up"],
-          watch[split]["loss_up_accuracy_not_down"],
-          watch[split]["epochs_compared"]) for split in ("train", "validation")])
-    print(f"   best validation loss at epoch {watch['best_val_loss_epoch']}, "
-          f"best validation accuracy at epoch "
-          f"{watch['best_val_accuracy_epoch']}")
-    print(f"   last epoch as shown by fit (a running mean over the epoch): "
-          f"loss {history['loss'][-1]:.4f}; evaluate() with the final weights: "
-          f"loss {eval_loss:.4f}")
+        (
+            "data",
+            "loss down, accuracy not up",
+            "loss up, accuracy not down",
+            "epochs compared",
+        ),
+        [
+            (
+                split,
+                watch[split]["loss_down_accuracy_not_up"],
+                watch[split]["loss_up_accuracy_not_down"],
+                watch[split]["epochs_compared"],
+            )
+            for split in ("train", "validation")
+        ],
+    )
+    print(
+        f"   best validation loss at epoch {watch['best_val_loss_epoch']}, "
+        f"best validation accuracy at epoch "
+        f"{watch['best_val_accuracy_epoch']}"
+    )
+    print(
+        f"   last epoch as shown by fit (a running mean over the epoch): "
+        f"loss {history['loss'][-1]:.4f}; evaluate() with the final weights: "
+        f"loss {eval_loss:.4f}"
+    )
 
     results = {
         "keras_comparison": by_hand,
-        "max_abs_diff_all_losses": max(r["max_abs_diff"] for r in by_hand.values()),
+        "max_abs_diff_all_losses": max(
+            r["max_abs_diff"] for r in by_hand.values()
+        ),
         "sparse_vs_onehot_max_abs_diff": sparse_vs_onehot,
         "kl": kl,
         "rewards": rewards,
@@ -395,8 +517,10 @@ def main(argv=None):
         "disagreements": watch,
     }
     worst = results["max_abs_diff_all_losses"]
-    val_disagree = (watch["validation"]["loss_down_accuracy_not_up"]
-                    + watch["validation"]["loss_up_accuracy_not_down"])
+    val_disagree = (
+        watch["validation"]["loss_down_accuracy_not_up"]
+        + watch["validation"]["loss_up_accuracy_not_down"]
+    )
     print(
         "\nSummary: every loss written from its formula agrees with Keras to "
         f"{worst:.1g} per sample, and the sparse and one-hot forms of "
@@ -432,9 +556,11 @@ def main(argv=None):
         f"{val_disagree} epochs; the validation loss was lowest at epoch "
         f"{watch['best_val_loss_epoch']}, the validation accuracy highest at "
         f"epoch {watch['best_val_accuracy_epoch']}"
-        + (", so the two numbers would stop training at different epochs. "
-           if watch["best_val_loss_epoch"] != watch["best_val_accuracy_epoch"]
-           else ". ")
+        + (
+            ", so the two numbers would stop training at different epochs. "
+            if watch["best_val_loss_epoch"] != watch["best_val_accuracy_epoch"]
+            else ". "
+        )
         + "Watch the loss to see what "
         "training does, and the metric to see what the user gets."
     )

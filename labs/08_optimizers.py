@@ -18,15 +18,13 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 OPTIMIZERS = ("SGD", "momentum", "RMSProp", "Adam")
 MOMENTUM = 0.9
-RHO = 0.9                        # RMSProp's decay of the squared gradients
-BETA_1, BETA_2 = 0.9, 0.999      # Adam's decays
-EPSILON = 1e-7                   # Keras's default epsilon
+RHO = 0.9  # RMSProp's decay of the squared gradients
+BETA_1, BETA_2 = 0.9, 0.999  # Adam's decays
+EPSILON = 1e-7  # Keras's default epsilon
 
 
 class NumpyOptimizer:
@@ -74,8 +72,9 @@ def keras_optimizer(name, learning_rate):
         return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM)
     if name == "RMSProp":
         return keras.optimizers.RMSprop(learning_rate, rho=RHO, epsilon=EPSILON)
-    return keras.optimizers.Adam(learning_rate, beta_1=BETA_1, beta_2=BETA_2,
-                                 epsilon=EPSILON)
+    return keras.optimizers.Adam(
+        learning_rate, beta_1=BETA_1, beta_2=BETA_2, epsilon=EPSILON
+    )
 
 
 def rotation(angle):
@@ -126,7 +125,9 @@ def tune(problem, name, w0, target, max_steps, grid):
     best = (None, None)
     for lr in grid:
         _, losses = run_numpy(problem, name, lr, w0, max_steps)
-        steps = steps_to_reach(losses, target) if len(losses) > max_steps else None
+        steps = (
+            steps_to_reach(losses, target) if len(losses) > max_steps else None
+        )
         if steps is not None and (best[1] is None or steps < best[1]):
             best = (float(lr), steps)
     return best
@@ -146,8 +147,9 @@ def check_against_keras(problem, w0, n_steps):
         theirs = [np.array(w0)]
         for _ in range(n_steps):
             w = keras.ops.convert_to_numpy(variable)
-            optimizer.apply_gradients([(keras.ops.convert_to_tensor(a @ w),
-                                        variable)])
+            optimizer.apply_gradients(
+                [(keras.ops.convert_to_tensor(a @ w), variable)]
+            )
             theirs.append(keras.ops.convert_to_numpy(variable))
         diffs[name] = float(np.max(np.abs(ours - np.array(theirs))))
     return diffs
@@ -158,15 +160,20 @@ def train_small_model(name, lr, seed, epochs):
 
     (x, y), (x_test, y_test) = datasets.load_digits(seed=seed)
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(32, activation="tanh"),
-        keras.layers.Dense(10),
-    ])
-    model.compile(keras_optimizer(name, lr),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=False)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="tanh"),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        keras_optimizer(name, lr),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
     history = model.fit(x, y, epochs=epochs, batch_size=64, verbose=0).history
     _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     return history["loss"], float(test_accuracy)
@@ -177,14 +184,21 @@ def plot_trajectories(out, problem, paths, title, name, target):
     ax = axes[0]
     everything = np.concatenate(list(paths.values()))
     lim = 1.1 * np.max(np.abs(everything), axis=0)
-    gx, gy = np.meshgrid(np.linspace(-lim[0], lim[0], 200),
-                         np.linspace(-lim[1], lim[1], 200))
+    gx, gy = np.meshgrid(
+        np.linspace(-lim[0], lim[0], 200), np.linspace(-lim[1], lim[1], 200)
+    )
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
     z = 0.5 * np.sum((grid @ problem.a) * grid, axis=1).reshape(gx.shape)
     ax.contour(gx, gy, np.log10(z + 1e-12), levels=15, cmap="Greys")
     for label, path in paths.items():
-        ax.plot(path[:, 0], path[:, 1], marker=".", markersize=3,
-                linewidth=1, label=label)
+        ax.plot(
+            path[:, 0],
+            path[:, 1],
+            marker=".",
+            markersize=3,
+            linewidth=1,
+            label=label,
+        )
     ax.plot([0], [0], "k*", markersize=12)
     ax.set_xlabel("$w_1$")
     ax.set_ylabel("$w_2$")
@@ -193,8 +207,9 @@ def plot_trajectories(out, problem, paths, title, name, target):
     for label, path in paths.items():
         losses = [problem.loss(w) for w in path]
         axes[1].semilogy(np.maximum(losses, 1e-16), label=label)
-    axes[1].axhline(target, color="k", linestyle="--", linewidth=1,
-                    label="target")
+    axes[1].axhline(
+        target, color="k", linestyle="--", linewidth=1, label="target"
+    )
     axes[1].set_xlabel("step")
     axes[1].set_ylabel("loss")
     axes[1].set_title("loss per step (each at its best learning rate)")
@@ -218,11 +233,15 @@ def main(argv=None):
     print("1. The update rules in NumPy against keras.optimizers")
     valley = Quadratic(curvatures)
     diffs = check_against_keras(valley, w0, 20 if args.quick else 100)
-    print("   max |NumPy - Keras| over the trajectory: " + ", ".join(
-        f"{k} {v:.1g}" for k, v in diffs.items()))
+    print(
+        "   max |NumPy - Keras| over the trajectory: "
+        + ", ".join(f"{k} {v:.1g}" for k, v in diffs.items())
+    )
 
-    print(f"2. An ill-conditioned quadratic: curvatures {curvatures}, "
-          f"condition number {curvatures[1] / curvatures[0]:.0f}")
+    print(
+        f"2. An ill-conditioned quadratic: curvatures {curvatures}, "
+        f"condition number {curvatures[1] / curvatures[0]:.0f}"
+    )
     target = target_ratio * valley.loss(np.array(w0))
     rows, tuned, paths = [], {}, {}
     for name in OPTIMIZERS:
@@ -232,8 +251,14 @@ def main(argv=None):
     sgd_limit = 2.0 / max(curvatures)
     _, sgd_above = run_numpy(valley, "SGD", 1.05 * sgd_limit, w0, 200)
     _, sgd_below = run_numpy(valley, "SGD", 0.95 * sgd_limit, w0, 200)
-    plot_trajectories(out, valley, paths, "ill-conditioned valley",
-                      "quadratic_trajectories", target)
+    plot_trajectories(
+        out,
+        valley,
+        paths,
+        "ill-conditioned valley",
+        "quadratic_trajectories",
+        target,
+    )
 
     print("3. The same valley turned by 45 degrees")
     turned = Quadratic(curvatures, angle=np.pi / 4)
@@ -243,43 +268,90 @@ def main(argv=None):
     turned_target = target_ratio * turned.loss(np.array(turned_w0))
     rotated, rotated_paths = {}, {}
     for name in OPTIMIZERS:
-        lr, steps = tune(turned, name, turned_w0, turned_target, max_steps, grid)
+        lr, steps = tune(
+            turned, name, turned_w0, turned_target, max_steps, grid
+        )
         rotated[name] = {"learning_rate": lr, "steps": steps}
-        rotated_paths[name], _ = run_numpy(turned, name, lr, turned_w0,
-                                           steps or max_steps)
-    plot_trajectories(out, turned, rotated_paths, "the valley rotated by 45°",
-                      "rotated_trajectories", turned_target)
+        rotated_paths[name], _ = run_numpy(
+            turned, name, lr, turned_w0, steps or max_steps
+        )
+    plot_trajectories(
+        out,
+        turned,
+        rotated_paths,
+        "the valley rotated by 45°",
+        "rotated_trajectories",
+        turned_target,
+    )
     for name in OPTIMIZERS:
-        rows.append((name, tuned[name]["learning_rate"], tuned[name]["steps"],
-                     rotated[name]["learning_rate"], rotated[name]["steps"]))
+        rows.append(
+            (
+                name,
+                tuned[name]["learning_rate"],
+                tuned[name]["steps"],
+                rotated[name]["learning_rate"],
+                rotated[name]["steps"],
+            )
+        )
     labs.print_table(
         f"Steps to bring the loss below {target_ratio:g} x its start "
         f"(best learning rate of {len(grid)}, at most {max_steps} steps)",
-        ("optimizer", "best lr", "steps", "best lr (rotated)",
-         "steps (rotated)"), rows)
-    print(f"   SGD's limit 2 / largest curvature = {sgd_limit:.3f}: "
-          f"at 0.95x the loss ends at {sgd_below[-1]:.2g}, at 1.05x at "
-          f"{sgd_above[-1]:.2g}")
+        (
+            "optimizer",
+            "best lr",
+            "steps",
+            "best lr (rotated)",
+            "steps (rotated)",
+        ),
+        rows,
+    )
+    print(
+        f"   SGD's limit 2 / largest curvature = {sgd_limit:.3f}: "
+        f"at 0.95x the loss ends at {sgd_below[-1]:.2g}, at 1.05x at "
+        f"{sgd_above[-1]:.2g}"
+    )
 
     print(f"4. A small network on the digits, {model_epochs} epochs each")
     model_lrs = {"SGD": 0.1, "momentum": 0.1, "RMSProp": 0.003, "Adam": 0.003}
     small = {}
     for name in OPTIMIZERS:
-        losses, accuracy = train_small_model(name, model_lrs[name], args.seed,
-                                             model_epochs)
-        small[name] = {"learning_rate": model_lrs[name], "loss": losses,
-                       "final_loss": float(losses[-1]),
-                       "test_accuracy": accuracy}
+        losses, accuracy = train_small_model(
+            name, model_lrs[name], args.seed, model_epochs
+        )
+        small[name] = {
+            "learning_rate": model_lrs[name],
+            "loss": losses,
+            "final_loss": float(losses[-1]),
+            "test_accuracy": accuracy,
+        }
     labs.print_table(
         "Digits, Dense(32, tanh) + Dense(10), batch 64",
-        ("optimizer", "learning rate", "first-epoch loss", "final loss",
-         "test accuracy"),
-        [(k, v["learning_rate"], v["loss"][0], v["final_loss"],
-          v["test_accuracy"]) for k, v in small.items()])
+        (
+            "optimizer",
+            "learning rate",
+            "first-epoch loss",
+            "final loss",
+            "test accuracy",
+        ),
+        [
+            (
+                k,
+                v["learning_rate"],
+                v["loss"][0],
+                v["final_loss"],
+                v["test_accuracy"],
+            )
+            for k, v in small.items()
+        ],
+    )
     fig, ax = plotting.new_figure()
     for name, v in small.items():
-        ax.semilogy(np.arange(1, model_epochs + 1), v["loss"],
-                    marker="o", label=f"{name} (lr {v['learning_rate']})")
+        ax.semilogy(
+            np.arange(1, model_epochs + 1),
+            v["loss"],
+            marker="o",
+            label=f"{name} (lr {v['learning_rate']})",
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax.set_title("small network on the digits")

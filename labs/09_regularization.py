@@ -22,9 +22,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 N_FEATURES = 40
 TRUE_WEIGHTS = {0: 2.0, 1: 2.0, 2: -3.0, 3: 1.5, 4: -1.0}  # the rest are 0
@@ -79,22 +77,38 @@ def fit_linear(x, y, regularizers, epochs, seed):
     inputs = keras.Input((x.shape[1],))
     # Every weight starts at zero: a penalty that can hold a weight at zero
     # shows it by never letting it leave.
-    heads = [keras.layers.Dense(1, kernel_initializer="zeros",
-                                kernel_regularizer=reg,
-                                name=f"linear_{i}")(inputs)
-             for i, reg in enumerate(regularizers.values())]
+    heads = [
+        keras.layers.Dense(
+            1,
+            kernel_initializer="zeros",
+            kernel_regularizer=reg,
+            name=f"linear_{i}",
+        )(inputs)
+        for i, reg in enumerate(regularizers.values())
+    ]
     model = keras.Model(inputs, keras.layers.Concatenate()(heads))
 
     def summed_mse(y_true, y_pred):
         return keras.ops.sum(keras.ops.square(y_true - y_pred), axis=-1)
 
     steps = int(np.ceil(len(x) / 32))
-    model.compile(keras.optimizers.SGD(0.02), summed_mse, jit_compile=False,
-                  steps_per_execution=steps)
-    model.fit(x, np.repeat(y, len(heads), axis=1), epochs=epochs,
-              batch_size=32, verbose=0)
-    return {name: model.get_layer(f"linear_{i}").get_weights()[0][:, 0]
-            for i, name in enumerate(regularizers)}
+    model.compile(
+        keras.optimizers.SGD(0.02),
+        summed_mse,
+        jit_compile=False,
+        steps_per_execution=steps,
+    )
+    model.fit(
+        x,
+        np.repeat(y, len(heads), axis=1),
+        epochs=epochs,
+        batch_size=32,
+        verbose=0,
+    )
+    return {
+        name: model.get_layer(f"linear_{i}").get_weights()[0][:, 0]
+        for i, name in enumerate(regularizers)
+    }
 
 
 def branch(inputs, rate, prefix, width=128):
@@ -103,8 +117,9 @@ def branch(inputs, rate, prefix, width=128):
 
     h = inputs
     for i in (1, 2):
-        h = keras.layers.Dense(width, activation="relu",
-                               name=f"{prefix}_hidden_{i}")(h)
+        h = keras.layers.Dense(
+            width, activation="relu", name=f"{prefix}_hidden_{i}"
+        )(h)
         if rate:
             h = keras.layers.Dropout(rate, name=f"{prefix}_dropout_{i}")(h)
     return keras.layers.Dense(1, name=prefix)(h)
@@ -115,12 +130,17 @@ def _compile(model, outputs, steps):
 
     model.compile(
         keras.optimizers.Adam(1e-2),
-        {name: keras.losses.BinaryCrossentropy(from_logits=True)
-         for name in outputs},
-        metrics={name: [keras.metrics.BinaryAccuracy(threshold=0.0,
-                                                     name="accuracy")]
-                 for name in outputs},
-        jit_compile=False, steps_per_execution=steps)
+        {
+            name: keras.losses.BinaryCrossentropy(from_logits=True)
+            for name in outputs
+        },
+        metrics={
+            name: [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
+            for name in outputs
+        },
+        jit_compile=False,
+        steps_per_execution=steps,
+    )
 
 
 def dropout_comparison(train, val, rates, passes, seed):
@@ -135,23 +155,32 @@ def dropout_comparison(train, val, rates, passes, seed):
     keras.utils.set_random_seed(seed)
     names = {rate: f"dropout_{rate:g}".replace(".", "") for rate in rates}
     inputs = keras.Input((2,))
-    model = keras.Model(inputs, {names[r]: branch(inputs, r, names[r])
-                                 for r in rates})
+    model = keras.Model(
+        inputs, {names[r]: branch(inputs, r, names[r]) for r in rates}
+    )
     (x, y), (xv, yv) = train, val
     # Ten passes over the data per Keras epoch, run as one compiled call:
     # the curves get a point every ten passes and the lab stays fast.
     x, y = np.tile(x, (PASSES_PER_EPOCH, 1)), np.tile(y, PASSES_PER_EPOCH)
     _compile(model, list(names.values()), steps=len(x) // 25)
-    history = model.fit(x, {n: y for n in names.values()},
-                        validation_data=(xv, {n: yv for n in names.values()}),
-                        validation_batch_size=len(xv),
-                        epochs=passes // PASSES_PER_EPOCH,
-                        batch_size=25, verbose=0).history
+    history = model.fit(
+        x,
+        {n: y for n in names.values()},
+        validation_data=(xv, {n: yv for n in names.values()}),
+        validation_batch_size=len(xv),
+        epochs=passes // PASSES_PER_EPOCH,
+        batch_size=25,
+        verbose=0,
+    ).history
     scores = {}
     for part, (xs, ys) in (("train", train), ("val", val)):
-        scores[part] = model.evaluate(xs, {n: ys for n in names.values()},
-                                      batch_size=len(xs), verbose=0,
-                                      return_dict=True)
+        scores[part] = model.evaluate(
+            xs,
+            {n: ys for n in names.values()},
+            batch_size=len(xs),
+            verbose=0,
+            return_dict=True,
+        )
     results = {}
     for rate, name in names.items():
         r = {
@@ -179,14 +208,23 @@ def early_stopping_run(train, val, max_epochs, patience, seed):
     inputs = keras.Input((2,))
     model = keras.Model(inputs, branch(inputs, 0.0, "net"))
     _compile(model, ["net"], steps=len(train[0]) // 25)
-    stopper = EarlyStopping(monitor="val_loss", patience=patience,
-                            restore_best_weights=True)
-    history = model.fit(*train, validation_data=val,
-                        validation_batch_size=len(val[0]),
-                        epochs=max_epochs, batch_size=25, verbose=0,
-                        callbacks=[stopper]).history
-    val_loss = float(model.evaluate(*val, batch_size=len(val[0]), verbose=0,
-                                    return_dict=True)["loss"])
+    stopper = EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
+    history = model.fit(
+        *train,
+        validation_data=val,
+        validation_batch_size=len(val[0]),
+        epochs=max_epochs,
+        batch_size=25,
+        verbose=0,
+        callbacks=[stopper],
+    ).history
+    val_loss = float(
+        model.evaluate(
+            *val, batch_size=len(val[0]), verbose=0, return_dict=True
+        )["loss"]
+    )
     val_history = [float(v) for v in history["val_loss"]]
     return stopper, {
         "max_epochs": max_epochs,
@@ -202,8 +240,11 @@ def early_stopping_run(train, val, max_epochs, patience, seed):
         "last_val_loss_seen": val_history[-1],
         # The model now holds the best epoch's weights: evaluating them
         # gives back the validation loss recorded at that epoch.
-        "restored_matches_best": bool(np.isclose(
-            val_loss, val_history[stopper.best_epoch], rtol=1e-4, atol=1e-6)),
+        "restored_matches_best": bool(
+            np.isclose(
+                val_loss, val_history[stopper.best_epoch], rtol=1e-4, atol=1e-6
+            )
+        ),
     }
 
 
@@ -218,25 +259,38 @@ def main(argv=None):
     rates = (0.0, 0.5) if args.quick else (0.0, 0.2, 0.5)
     patience = 10
 
-    print("1. The regularized objective: loss(data | model) + lambda * "
-          "complexity(model); the penalties by hand and in Keras")
+    print(
+        "1. The regularized objective: loss(data | model) + lambda * "
+        "complexity(model); the penalties by hand and in Keras"
+    )
     w = np.array([0.5, -2.0, 0.0, 1e-3], dtype="float32")
-    by_hand = {"L1": LAMBDA * np.abs(w).sum(),
-               "L2": LAMBDA * np.square(w).sum(),
-               "elastic net": LAMBDA / 2 * (np.abs(w).sum()
-                                            + np.square(w).sum())}
-    by_keras = {name: float(keras.ops.convert_to_numpy(reg(w)))
-                for name, reg in penalties().items() if reg is not None}
-    labs.print_table(f"lambda = {LAMBDA}, w = {w.tolist()}",
-                     ("penalty", "formula", "by hand", "Keras"),
-                     [(name, formula, float(by_hand[name]), by_keras[name])
-                      for name, formula in (
-                          ("L1", "lambda * sum|w|"),
-                          ("L2", "lambda * sum w^2"),
-                          ("elastic net", "lambda/2 * (sum|w| + sum w^2)"))])
+    by_hand = {
+        "L1": LAMBDA * np.abs(w).sum(),
+        "L2": LAMBDA * np.square(w).sum(),
+        "elastic net": LAMBDA / 2 * (np.abs(w).sum() + np.square(w).sum()),
+    }
+    by_keras = {
+        name: float(keras.ops.convert_to_numpy(reg(w)))
+        for name, reg in penalties().items()
+        if reg is not None
+    }
+    labs.print_table(
+        f"lambda = {LAMBDA}, w = {w.tolist()}",
+        ("penalty", "formula", "by hand", "Keras"),
+        [
+            (name, formula, float(by_hand[name]), by_keras[name])
+            for name, formula in (
+                ("L1", "lambda * sum|w|"),
+                ("L2", "lambda * sum w^2"),
+                ("elastic net", "lambda/2 * (sum|w| + sum w^2)"),
+            )
+        ],
+    )
 
-    print(f"\n2. Sparsity: {N_FEATURES} features, {len(TRUE_WEIGHTS)} matter; "
-          f"a linear model per penalty, SGD, {linear_epochs} epochs")
+    print(
+        f"\n2. Sparsity: {N_FEATURES} features, {len(TRUE_WEIGHTS)} matter; "
+        f"a linear model per penalty, SGD, {linear_epochs} epochs"
+    )
     x, y = make_sparse_regression(400, args.seed)
     weights = fit_linear(x, y, penalties(), linear_epochs, args.seed)
     irrelevant = np.array([i not in TRUE_WEIGHTS for i in range(N_FEATURES)])
@@ -245,10 +299,12 @@ def main(argv=None):
         sparsity[name] = {
             "zero_weights": int(np.sum(np.abs(wk) < ZERO_TOLERANCE)),
             "zero_weights_tol_1e-3": int(np.sum(np.abs(wk) < 1e-3)),
-            "relevant_kept": int(np.sum(np.abs(wk[~irrelevant])
-                                        >= ZERO_TOLERANCE)),
-            "irrelevant_zeroed": int(np.sum(np.abs(wk[irrelevant])
-                                            < ZERO_TOLERANCE)),
+            "relevant_kept": int(
+                np.sum(np.abs(wk[~irrelevant]) >= ZERO_TOLERANCE)
+            ),
+            "irrelevant_zeroed": int(
+                np.sum(np.abs(wk[irrelevant]) < ZERO_TOLERANCE)
+            ),
             "irrelevant_mean_abs": float(np.mean(np.abs(wk[irrelevant]))),
             "weight_l2_norm": float(np.linalg.norm(wk)),
             "weights": wk,
@@ -256,25 +312,58 @@ def main(argv=None):
         }
     labs.print_table(
         f"Weights with |w| < {ZERO_TOLERANCE}, of {N_FEATURES}",
-        ("penalty", "zero weights", "|w| < 1e-3", "mean |w|, irrelevant",
-         "||w||", "twins w0, w1 (true 2, 2)"),
-        [(name, s["zero_weights"], s["zero_weights_tol_1e-3"],
-          s["irrelevant_mean_abs"], s["weight_l2_norm"],
-          f"{s['twin_weights'][0]:.2f}, {s['twin_weights'][1]:.2f}")
-         for name, s in sparsity.items()])
+        (
+            "penalty",
+            "zero weights",
+            "|w| < 1e-3",
+            "mean |w|, irrelevant",
+            "||w||",
+            "twins w0, w1 (true 2, 2)",
+        ),
+        [
+            (
+                name,
+                s["zero_weights"],
+                s["zero_weights_tol_1e-3"],
+                s["irrelevant_mean_abs"],
+                s["weight_l2_norm"],
+                f"{s['twin_weights'][0]:.2f}, {s['twin_weights'][1]:.2f}",
+            )
+            for name, s in sparsity.items()
+        ],
+    )
 
-    print(f"\n3. Dropout: wide ReLU networks on 100 noisy moons, {passes} "
-          "passes of Adam, one network per dropout rate on the same batches")
+    print(
+        f"\n3. Dropout: wide ReLU networks on 100 noisy moons, {passes} "
+        "passes of Adam, one network per dropout rate on the same batches"
+    )
     train = datasets.make_moons(100, noise=0.3, seed=args.seed)
     val = datasets.make_moons(1000, noise=0.3, seed=args.seed + 1000)
     nets = dropout_comparison(train, val, rates, passes, args.seed)
     labs.print_table(
         "Scored after training, dropout off",
-        ("model", "train acc", "val acc", "acc gap", "train loss", "val loss",
-         "loss gap"),
-        [(name, r["train_accuracy"], r["val_accuracy"], r["accuracy_gap"],
-          r["train_loss"], r["val_loss"], r["loss_gap"])
-         for name, r in nets.items()])
+        (
+            "model",
+            "train acc",
+            "val acc",
+            "acc gap",
+            "train loss",
+            "val loss",
+            "loss gap",
+        ),
+        [
+            (
+                name,
+                r["train_accuracy"],
+                r["val_accuracy"],
+                r["accuracy_gap"],
+                r["train_loss"],
+                r["val_loss"],
+                r["loss_gap"],
+            )
+            for name, r in nets.items()
+        ],
+    )
 
     print("\n4. Early stopping on the over-fitting network (no dropout)")
     _, early = early_stopping_run(train, val, passes * 2, patience, args.seed)
@@ -282,18 +371,35 @@ def main(argv=None):
     labs.print_table(
         f"mlkeras.callbacks.EarlyStopping(monitor='val_loss', "
         f"patience={patience}, restore_best_weights=True)",
-        ("max epochs", "epochs run", "best epoch", "best val loss",
-         "last val loss seen", "val loss after restore"),
-        [(early["max_epochs"], early["epochs_run"], early["best_epoch"] + 1,
-          early["best"], early["last_val_loss_seen"],
-          early["val_loss_after_restore"])])
+        (
+            "max epochs",
+            "epochs run",
+            "best epoch",
+            "best val loss",
+            "last val loss seen",
+            "val loss after restore",
+        ),
+        [
+            (
+                early["max_epochs"],
+                early["epochs_run"],
+                early["best_epoch"] + 1,
+                early["best"],
+                early["last_val_loss_seen"],
+                early["val_loss_after_restore"],
+            )
+        ],
+    )
 
     fig, axes = plotting.new_figure(1, 3, width=5.0, height=4.0)
     rank = np.arange(1, N_FEATURES + 1)
     for name, wk in weights.items():
-        axes[0].semilogy(rank, np.sort(np.abs(wk)) + 1e-7, marker=".",
-                         label=f"{name}: {sparsity[name]['zero_weights']} "
-                               "below the line")
+        axes[0].semilogy(
+            rank,
+            np.sort(np.abs(wk)) + 1e-7,
+            marker=".",
+            label=f"{name}: {sparsity[name]['zero_weights']} below the line",
+        )
     axes[0].axhline(ZERO_TOLERANCE, color="k", linestyle=":")
     axes[0].set_xlabel("weights, sorted by size")
     axes[0].set_ylabel("|weight|")
@@ -301,11 +407,17 @@ def main(argv=None):
     axes[0].legend(fontsize="small")
     for name, r in nets.items():
         shown = PASSES_PER_EPOCH * np.arange(1, len(r["val_loss_history"]) + 1)
-        line, = axes[1].plot(shown, r["train_loss_history"], marker=".",
-                             label=f"{name}: train")
-        axes[1].plot(shown, r["val_loss_history"], "--", marker=".",
-                     color=line.get_color(),
-                     label=f"{name}: validation")
+        (line,) = axes[1].plot(
+            shown, r["train_loss_history"], marker=".", label=f"{name}: train"
+        )
+        axes[1].plot(
+            shown,
+            r["val_loss_history"],
+            "--",
+            marker=".",
+            color=line.get_color(),
+            label=f"{name}: validation",
+        )
     axes[1].set_yscale("log")
     axes[1].set_xlabel("passes over the training set")
     axes[1].set_ylabel("loss (train: dropout on)")
@@ -313,10 +425,15 @@ def main(argv=None):
     axes[1].legend(fontsize="small")
     axes[2].plot(early["val_loss_history"], label="validation loss")
     axes[2].plot(early["train_loss_history"], label="training loss")
-    axes[2].axvline(early["best_epoch"], color="g", linestyle="--",
-                    label="best epoch (restored)")
-    axes[2].axvline(early["epochs_run"] - 1, color="r", linestyle=":",
-                    label="stopped")
+    axes[2].axvline(
+        early["best_epoch"],
+        color="g",
+        linestyle="--",
+        label="best epoch (restored)",
+    )
+    axes[2].axvline(
+        early["epochs_run"] - 1, color="r", linestyle=":", label="stopped"
+    )
     axes[2].set_yscale("log")
     axes[2].set_xlabel("epoch")
     axes[2].set_title("mlkeras.callbacks.EarlyStopping")

@@ -20,9 +20,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 
 class NumpyBatchNorm:
@@ -81,10 +79,23 @@ def compare_with_keras(rng, shape, n_batches, momentum):
         b = keras.ops.convert_to_numpy(theirs(x, training=True))
         train_diff = max(train_diff, float(np.max(np.abs(a - b))))
     moving_diff = max(
-        float(np.max(np.abs(ours.moving_mean
-                            - keras.ops.convert_to_numpy(theirs.moving_mean)))),
-        float(np.max(np.abs(ours.moving_variance - keras.ops.convert_to_numpy(
-            theirs.moving_variance)))))
+        float(
+            np.max(
+                np.abs(
+                    ours.moving_mean
+                    - keras.ops.convert_to_numpy(theirs.moving_mean)
+                )
+            )
+        ),
+        float(
+            np.max(
+                np.abs(
+                    ours.moving_variance
+                    - keras.ops.convert_to_numpy(theirs.moving_variance)
+                )
+            )
+        ),
+    )
     x = batch()
     a = ours(x.astype("float64"), training=False)
     b = keras.ops.convert_to_numpy(theirs(x, training=False))
@@ -95,7 +106,8 @@ def compare_with_keras(rng, shape, n_batches, momentum):
         "moving_stats_max_abs_diff": moving_diff,
         "inference_max_abs_diff": inference_diff,
         "moving_mean_error_vs_true_mean": float(
-            np.max(np.abs(ours.moving_mean - shift))),
+            np.max(np.abs(ours.moving_mean - shift))
+        ),
     }
 
 
@@ -114,12 +126,17 @@ def single_example_and_undo(rng):
     normalized = NumpyBatchNorm(features)(batch, training=True)
     return {
         "batch_of_one_max_abs_diff_from_beta": float(
-            np.max(np.abs(out_one - layer.beta))),
+            np.max(np.abs(out_one - layer.beta))
+        ),
         "undo_max_abs_diff_from_input": float(
-            np.max(np.abs(undo(batch, training=True) - batch))),
-        "normalized_mean_max_abs": float(np.max(np.abs(normalized.mean(axis=0)))),
+            np.max(np.abs(undo(batch, training=True) - batch))
+        ),
+        "normalized_mean_max_abs": float(
+            np.max(np.abs(normalized.mean(axis=0)))
+        ),
         "normalized_std_max_dev_from_1": float(
-            np.max(np.abs(normalized.std(axis=0) - 1))),
+            np.max(np.abs(normalized.std(axis=0) - 1))
+        ),
     }
 
 
@@ -130,8 +147,11 @@ def deep_network(batch_norm, depth, width):
     layers = [keras.Input((8, 8, 1)), keras.layers.Flatten()]
     for i in range(depth):
         # Batch norm's beta replaces the Dense bias, which it would cancel.
-        layers.append(keras.layers.Dense(width, use_bias=not batch_norm,
-                                         name=f"dense_{i}"))
+        layers.append(
+            keras.layers.Dense(
+                width, use_bias=not batch_norm, name=f"dense_{i}"
+            )
+        )
         if batch_norm:
             layers.append(keras.layers.BatchNormalization(name=f"bn_{i}"))
         layers.append(keras.layers.Activation("tanh", name=f"tanh_{i}"))
@@ -146,8 +166,9 @@ class ProbeInputs:
         import keras
 
         self.probe = probe
-        self.model = keras.Model(model.inputs[0],
-                                 model.get_layer(layer_name).output)
+        self.model = keras.Model(
+            model.inputs[0], model.get_layer(layer_name).output
+        )
         self.snapshots = []
 
     def record(self):
@@ -159,9 +180,10 @@ class ProbeInputs:
         """
         import keras
 
-        saved = [v.numpy() if hasattr(v, "numpy") else
-                 keras.ops.convert_to_numpy(v)
-                 for v in self.model.non_trainable_variables]
+        saved = [
+            v.numpy() if hasattr(v, "numpy") else keras.ops.convert_to_numpy(v)
+            for v in self.model.non_trainable_variables
+        ]
         values = self.model(self.probe, training=True)
         for variable, value in zip(self.model.non_trainable_variables, saved):
             variable.assign(value)
@@ -173,8 +195,9 @@ class ProbeInputs:
         shifts = []
         for before, after in zip(self.snapshots, self.snapshots[1:]):
             spread = before.std(axis=0) + 1e-6
-            moved = (np.abs(after.mean(axis=0) - before.mean(axis=0))
-                     + np.abs(after.std(axis=0) - before.std(axis=0)))
+            moved = np.abs(after.mean(axis=0) - before.mean(axis=0)) + np.abs(
+                after.std(axis=0) - before.std(axis=0)
+            )
             shifts.append(float(np.mean(moved / spread)))
         return shifts
 
@@ -185,15 +208,20 @@ def train(batch_norm, seed, epochs, depth, width, lr, probe_layer, probe):
     (x, y), (x_test, y_test) = datasets.load_digits(seed=seed)
     keras.utils.set_random_seed(seed)
     model = deep_network(batch_norm, depth, width)
-    model.compile(keras.optimizers.SGD(lr),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=False)
+    model.compile(
+        keras.optimizers.SGD(lr),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
     probe_inputs = ProbeInputs(model, probe_layer, probe)
     probe_inputs.record()
     recorder = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: probe_inputs.record())
-    history = model.fit(x, y, epochs=epochs, batch_size=64, verbose=0,
-                        callbacks=[recorder]).history
+        on_epoch_end=lambda epoch, logs: probe_inputs.record()
+    )
+    history = model.fit(
+        x, y, epochs=epochs, batch_size=64, verbose=0, callbacks=[recorder]
+    ).history
     _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     return history["loss"], float(test_accuracy), probe_inputs
 
@@ -215,37 +243,64 @@ def main(argv=None):
     epochs = 7 if args.quick else 20
     depth, width, lr, target = 8, 64, 0.05, 0.5
 
-    print("1. Batch normalization in NumPy against keras.layers.BatchNormalization")
+    print(
+        "1. Batch normalization in NumPy against keras.layers.BatchNormalization"
+    )
     dense = compare_with_keras(rng, (32, 5), 60, momentum=0.9)
     conv = compare_with_keras(rng, (8, 6, 6, 3), 60, momentum=0.9)
     labs.print_table(
         "Max |NumPy - Keras| (60 training batches, then one inference batch)",
-        ("input", "training output", "moving mean/variance",
-         "inference output", "|moving mean - true mean|"),
-        [(name, r["train_max_abs_diff"], r["moving_stats_max_abs_diff"],
-          r["inference_max_abs_diff"], r["moving_mean_error_vs_true_mean"])
-         for name, r in [("dense (32, 5)", dense), ("conv (8, 6, 6, 3)", conv)]])
+        (
+            "input",
+            "training output",
+            "moving mean/variance",
+            "inference output",
+            "|moving mean - true mean|",
+        ),
+        [
+            (
+                name,
+                r["train_max_abs_diff"],
+                r["moving_stats_max_abs_diff"],
+                r["inference_max_abs_diff"],
+                r["moving_mean_error_vs_true_mean"],
+            )
+            for name, r in [
+                ("dense (32, 5)", dense),
+                ("conv (8, 6, 6, 3)", conv),
+            ]
+        ],
+    )
 
     print("2. Batch of one, and gamma/beta that undo the normalization")
     special = single_example_and_undo(rng)
-    print(f"   batch of one in training mode: max |output - beta| = "
-          f"{special['batch_of_one_max_abs_diff_from_beta']:.2g}")
-    print(f"   gamma = sqrt(var + eps), beta = mean: max |output - input| = "
-          f"{special['undo_max_abs_diff_from_input']:.2g}")
-    print(f"   with gamma = 1, beta = 0 the batch comes out with means within "
-          f"{special['normalized_mean_max_abs']:.1g} of 0 and standard "
-          f"deviations within {special['normalized_std_max_dev_from_1']:.1g} "
-          "of 1")
+    print(
+        f"   batch of one in training mode: max |output - beta| = "
+        f"{special['batch_of_one_max_abs_diff_from_beta']:.2g}"
+    )
+    print(
+        f"   gamma = sqrt(var + eps), beta = mean: max |output - input| = "
+        f"{special['undo_max_abs_diff_from_input']:.2g}"
+    )
+    print(
+        f"   with gamma = 1, beta = 0 the batch comes out with means within "
+        f"{special['normalized_mean_max_abs']:.1g} of 0 and standard "
+        f"deviations within {special['normalized_std_max_dev_from_1']:.1g} "
+        "of 1"
+    )
 
-    print(f"3. A {depth}-layer tanh network on the digits, SGD({lr}), "
-          f"{epochs} epochs, with and without batch normalization")
+    print(
+        f"3. A {depth}-layer tanh network on the digits, SGD({lr}), "
+        f"{epochs} epochs, with and without batch normalization"
+    )
     (x_train, _), _ = datasets.load_digits(seed=args.seed)
     probe = x_train[:256]
     probe_layer = f"tanh_{depth - 2}"  # the inputs of the last hidden layer
     runs = {}
     for name, use_bn in [("plain", False), ("batch norm", True)]:
         losses, accuracy, probe_inputs = train(
-            use_bn, args.seed, epochs, depth, width, lr, probe_layer, probe)
+            use_bn, args.seed, epochs, depth, width, lr, probe_layer, probe
+        )
         shifts = probe_inputs.shift_per_epoch()
         runs[name] = {
             "loss": losses,
@@ -258,19 +313,39 @@ def main(argv=None):
         }
     labs.print_table(
         f"Training (target loss {target})",
-        ("network", "epochs to target", "final loss", "test accuracy",
-         "input shift, epoch 1", "input shift, last epoch"),
-        [(name, r["epochs_to_target"] or f"> {epochs}", r["loss"][-1],
-          r["test_accuracy"], r["first_epoch_input_shift"],
-          r["last_epoch_input_shift"]) for name, r in runs.items()])
+        (
+            "network",
+            "epochs to target",
+            "final loss",
+            "test accuracy",
+            "input shift, epoch 1",
+            "input shift, last epoch",
+        ),
+        [
+            (
+                name,
+                r["epochs_to_target"] or f"> {epochs}",
+                r["loss"][-1],
+                r["test_accuracy"],
+                r["first_epoch_input_shift"],
+                r["last_epoch_input_shift"],
+            )
+            for name, r in runs.items()
+        ],
+    )
 
     fig, axes = plotting.new_figure(1, 2)
     for name, r in runs.items():
         axes[0].plot(range(1, epochs + 1), r["loss"], marker="o", label=name)
-        axes[1].plot(range(1, epochs + 1), r["input_shift_per_epoch"],
-                     marker="o", label=name)
-    axes[0].axhline(target, color="k", linestyle="--", linewidth=1,
-                    label="target")
+        axes[1].plot(
+            range(1, epochs + 1),
+            r["input_shift_per_epoch"],
+            marker="o",
+            label=name,
+        )
+    axes[0].axhline(
+        target, color="k", linestyle="--", linewidth=1, label="target"
+    )
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("training loss")
     axes[0].set_title(f"{depth} tanh layers, SGD({lr})")
@@ -291,10 +366,14 @@ def main(argv=None):
     axes[0].legend()
     steps = np.arange(200)
     for momentum in (0.9, 0.99):
-        axes[1].plot(steps, 3.0 * (1 - momentum ** (steps + 1)),
-                     label=f"momentum {momentum}")
-    axes[1].axhline(3.0, color="k", linestyle="--", linewidth=1,
-                    label="batch mean")
+        axes[1].plot(
+            steps,
+            3.0 * (1 - momentum ** (steps + 1)),
+            label=f"momentum {momentum}",
+        )
+    axes[1].axhline(
+        3.0, color="k", linestyle="--", linewidth=1, label="batch mean"
+    )
     axes[1].set_xlabel("training batches")
     axes[1].set_ylabel("moving mean")
     axes[1].set_title("moving average used at inference")
@@ -311,8 +390,11 @@ def main(argv=None):
     plain, bn = runs["plain"], runs["batch norm"]
 
     def epochs_text(r):
-        return (f"{r['epochs_to_target']} epochs" if r["epochs_to_target"]
-                else f"more than {epochs} epochs")
+        return (
+            f"{r['epochs_to_target']} epochs"
+            if r["epochs_to_target"]
+            else f"more than {epochs} epochs"
+        )
 
     print(
         "\nSummary: batch normalization written in NumPy gives the same "
@@ -333,9 +415,11 @@ def main(argv=None):
         f"the last hidden layer moved by {bn['mean_input_shift']:.2f} of a "
         "standard deviation with batch normalization and "
         f"{plain['mean_input_shift']:.2f} without"
-        + (", so it did steady what the deeper layers see. "
-           if bn["mean_input_shift"] < plain["mean_input_shift"]
-           else ", so here it did not steady what the deeper layers see. ")
+        + (
+            ", so it did steady what the deeper layers see. "
+            if bn["mean_input_shift"] < plain["mean_input_shift"]
+            else ", so here it did not steady what the deeper layers see. "
+        )
         + "Whether that is why it helps is disputed: Santurkar et al. (2018) "
         "added shifting noise after every batch-norm layer and saw training "
         "stay fast, and credit a smoother loss surface, which tolerates "

@@ -23,10 +23,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
-
+from mlkeras import datasets, labs, plotting
 
 # Output lengths, one spatial axis at a time.
 
@@ -85,21 +82,33 @@ def check_shapes():
         dims = len(spatial)
         kernels = (kernel,) * dims if isinstance(kernel, int) else kernel
         layer = getattr(layers, kind)(
-            4, kernel, strides=stride, padding=padding, dilation_rate=dilation)
+            4, kernel, strides=stride, padding=padding, dilation_rate=dilation
+        )
         x = np.zeros((1,) + spatial + (2,), dtype="float32")
         actual = tuple(keras.ops.shape(layer(x))[1:-1])
         if kind.endswith("Transpose"):
-            expected = tuple(transpose_output_length(n, k, stride, padding)
-                             for n, k in zip(spatial, kernels))
+            expected = tuple(
+                transpose_output_length(n, k, stride, padding)
+                for n, k in zip(spatial, kernels)
+            )
         else:
-            expected = tuple(conv_output_length(n, k, stride, padding, dilation)
-                             for n, k in zip(spatial, kernels))
-        rows.append({
-            "layer": kind, "input": spatial, "kernel": kernels,
-            "stride": stride, "padding": padding, "dilation": dilation,
-            "expected": expected, "actual": actual,
-            "match": expected == tuple(int(a) for a in actual),
-        })
+            expected = tuple(
+                conv_output_length(n, k, stride, padding, dilation)
+                for n, k in zip(spatial, kernels)
+            )
+        rows.append(
+            {
+                "layer": kind,
+                "input": spatial,
+                "kernel": kernels,
+                "stride": stride,
+                "padding": padding,
+                "dilation": dilation,
+                "expected": expected,
+                "actual": actual,
+                "match": expected == tuple(int(a) for a in actual),
+            }
+        )
     return rows
 
 
@@ -109,14 +118,14 @@ def cross_correlate_2d(image, kernel):
     out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel)
+            out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel)
     return out
 
 
 def pool_2d(x, size, reduce):
     """Non-overlapping pooling of a 2-D array with window and stride `size`."""
     h, w = x.shape[0] // size, x.shape[1] // size
-    blocks = x[:h * size, :w * size].reshape(h, size, w, size)
+    blocks = x[: h * size, : w * size].reshape(h, size, w, size)
     return reduce(blocks, axis=(1, 3))
 
 
@@ -135,7 +144,8 @@ def convolution_and_padding(image):
         source = image if padding == "valid" else np.pad(image, 1)
         by_hand = cross_correlate_2d(source, kernel)
         results[f"conv2d_{padding}_max_abs_diff"] = float(
-            np.max(np.abs(keras_out - by_hand)))
+            np.max(np.abs(keras_out - by_hand))
+        )
         results[f"conv2d_{padding}_shape"] = list(keras_out.shape)
     # How many 3x3 windows cover each pixel: a window sits at every output
     # position, on the image padded by `pad` zeros.
@@ -144,21 +154,25 @@ def convolution_and_padding(image):
         coverage = np.zeros((h + 2 * pad, w + 2 * pad))
         for i in range(h + 2 * pad - 2):
             for j in range(w + 2 * pad - 2):
-                coverage[i:i + 3, j:j + 3] += 1
-        coverage = coverage[pad:pad + h, pad:pad + w]
+                coverage[i : i + 3, j : j + 3] += 1
+        coverage = coverage[pad : pad + h, pad : pad + w]
         results[f"{padding}_windows_per_corner_pixel"] = int(coverage[0, 0])
         results[f"{padding}_windows_per_centre_pixel"] = int(
-            coverage[h // 2, w // 2])
+            coverage[h // 2, w // 2]
+        )
     # Causal padding: changing input t0 changes no output before t0.
     t0, length = 10, 20
     changed = {}
     for padding in ("causal", "same"):
-        conv = keras.layers.Conv1D(1, 3, padding=padding,
-                                   kernel_initializer="ones")
+        conv = keras.layers.Conv1D(
+            1, 3, padding=padding, kernel_initializer="ones"
+        )
         base = np.zeros((1, length, 1), dtype="float32")
         bumped = base.copy()
         bumped[0, t0, 0] = 1.0
-        diff = np.abs(keras.ops.convert_to_numpy(conv(bumped) - conv(base)))[0, :, 0]
+        diff = np.abs(keras.ops.convert_to_numpy(conv(bumped) - conv(base)))[
+            0, :, 0
+        ]
         changed[padding] = int(np.sum(diff[:t0] > 0))
     results["causal_outputs_changed_before_t0"] = changed["causal"]
     results["same_outputs_changed_before_t0"] = changed["same"]
@@ -169,8 +183,10 @@ def pooling(x_test):
     """Max and average pooling by hand and in Keras, and their shift tolerance."""
     import keras
 
-    grid = np.array([[1, 3, 2, 0], [4, 2, 1, 1], [0, 1, 5, 6], [2, 2, 7, 8]],
-                    dtype="float32")
+    grid = np.array(
+        [[1, 3, 2, 0], [4, 2, 1, 1], [0, 1, 5, 6], [2, 2, 7, 8]],
+        dtype="float32",
+    )
     x = grid[None, :, :, None]
     to_numpy = keras.ops.convert_to_numpy
     keras_max = to_numpy(keras.layers.MaxPooling2D(2)(x))[0, ..., 0]
@@ -182,7 +198,9 @@ def pooling(x_test):
     strided = keras.layers.Conv2D(16, 2, strides=2)
     strided.build((None, 8, 8, 16))
     same_pool = keras.layers.MaxPooling2D(3, strides=2, padding="same")
-    same_shape = tuple(keras.ops.shape(same_pool(np.zeros((1, 7, 7, 1), "float32"))))
+    same_shape = tuple(
+        keras.ops.shape(same_pool(np.zeros((1, 7, 7, 1), "float32")))
+    )
 
     # Shift every test digit one pixel right and compare representations.
     images = x_test[..., 0]
@@ -192,25 +210,34 @@ def pooling(x_test):
     def relative_change(f):
         a = np.stack([f(im) for im in images])
         b = np.stack([f(im) for im in shifted])
-        return float(np.mean(np.linalg.norm((a - b).reshape(len(a), -1), axis=1)
-                             / np.linalg.norm(a.reshape(len(a), -1), axis=1)))
+        return float(
+            np.mean(
+                np.linalg.norm((a - b).reshape(len(a), -1), axis=1)
+                / np.linalg.norm(a.reshape(len(a), -1), axis=1)
+            )
+        )
 
     return {
         "example_input": grid.tolist(),
         "max_pool": by_hand_max.tolist(),
         "average_pool": by_hand_avg.tolist(),
         "max_pool_max_abs_diff": float(np.max(np.abs(keras_max - by_hand_max))),
-        "average_pool_max_abs_diff": float(np.max(np.abs(keras_avg - by_hand_avg))),
+        "average_pool_max_abs_diff": float(
+            np.max(np.abs(keras_avg - by_hand_avg))
+        ),
         "pooling_params": int(pool_layer.count_params()),
         "strided_conv_params": int(strided.count_params()),
         "same_pool_3_stride_2_on_7x7": list(same_shape[1:3]),
         "shift_change_raw": relative_change(lambda im: im),
         "shift_change_max_pool_2": relative_change(
-            lambda im: pool_2d(im, 2, np.max)),
+            lambda im: pool_2d(im, 2, np.max)
+        ),
         "shift_change_avg_pool_2": relative_change(
-            lambda im: pool_2d(im, 2, np.mean)),
+            lambda im: pool_2d(im, 2, np.mean)
+        ),
         "shift_change_max_pool_4": relative_change(
-            lambda im: pool_2d(im, 4, np.max)),
+            lambda im: pool_2d(im, 4, np.max)
+        ),
     }
 
 
@@ -220,18 +247,22 @@ def build_cnn(augment=False):
     layers = [keras.Input((8, 8, 1))]
     if augment:
         layers += [
-            keras.layers.RandomTranslation(0.125, 0.125, fill_mode="constant",
-                                           name="shift"),
-            keras.layers.RandomRotation(0.04, fill_mode="constant",
-                                        name="rotate"),
+            keras.layers.RandomTranslation(
+                0.125, 0.125, fill_mode="constant", name="shift"
+            ),
+            keras.layers.RandomRotation(
+                0.04, fill_mode="constant", name="rotate"
+            ),
             keras.layers.RandomZoom(0.15, fill_mode="constant", name="zoom"),
         ]
     layers += [
-        keras.layers.Conv2D(16, 3, padding="same", activation="relu",
-                            name="conv1"),
+        keras.layers.Conv2D(
+            16, 3, padding="same", activation="relu", name="conv1"
+        ),
         keras.layers.MaxPooling2D(2, name="pool1"),
-        keras.layers.Conv2D(32, 3, padding="same", activation="relu",
-                            name="conv2"),
+        keras.layers.Conv2D(
+            32, 3, padding="same", activation="relu", name="conv2"
+        ),
         keras.layers.MaxPooling2D(2, name="pool2"),
         keras.layers.Flatten(),
         keras.layers.Dense(10, name="logits"),
@@ -242,12 +273,14 @@ def build_cnn(augment=False):
 def build_mlp(hidden):
     import keras
 
-    return keras.Sequential([
-        keras.Input((8, 8, 1)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(hidden, activation="relu", name="hidden"),
-        keras.layers.Dense(10, name="logits"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(hidden, activation="relu", name="hidden"),
+            keras.layers.Dense(10, name="logits"),
+        ]
+    )
 
 
 def fit(model, x, y, epochs, batch_size, x_test, y_test, seed):
@@ -256,13 +289,19 @@ def fit(model, x, y, epochs, batch_size, x_test, y_test, seed):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model.compile(keras.optimizers.Adam(0.01),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=False)
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size,
-                        verbose=0).history
+    model.compile(
+        keras.optimizers.Adam(0.01),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
+    history = model.fit(
+        x, y, epochs=epochs, batch_size=batch_size, verbose=0
+    ).history
     both = np.concatenate([x_test, shift_images(x_test, seed)])
-    predicted = np.argmax(model.predict(both, batch_size=1024, verbose=0), axis=1)
+    predicted = np.argmax(
+        model.predict(both, batch_size=1024, verbose=0), axis=1
+    )
     correct = predicted == np.concatenate([y_test, y_test])
     n = len(x_test)
     return history, float(np.mean(correct[:n])), float(np.mean(correct[n:]))
@@ -281,8 +320,12 @@ def shift_images(x, seed):
 
 def small_training_set(x, y, per_class, seed):
     rng = np.random.default_rng(seed)
-    keep = np.concatenate([rng.choice(np.nonzero(y == c)[0], per_class,
-                                      replace=False) for c in range(10)])
+    keep = np.concatenate(
+        [
+            rng.choice(np.nonzero(y == c)[0], per_class, replace=False)
+            for c in range(10)
+        ]
+    )
     return x[keep], y[keep]
 
 
@@ -316,18 +359,24 @@ def main(argv=None):
 
     print("1. Convolution by hand, padding")
     conv = convolution_and_padding(x_test[0, :, :, 0].astype("float64"))
-    print(f"   Conv2D vs slide-multiply-sum: max |difference| "
-          f"{conv['conv2d_valid_max_abs_diff']:.1g} (valid, 8x8 -> "
-          f"{conv['conv2d_valid_shape']}), "
-          f"{conv['conv2d_same_max_abs_diff']:.1g} (same = one ring of zeros, "
-          f"8x8 -> {conv['conv2d_same_shape']})")
-    print(f"   windows of a 3x3 valid convolution over a corner pixel: "
-          f"{conv['valid_windows_per_corner_pixel']}, over a centre pixel: "
-          f"{conv['valid_windows_per_centre_pixel']}; with same padding the "
-          f"corner is seen {conv['same_windows_per_corner_pixel']} times")
-    print(f"   outputs before t that change when input t changes: causal "
-          f"{conv['causal_outputs_changed_before_t0']}, same "
-          f"{conv['same_outputs_changed_before_t0']}")
+    print(
+        f"   Conv2D vs slide-multiply-sum: max |difference| "
+        f"{conv['conv2d_valid_max_abs_diff']:.1g} (valid, 8x8 -> "
+        f"{conv['conv2d_valid_shape']}), "
+        f"{conv['conv2d_same_max_abs_diff']:.1g} (same = one ring of zeros, "
+        f"8x8 -> {conv['conv2d_same_shape']})"
+    )
+    print(
+        f"   windows of a 3x3 valid convolution over a corner pixel: "
+        f"{conv['valid_windows_per_corner_pixel']}, over a centre pixel: "
+        f"{conv['valid_windows_per_centre_pixel']}; with same padding the "
+        f"corner is seen {conv['same_windows_per_corner_pixel']} times"
+    )
+    print(
+        f"   outputs before t that change when input t changes: causal "
+        f"{conv['causal_outputs_changed_before_t0']}, same "
+        f"{conv['same_outputs_changed_before_t0']}"
+    )
 
     print("2. Output shapes against the formulas")
     shapes = check_shapes()
@@ -339,29 +388,59 @@ def main(argv=None):
         entry[1] += 1
     labs.print_table(
         "Some of the checked configurations",
-        ("layer", "input", "kernel", "stride", "padding", "dilation",
-         "formula", "Keras"),
-        [(r["layer"], r["input"], r["kernel"], r["stride"], r["padding"],
-          r["dilation"], r["expected"], r["actual"]) for r in shapes[::7]])
-    print("   formula = Keras for " + ", ".join(
-        f"{k} {m}/{n}" for k, (m, n) in by_layer.items()))
+        (
+            "layer",
+            "input",
+            "kernel",
+            "stride",
+            "padding",
+            "dilation",
+            "formula",
+            "Keras",
+        ),
+        [
+            (
+                r["layer"],
+                r["input"],
+                r["kernel"],
+                r["stride"],
+                r["padding"],
+                r["dilation"],
+                r["expected"],
+                r["actual"],
+            )
+            for r in shapes[::7]
+        ],
+    )
+    print(
+        "   formula = Keras for "
+        + ", ".join(f"{k} {m}/{n}" for k, (m, n) in by_layer.items())
+    )
 
     print("3. Pooling")
     pool = pooling(x_test)
     print(f"   input {pool['example_input']}")
-    pool_diff = max(pool["max_pool_max_abs_diff"],
-                    pool["average_pool_max_abs_diff"])
-    print(f"   2x2 max pooling {pool['max_pool']}, average pooling "
-          f"{pool['average_pool']} (Keras differs by {pool_diff:.1g})")
-    print(f"   weights: MaxPooling2D {pool['pooling_params']}, a 2x2 stride-2 "
-          f"Conv2D with 16 channels in and out {pool['strided_conv_params']}")
+    pool_diff = max(
+        pool["max_pool_max_abs_diff"], pool["average_pool_max_abs_diff"]
+    )
+    print(
+        f"   2x2 max pooling {pool['max_pool']}, average pooling "
+        f"{pool['average_pool']} (Keras differs by {pool_diff:.1g})"
+    )
+    print(
+        f"   weights: MaxPooling2D {pool['pooling_params']}, a 2x2 stride-2 "
+        f"Conv2D with 16 channels in and out {pool['strided_conv_params']}"
+    )
     labs.print_table(
         "Relative change when every test digit moves one pixel right",
         ("representation", "relative change"),
-        [("raw pixels", pool["shift_change_raw"]),
-         ("2x2 max pooling", pool["shift_change_max_pool_2"]),
-         ("2x2 average pooling", pool["shift_change_avg_pool_2"]),
-         ("4x4 max pooling", pool["shift_change_max_pool_4"])])
+        [
+            ("raw pixels", pool["shift_change_raw"]),
+            ("2x2 max pooling", pool["shift_change_max_pool_2"]),
+            ("2x2 average pooling", pool["shift_change_avg_pool_2"]),
+            ("4x4 max pooling", pool["shift_change_max_pool_4"]),
+        ],
+    )
 
     print(f"4. A small CNN and an MLP of the same size, {epochs} epochs each")
     cnn = build_cnn()
@@ -369,63 +448,141 @@ def main(argv=None):
     hidden = round((cnn_params - 10) / 75)  # 64 h + h + 10 h + 10 parameters
     mlp = build_mlp(hidden)
     cnn_history, cnn_accuracy, cnn_shifted = fit(
-        cnn, x_train, y_train, epochs, 64, x_test, y_test, args.seed)
+        cnn, x_train, y_train, epochs, 64, x_test, y_test, args.seed
+    )
     mlp_history, mlp_accuracy, mlp_shifted = fit(
-        mlp, x_train, y_train, epochs, 64, x_test, y_test, args.seed)
+        mlp, x_train, y_train, epochs, 64, x_test, y_test, args.seed
+    )
     labs.print_table(
         "Digits test set (and the same digits moved one pixel)",
-        ("model", "parameters", "final training loss", "test accuracy",
-         "shifted test accuracy"),
-        [("CNN", cnn_params, cnn_history["loss"][-1], cnn_accuracy, cnn_shifted),
-         (f"MLP ({hidden} hidden)", mlp.count_params(), mlp_history["loss"][-1],
-          mlp_accuracy, mlp_shifted)])
+        (
+            "model",
+            "parameters",
+            "final training loss",
+            "test accuracy",
+            "shifted test accuracy",
+        ),
+        [
+            (
+                "CNN",
+                cnn_params,
+                cnn_history["loss"][-1],
+                cnn_accuracy,
+                cnn_shifted,
+            ),
+            (
+                f"MLP ({hidden} hidden)",
+                mlp.count_params(),
+                mlp_history["loss"][-1],
+                mlp_accuracy,
+                mlp_shifted,
+            ),
+        ],
+    )
 
-    kernels = keras.ops.convert_to_numpy(cnn.get_layer("conv1").kernel)[:, :, 0, :]
-    show_grid(out, "learned_kernels", [kernels[..., i] for i in range(16)],
-              [f"kernel {i}" for i in range(16)], 8,
-              "first-layer 3x3 kernels (red +, blue -)")
+    kernels = keras.ops.convert_to_numpy(cnn.get_layer("conv1").kernel)[
+        :, :, 0, :
+    ]
+    show_grid(
+        out,
+        "learned_kernels",
+        [kernels[..., i] for i in range(16)],
+        [f"kernel {i}" for i in range(16)],
+        8,
+        "first-layer 3x3 kernels (red +, blue -)",
+    )
     digit = x_test[:1]
-    feature_model = keras.Model(cnn.inputs[0], [cnn.get_layer("conv1").output,
-                                                cnn.get_layer("pool1").output])
-    maps, pooled = [keras.ops.convert_to_numpy(t)[0]
-                    for t in feature_model(digit)]
-    show_grid(out, "feature_maps",
-              [digit[0, ..., 0]] + [maps[..., i] for i in range(8)]
-              + [digit[0, ..., 0]] + [pooled[..., i] for i in range(8)],
-              [f"digit {y_test[0]}"] + [f"conv1 map {i}" for i in range(8)]
-              + ["input"] + [f"pooled {i}" for i in range(8)], 9,
-              "feature maps (8x8) and after 2x2 max pooling (4x4)")
+    feature_model = keras.Model(
+        cnn.inputs[0],
+        [cnn.get_layer("conv1").output, cnn.get_layer("pool1").output],
+    )
+    maps, pooled = [
+        keras.ops.convert_to_numpy(t)[0] for t in feature_model(digit)
+    ]
+    show_grid(
+        out,
+        "feature_maps",
+        [digit[0, ..., 0]]
+        + [maps[..., i] for i in range(8)]
+        + [digit[0, ..., 0]]
+        + [pooled[..., i] for i in range(8)],
+        [f"digit {y_test[0]}"]
+        + [f"conv1 map {i}" for i in range(8)]
+        + ["input"]
+        + [f"pooled {i}" for i in range(8)],
+        9,
+        "feature maps (8x8) and after 2x2 max pooling (4x4)",
+    )
 
     print(f"5. Augmentation with {per_class} training images per class")
-    x_small, y_small = small_training_set(x_train, y_train, per_class, args.seed)
+    x_small, y_small = small_training_set(
+        x_train, y_train, per_class, args.seed
+    )
     augmenter = keras.Sequential(build_cnn(augment=True).layers[:3])
     examples = [x_small[0, ..., 0]] + [
-        keras.ops.convert_to_numpy(augmenter(x_small[:1], training=True))[0, ..., 0]
-        for _ in range(7)]
-    show_grid(out, "augmentation", examples,
-              ["original"] + [f"augmented {i}" for i in range(1, 8)], 8,
-              "random shift, rotation and zoom of one training digit")
+        keras.ops.convert_to_numpy(augmenter(x_small[:1], training=True))[
+            0, ..., 0
+        ]
+        for _ in range(7)
+    ]
+    show_grid(
+        out,
+        "augmentation",
+        examples,
+        ["original"] + [f"augmented {i}" for i in range(1, 8)],
+        8,
+        "random shift, rotation and zoom of one training digit",
+    )
     augmented_change = float(np.mean(np.abs(examples[1] - examples[0])))
     small = {}
     for name, augment in [("no augmentation", False), ("augmentation", True)]:
         history, accuracy, shifted = fit(
-            build_cnn(augment), x_small, y_small, small_epochs, 50,
-            x_test, y_test, args.seed)
-        small[name] = {"test_accuracy": accuracy,
-                       "shifted_test_accuracy": shifted,
-                       "final_training_loss": float(history["loss"][-1])}
+            build_cnn(augment),
+            x_small,
+            y_small,
+            small_epochs,
+            50,
+            x_test,
+            y_test,
+            args.seed,
+        )
+        small[name] = {
+            "test_accuracy": accuracy,
+            "shifted_test_accuracy": shifted,
+            "final_training_loss": float(history["loss"][-1]),
+        }
     labs.print_table(
         f"CNN trained on {len(x_small)} digits for {small_epochs} epochs",
-        ("training", "final training loss", "test accuracy",
-         "shifted test accuracy"),
-        [(k, v["final_training_loss"], v["test_accuracy"],
-          v["shifted_test_accuracy"]) for k, v in small.items()])
+        (
+            "training",
+            "final training loss",
+            "test accuracy",
+            "shifted test accuracy",
+        ),
+        [
+            (
+                k,
+                v["final_training_loss"],
+                v["test_accuracy"],
+                v["shifted_test_accuracy"],
+            )
+            for k, v in small.items()
+        ],
+    )
 
     fig, ax = plotting.new_figure()
-    ax.plot(range(1, epochs + 1), cnn_history["accuracy"], marker="o",
-            label=f"CNN ({cnn_params} parameters)")
-    ax.plot(range(1, epochs + 1), mlp_history["accuracy"], marker="s",
-            label=f"MLP ({mlp.count_params()} parameters)")
+    ax.plot(
+        range(1, epochs + 1),
+        cnn_history["accuracy"],
+        marker="o",
+        label=f"CNN ({cnn_params} parameters)",
+    )
+    ax.plot(
+        range(1, epochs + 1),
+        mlp_history["accuracy"],
+        marker="s",
+        label=f"MLP ({mlp.count_params()} parameters)",
+    )
     ax.set_xlabel("epoch")
     ax.set_ylabel("training accuracy")
     ax.set_title("digits: CNN vs MLP of the same size")
@@ -451,10 +608,14 @@ def main(argv=None):
         "small_training_set_size": int(len(x_small)),
         "small_training_set": small,
     }
-    centred_gain = (small["augmentation"]["test_accuracy"]
-                    - small["no augmentation"]["test_accuracy"])
-    shifted_gain = (small["augmentation"]["shifted_test_accuracy"]
-                    - small["no augmentation"]["shifted_test_accuracy"])
+    centred_gain = (
+        small["augmentation"]["test_accuracy"]
+        - small["no augmentation"]["test_accuracy"]
+    )
+    shifted_gain = (
+        small["augmentation"]["shifted_test_accuracy"]
+        - small["no augmentation"]["shifted_test_accuracy"]
+    )
     print(
         f"\nSummary: all {len(shapes)} output shapes matched the formulas "
         f"({matched} of {len(shapes)}): a convolution gives "
@@ -491,10 +652,12 @@ def main(argv=None):
         "harder (final training loss "
         f"{small['augmentation']['final_training_loss']:.2f} against "
         f"{small['no augmentation']['final_training_loss']:.3f})"
-        + (f", and in {small_epochs} epochs that cost "
-           f"{-centred_gain:.1%} on the centred digits."
-           if centred_gain < 0 else
-           f", and still gained {centred_gain:+.1%} on the centred digits.")
+        + (
+            f", and in {small_epochs} epochs that cost "
+            f"{-centred_gain:.1%} on the centred digits."
+            if centred_gain < 0
+            else f", and still gained {centred_gain:+.1%} on the centred digits."
+        )
     )
     print(f"Figures and results.json are in {out}/")
     labs.write_results(out, results)

@@ -17,9 +17,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 WIDTH = 32
 LEARNING_RATE = 0.01
@@ -38,8 +36,9 @@ def build_network(depth, residual, width=WIDTH):
     h = keras.layers.Flatten()(inputs)
     h = keras.layers.Dense(width, name="projection")(h)
     for i in range(depth):
-        branch = keras.layers.Dense(width, activation="tanh",
-                                    name=f"dense_{i:02d}")(h)
+        branch = keras.layers.Dense(
+            width, activation="tanh", name=f"dense_{i:02d}"
+        )(h)
         if residual:
             h = keras.layers.Add(name=f"skip_{i:02d}")([h, branch])
         else:
@@ -58,20 +57,27 @@ def train(depth, residual, x, y, x_test, y_test, epochs, seed):
     model = build_network(depth, residual)
     # Plain SGD: the same steps for both networks, and a training step that
     # is quick to build for 30 layers.
-    model.compile(keras.optimizers.SGD(LEARNING_RATE),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=False)
+    model.compile(
+        keras.optimizers.SGD(LEARNING_RATE),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
     logger = GradientNormLogger(every_n_steps=1, exploding_threshold=None)
-    history = model.fit(x, y, epochs=epochs, batch_size=128, verbose=0,
-                        callbacks=[logger]).history
+    history = model.fit(
+        x, y, epochs=epochs, batch_size=128, verbose=0, callbacks=[logger]
+    ).history
     logits = keras.ops.convert_to_numpy(model(x_test, training=False))
     predicted = np.argmax(logits, axis=1)
     hidden = [f"dense_{i:02d}" for i in range(depth)]
     first_step = np.array([logger.history[f"grad_norm/{n}"][0] for n in hidden])
     steps_per_epoch = len(logger.history["step"]) // epochs
-    last_epoch = np.array([
-        np.mean(logger.history[f"grad_norm/{n}"][-steps_per_epoch:])
-        for n in hidden])
+    last_epoch = np.array(
+        [
+            np.mean(logger.history[f"grad_norm/{n}"][-steps_per_epoch:])
+            for n in hidden
+        ]
+    )
     return {
         "depth": depth,
         "residual": residual,
@@ -99,46 +105,78 @@ def main(argv=None):
     depths = (deep,) if args.quick else (3, 10, deep)
     (x, y), (x_test, y_test) = datasets.load_digits(seed=args.seed)
 
-    print(f"1. Plain and residual tanh networks, width {WIDTH}, "
-          f"SGD({LEARNING_RATE}), {epochs} epochs on the digits")
+    print(
+        f"1. Plain and residual tanh networks, width {WIDTH}, "
+        f"SGD({LEARNING_RATE}), {epochs} epochs on the digits"
+    )
     runs = {}
     for depth in depths:
         for residual in (False, True):
             name = f"{'residual' if residual else 'plain'} {depth}"
-            runs[name] = train(depth, residual, x, y, x_test, y_test, epochs,
-                               args.seed)
+            runs[name] = train(
+                depth, residual, x, y, x_test, y_test, epochs, args.seed
+            )
     labs.print_table(
         "Same epochs, same optimizer",
-        ("network", "layers", "parameters", "first-epoch loss", "final loss",
-         "test accuracy"),
-        [(name, r["depth"], r["parameters"], r["loss"][0], r["final_loss"],
-          r["test_accuracy"]) for name, r in runs.items()])
+        (
+            "network",
+            "layers",
+            "parameters",
+            "first-epoch loss",
+            "final loss",
+            "test accuracy",
+        ),
+        [
+            (
+                name,
+                r["depth"],
+                r["parameters"],
+                r["loss"][0],
+                r["final_loss"],
+                r["test_accuracy"],
+            )
+            for name, r in runs.items()
+        ],
+    )
 
     plain, residual = runs[f"plain {deep}"], runs[f"residual {deep}"]
     shallow = runs.get("plain 3")
     print("2. Gradient norms per layer (GradientNormLogger), first step")
     labs.print_table(
         f"{deep}-layer networks",
-        ("network", "layer 1", f"layer {deep // 2}", f"layer {deep}",
-         "layer 1 / last layer"),
-        [(name, r["grad_norm_per_layer_first_step"][0],
-          r["grad_norm_per_layer_first_step"][deep // 2 - 1],
-          r["grad_norm_per_layer_first_step"][-1],
-          r["first_to_last_ratio_first_step"])
-         for name, r in (("plain", plain), ("residual", residual))])
+        (
+            "network",
+            "layer 1",
+            f"layer {deep // 2}",
+            f"layer {deep}",
+            "layer 1 / last layer",
+        ),
+        [
+            (
+                name,
+                r["grad_norm_per_layer_first_step"][0],
+                r["grad_norm_per_layer_first_step"][deep // 2 - 1],
+                r["grad_norm_per_layer_first_step"][-1],
+                r["first_to_last_ratio_first_step"],
+            )
+            for name, r in (("plain", plain), ("residual", residual))
+        ],
+    )
 
     fig, axes = plotting.new_figure(1, 3, width=4.5)
     for name, r in runs.items():
-        axes[0].semilogy(range(1, epochs + 1), r["loss"], marker="o",
-                         label=name)
+        axes[0].semilogy(
+            range(1, epochs + 1), r["loss"], marker="o", label=name
+        )
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("training loss")
     axes[0].set_title("plain vs residual")
     axes[0].legend()
     layers = np.arange(1, deep + 1)
     for ax, key, title in (
-            (axes[1], "grad_norm_per_layer_first_step", "first step"),
-            (axes[2], "grad_norm_per_layer_last_epoch", "last epoch (mean)")):
+        (axes[1], "grad_norm_per_layer_first_step", "first step"),
+        (axes[2], "grad_norm_per_layer_last_epoch", "last epoch (mean)"),
+    ):
         for name, r in (("plain", plain), ("residual", residual)):
             ax.semilogy(layers, r[key], marker=".", label=f"{name} {deep}")
         ax.set_xlabel("hidden layer")
@@ -166,19 +204,26 @@ def main(argv=None):
             + ", ".join(f"{v:.3f}" for v in plain_losses)
             + " and the residual ones at "
             + ", ".join(f"{v:.3f}" for v in residual_losses)
-            + (f": the {deep}-layer plain network trained worse than a "
-               "shallower one it could have imitated (by passing its extra "
-               "layers' inputs through), the degradation problem, while the "
-               "residual networks "
-               + ("improved with depth"
-                  if all(a > b for a, b in zip(residual_losses,
-                                               residual_losses[1:]))
-                  else "did not suffer from it")
-               + ", since a residual layer with small weights is already "
-               "close to the identity."
-               if plain_losses[-1] > min(plain_losses[:-1]) else
-               ": depth did not make the plain networks worse in this run, "
-               "but it helped the residual ones far more."))
+            + (
+                f": the {deep}-layer plain network trained worse than a "
+                "shallower one it could have imitated (by passing its extra "
+                "layers' inputs through), the degradation problem, while the "
+                "residual networks "
+                + (
+                    "improved with depth"
+                    if all(
+                        a > b
+                        for a, b in zip(residual_losses, residual_losses[1:])
+                    )
+                    else "did not suffer from it"
+                )
+                + ", since a residual layer with small weights is already "
+                "close to the identity."
+                if plain_losses[-1] > min(plain_losses[:-1])
+                else ": depth did not make the plain networks worse in this run, "
+                "but it helped the residual ones far more."
+            )
+        )
     print(
         f"\nSummary: with {deep} tanh layers and the same {plain['parameters']} "
         f"parameters, the residual network reached a training loss of "
@@ -198,14 +243,16 @@ def main(argv=None):
         "Part of the difference in size comes from the residual network's "
         "larger outputs at the start (its first-epoch loss was "
         f"{residual['loss'][0]:.2f}, the plain one's {plain['loss'][0]:.2f}). "
-        + ("The plain tanh network's gradient did not vanish on the way "
-           "down, yet it learned far less: through many plain layers the "
-           "gradient keeps its size but, as Balduzzi et al. (2017) showed, "
-           "looks more and more like noise, while the skips keep it tied to "
-           "the input."
-           if plain["first_to_last_ratio_first_step"] >= 0.1 else
-           "In the plain network the gradient shrank on its way down to the "
-           "first layer, the vanishing-gradient problem the skips avoid.")
+        + (
+            "The plain tanh network's gradient did not vanish on the way "
+            "down, yet it learned far less: through many plain layers the "
+            "gradient keeps its size but, as Balduzzi et al. (2017) showed, "
+            "looks more and more like noise, while the skips keep it tied to "
+            "the input."
+            if plain["first_to_last_ratio_first_step"] >= 0.1
+            else "In the plain network the gradient shrank on its way down to the "
+            "first layer, the vanishing-gradient problem the skips avoid."
+        )
     )
     print(f"Figures and results.json are in {out}/")
     labs.write_results(out, results)

@@ -30,9 +30,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 RECURRENT = ("SimpleRNN", "LSTM", "GRU", "PeepholeLSTM")
 
@@ -68,8 +66,9 @@ def gru_step(x, h, kernel, recurrent_kernel, bias):
 def peephole_lstm_step(x, h, c, weights, output_sees="new"):
     """One peephole LSTM step; `output_sees` picks c_t ("new") or c_{t-1}."""
     kernel, recurrent_kernel, bias, p_i, p_f, p_o = weights
-    z_i, z_f, z_c, z_o = np.split(x @ kernel + h @ recurrent_kernel + bias, 4,
-                                  axis=-1)
+    z_i, z_f, z_c, z_o = np.split(
+        x @ kernel + h @ recurrent_kernel + bias, 4, axis=-1
+    )
     i = sigmoid(z_i + p_i * c)
     f = sigmoid(z_f + p_f * c)
     c_new = f * c + i * np.tanh(z_c)
@@ -95,10 +94,15 @@ def steps_by_hand(seed):
         h = simple_rnn_step(x[:, t], h, *layer.get_weights())
         hand.append(h)
     results["simple_rnn_max_abs_diff"] = float(
-        np.max(np.abs(keras_out - np.stack(hand, 1))))
+        np.max(np.abs(keras_out - np.stack(hand, 1)))
+    )
 
-    layer = keras.layers.GRU(5, return_sequences=True, reset_after=False,
-                             bias_initializer="random_normal")
+    layer = keras.layers.GRU(
+        5,
+        return_sequences=True,
+        reset_after=False,
+        bias_initializer="random_normal",
+    )
     keras_out = keras.ops.convert_to_numpy(layer(x))
     h = np.zeros((4, 5))
     hand = []
@@ -106,11 +110,16 @@ def steps_by_hand(seed):
         h = gru_step(x[:, t], h, *layer.get_weights())
         hand.append(h)
     results["gru_max_abs_diff"] = float(
-        np.max(np.abs(keras_out - np.stack(hand, 1))))
+        np.max(np.abs(keras_out - np.stack(hand, 1)))
+    )
 
-    layer = PeepholeLSTM(5, return_sequences=True,
-                         peephole_initializer=keras.initializers.RandomNormal(
-                             stddev=1.0, seed=seed))
+    layer = PeepholeLSTM(
+        5,
+        return_sequences=True,
+        peephole_initializer=keras.initializers.RandomNormal(
+            stddev=1.0, seed=seed
+        ),
+    )
     keras_out = keras.ops.convert_to_numpy(layer(x))
     weights = layer.get_weights()
     for variant in ("new", "previous"):
@@ -120,22 +129,25 @@ def steps_by_hand(seed):
             h, c = peephole_lstm_step(x[:, t], h, c, weights, variant)
             hand.append(h)
         results[f"peephole_output_gate_{variant}_c_max_abs_diff"] = float(
-            np.max(np.abs(keras_out - np.stack(hand, 1))))
+            np.max(np.abs(keras_out - np.stack(hand, 1)))
+        )
 
     # With the peepholes at zero the layer is Keras's LSTM.
     lstm = keras.layers.LSTM(5, return_sequences=True)
     lstm.build(x.shape)
     layer.set_weights(lstm.get_weights() + [np.zeros(5, "float32")] * 3)
-    results["peephole_zero_vs_keras_lstm_max_abs_diff"] = float(np.max(np.abs(
-        keras.ops.convert_to_numpy(layer(x) - lstm(x)))))
+    results["peephole_zero_vs_keras_lstm_max_abs_diff"] = float(
+        np.max(np.abs(keras.ops.convert_to_numpy(layer(x) - lstm(x))))
+    )
     return results
 
 
 # 2. BPTT by hand.
 
 
-def bptt_by_hand(x, y, kernel, recurrent_kernel, bias, dense_kernel,
-                 dense_bias):
+def bptt_by_hand(
+    x, y, kernel, recurrent_kernel, bias, dense_kernel, dense_bias
+):
     """Gradients of a SimpleRNN -> Dense(1) model under MSE, through time.
 
     The forward pass keeps every hidden state; the backward pass walks the
@@ -147,8 +159,9 @@ def bptt_by_hand(x, y, kernel, recurrent_kernel, bias, dense_kernel,
     units = recurrent_kernel.shape[0]
     hs = [np.zeros((n, units))]
     for t in range(steps):
-        hs.append(simple_rnn_step(x[:, t], hs[-1], kernel, recurrent_kernel,
-                                  bias))
+        hs.append(
+            simple_rnn_step(x[:, t], hs[-1], kernel, recurrent_kernel, bias)
+        )
     prediction = hs[-1] @ dense_kernel + dense_bias
     d_pred = 2.0 * (prediction - y) / n
     grads = {
@@ -193,16 +206,20 @@ def gradients(model, x, y):
 
         def loss_fn(trainable, inputs):
             out, _ = model.stateless_call(
-                trainable, [v.value for v in model.non_trainable_variables],
-                inputs)
+                trainable,
+                [v.value for v in model.non_trainable_variables],
+                inputs,
+            )
             return keras.ops.mean(keras.ops.square(out - y))
 
         d_w, d_x = jax.grad(loss_fn, argnums=(0, 1))(
-            [v.value for v in model.trainable_variables], x)
+            [v.value for v in model.trainable_variables], x
+        )
     else:
         raise NotImplementedError(
             f"This lab computes gradients on the TensorFlow and JAX backends "
-            f"only. Received: backend={backend!r}")
+            f"only. Received: backend={backend!r}"
+        )
     to_numpy = keras.ops.convert_to_numpy
     return to_numpy(d_x), [to_numpy(g) for g in d_w]
 
@@ -213,25 +230,31 @@ def check_bptt(seed):
 
     keras.utils.set_random_seed(seed)
     x, y = datasets.make_adding_problem(16, length=12, seed=seed)
-    model = keras.Sequential([
-        keras.Input((None, 2)),
-        keras.layers.SimpleRNN(6, name="rnn"),
-        keras.layers.Dense(1, name="out"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((None, 2)),
+            keras.layers.SimpleRNN(6, name="rnn"),
+            keras.layers.Dense(1, name="out"),
+        ]
+    )
     rnn_weights = model.get_layer("rnn").get_weights()
     dense_weights = model.get_layer("out").get_weights()
-    hand, shares = bptt_by_hand(x.astype("float64"), y.astype("float64"),
-                                *[w.astype("float64") for w in rnn_weights],
-                                *[w.astype("float64") for w in dense_weights])
+    hand, shares = bptt_by_hand(
+        x.astype("float64"),
+        y.astype("float64"),
+        *[w.astype("float64") for w in rnn_weights],
+        *[w.astype("float64") for w in dense_weights],
+    )
     _, auto = gradients(model, x, y)
-    order = ("kernel", "recurrent_kernel", "bias", "dense_kernel",
-             "dense_bias")
+    order = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
     worst = 0.0
     for name, grad in zip(order, auto):
         scale = np.max(np.abs(hand[name])) + 1e-12
         worst = max(worst, float(np.max(np.abs(grad - hand[name])) / scale))
-    return {"bptt_max_relative_diff": worst,
-            "bptt_step_shares": shares.tolist()}
+    return {
+        "bptt_max_relative_diff": worst,
+        "bptt_step_shares": shares.tolist(),
+    }
 
 
 def spectral_norm_experiment(steps, seed, units=32):
@@ -274,8 +297,12 @@ def recurrent_layer(kind, units, name, **kwargs):
 
     from mlkeras.layers import PeepholeLSTM
 
-    classes = {"SimpleRNN": keras.layers.SimpleRNN, "LSTM": keras.layers.LSTM,
-               "GRU": keras.layers.GRU, "PeepholeLSTM": PeepholeLSTM}
+    classes = {
+        "SimpleRNN": keras.layers.SimpleRNN,
+        "LSTM": keras.layers.LSTM,
+        "GRU": keras.layers.GRU,
+        "PeepholeLSTM": PeepholeLSTM,
+    }
     return classes[kind](units, name=name, **kwargs)
 
 
@@ -290,14 +317,29 @@ def create_training_variables(model, x, ys):
     start of every epoch.
     """
     model.optimizer.build(model.trainable_variables)
-    model.compute_loss(x=x[:1], y=[y[:1] for y in ys],
-                       y_pred=[np.zeros_like(y[:1]) for y in ys])
+    model.compute_loss(
+        x=x[:1],
+        y=[y[:1] for y in ys],
+        y_pred=[np.zeros_like(y[:1]) for y in ys],
+    )
 
 
-def fit_side_by_side(kinds, x, y, epochs, units, seed, learning_rate=0.01,
-                     batch_size=32, return_sequences=False, activation=None,
-                     loss="mse", layer_kwargs=None, same_start=False,
-                     sample_weight=None):
+def fit_side_by_side(
+    kinds,
+    x,
+    y,
+    epochs,
+    units,
+    seed,
+    learning_rate=0.01,
+    batch_size=32,
+    return_sequences=False,
+    activation=None,
+    loss="mse",
+    layer_kwargs=None,
+    same_start=False,
+    sample_weight=None,
+):
     """Trains one model per layer kind, all in a single `fit`.
 
     Every model is Input -> one recurrent layer -> Dense(1) and has its own
@@ -328,9 +370,14 @@ def fit_side_by_side(kinds, x, y, epochs, units, seed, learning_rate=0.01,
     inputs = keras.Input((None, x.shape[-1]))
     outputs = [
         keras.layers.Dense(1, activation=activation, name=kind)(
-            recurrent_layer(kind, units, f"{kind}_recurrent",
-                            return_sequences=return_sequences,
-                            **layer_kwargs.get(kind, {}))(inputs))
+            recurrent_layer(
+                kind,
+                units,
+                f"{kind}_recurrent",
+                return_sequences=return_sequences,
+                **layer_kwargs.get(kind, {}),
+            )(inputs)
+        )
         for kind in kinds
     ]
     model = keras.Model(inputs, outputs, name="side_by_side")
@@ -340,22 +387,34 @@ def fit_side_by_side(kinds, x, y, epochs, units, seed, learning_rate=0.01,
                 source = model.get_layer(name.format(kinds[0]))
                 target = model.get_layer(name.format(kind))
                 shared = source.get_weights()
-                target.set_weights(
-                    shared + target.get_weights()[len(shared):])
+                target.set_weights(shared + target.get_weights()[len(shared) :])
     # Running 10 steps per call into the compiled graph saves the Python
     # round trip between steps; the steps themselves are unchanged.
-    model.compile(keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-                  [loss] * len(kinds), jit_compile=False,
-                  steps_per_execution=10)
+    model.compile(
+        keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+        [loss] * len(kinds),
+        jit_compile=False,
+        steps_per_execution=10,
+    )
     create_training_variables(model, x, [y] * len(kinds))
     history = model.fit(
-        x, [y] * len(kinds), epochs=epochs, batch_size=batch_size,
-        sample_weight=None if sample_weight is None else (
-            [sample_weight] * len(kinds)), verbose=0)
-    members = {kind: keras.Model(inputs, out, name=kind)
-               for kind, out in zip(kinds, outputs)}
-    curves = {kind: [float(v) for v in history.history[f"{kind}_loss"]]
-              for kind in kinds}
+        x,
+        [y] * len(kinds),
+        epochs=epochs,
+        batch_size=batch_size,
+        sample_weight=None
+        if sample_weight is None
+        else ([sample_weight] * len(kinds)),
+        verbose=0,
+    )
+    members = {
+        kind: keras.Model(inputs, out, name=kind)
+        for kind, out in zip(kinds, outputs)
+    }
+    curves = {
+        kind: [float(v) for v in history.history[f"{kind}_loss"]]
+        for kind in kinds
+    }
     return model, members, curves
 
 
@@ -364,21 +423,33 @@ def predict_all(model, kinds, x):
     import keras
 
     outputs = model(x)
-    return {kind: keras.ops.convert_to_numpy(out)
-            for kind, out in zip(kinds, outputs)}
+    return {
+        kind: keras.ops.convert_to_numpy(out)
+        for kind, out in zip(kinds, outputs)
+    }
 
 
 def train_adding(length, n_train, epochs, units, seed, batch_size=32):
     """Fits each recurrent layer on the adding problem (many-to-one)."""
     x, y = datasets.make_adding_problem(n_train, length=length, seed=seed)
-    x_test, y_test = datasets.make_adding_problem(1000, length=length,
-                                                  seed=seed + 1)
+    x_test, y_test = datasets.make_adding_problem(
+        1000, length=length, seed=seed + 1
+    )
     model, members, curves = fit_side_by_side(
-        RECURRENT, x, y, epochs, units, seed, learning_rate=0.02,
-        batch_size=batch_size)
+        RECURRENT,
+        x,
+        y,
+        epochs,
+        units,
+        seed,
+        learning_rate=0.02,
+        batch_size=batch_size,
+    )
     predictions = predict_all(model, RECURRENT, x_test)
-    test_mse = {kind: float(np.mean((predictions[kind] - y_test) ** 2))
-                for kind in RECURRENT}
+    test_mse = {
+        kind: float(np.mean((predictions[kind] - y_test) ** 2))
+        for kind in RECURRENT
+    }
     baseline = float(np.mean((y_test - 1.0) ** 2))
     return members, test_mse, curves, baseline
 
@@ -405,22 +476,39 @@ def topologies(seed):
     x = np.zeros((2, 7, 3), "float32")
     vector = np.zeros((2, 3), "float32")
     shapes = {}
-    many_to_one = keras.Sequential([keras.Input((7, 3)), layers.GRU(8),
-                                    layers.Dense(1)])
+    many_to_one = keras.Sequential(
+        [keras.Input((7, 3)), layers.GRU(8), layers.Dense(1)]
+    )
     shapes["many-to-one (adding problem)"] = many_to_one(x).shape
-    synced = keras.Sequential([keras.Input((7, 3)),
-                               layers.GRU(8, return_sequences=True),
-                               layers.Dense(1)])
+    synced = keras.Sequential(
+        [
+            keras.Input((7, 3)),
+            layers.GRU(8, return_sequences=True),
+            layers.Dense(1),
+        ]
+    )
     shapes["many-to-many, synced (timing task)"] = synced(x).shape
-    one_to_many = keras.Sequential([keras.Input((3,)), layers.RepeatVector(5),
-                                    layers.GRU(8, return_sequences=True),
-                                    layers.Dense(1)])
+    one_to_many = keras.Sequential(
+        [
+            keras.Input((3,)),
+            layers.RepeatVector(5),
+            layers.GRU(8, return_sequences=True),
+            layers.Dense(1),
+        ]
+    )
     shapes["one-to-many (vector in, 5 steps out)"] = one_to_many(vector).shape
-    encoder_decoder = keras.Sequential([
-        keras.Input((7, 3)), layers.GRU(8), layers.RepeatVector(4),
-        layers.GRU(8, return_sequences=True), layers.Dense(1)])
-    shapes["many-to-many, encoder-decoder (7 in, 4 out)"] = (
-        encoder_decoder(x).shape)
+    encoder_decoder = keras.Sequential(
+        [
+            keras.Input((7, 3)),
+            layers.GRU(8),
+            layers.RepeatVector(4),
+            layers.GRU(8, return_sequences=True),
+            layers.Dense(1),
+        ]
+    )
+    shapes["many-to-many, encoder-decoder (7 in, 4 out)"] = encoder_decoder(
+        x
+    ).shape
     return {k: tuple(int(d) for d in v) for k, v in shapes.items()}
 
 
@@ -430,7 +518,9 @@ def bidirectional_demo(seed, length=12, t0=8):
 
     keras.utils.set_random_seed(seed)
     forward = keras.layers.GRU(4, return_sequences=True)
-    both = keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True))
+    both = keras.layers.Bidirectional(
+        keras.layers.GRU(4, return_sequences=True)
+    )
     base = np.zeros((1, length, 1), "float32")
     bumped = base.copy()
     bumped[0, t0, 0] = 1.0
@@ -449,7 +539,11 @@ def stateful_demo(seed, length=24, chunks=3):
     import keras
 
     keras.utils.set_random_seed(seed)
-    x = np.random.default_rng(seed).normal(size=(2, length, 3)).astype("float32")
+    x = (
+        np.random.default_rng(seed)
+        .normal(size=(2, length, 3))
+        .astype("float32")
+    )
     whole = keras.layers.LSTM(6)
     whole.build(x.shape)
     stateful = keras.layers.LSTM(6, stateful=True)
@@ -466,9 +560,11 @@ def stateful_demo(seed, length=24, chunks=3):
         fresh = to_numpy(stateful(piece))
     return {
         "stateful_chunks_vs_whole_max_abs_diff": float(
-            np.max(np.abs(carried - reference))),
+            np.max(np.abs(carried - reference))
+        ),
         "reset_between_chunks_vs_whole_max_abs_diff": float(
-            np.max(np.abs(fresh - reference))),
+            np.max(np.abs(fresh - reference))
+        ),
     }
 
 
@@ -509,18 +605,29 @@ def timing_scores(output, y, end):
     target = y[..., 0] > 0.5
     silent = np.abs(np.where(target, 0.0, output))
     return {
-        "exact_timing_accuracy": float(np.mean(
-            np.all((output > 0.5) == target, axis=1))),
-        "mean_abs_timing_error": float(np.mean(
-            np.abs(np.argmax(output, axis=1) - end))),
+        "exact_timing_accuracy": float(
+            np.mean(np.all((output > 0.5) == target, axis=1))
+        ),
+        "mean_abs_timing_error": float(
+            np.mean(np.abs(np.argmax(output, axis=1) - end))
+        ),
         "spike_height": float(np.mean(output[rows, end])),
         "leak": float(silent.sum() / (~target).sum()),
         "test_mse": float(np.mean((output - y[..., 0]) ** 2)),
     }
 
 
-def train_timing(length, intervals, n_train, epochs, units, seed,
-                 batch_size=32, learning_rate=0.02, spike_weight=5.0):
+def train_timing(
+    length,
+    intervals,
+    n_train,
+    epochs,
+    units,
+    seed,
+    batch_size=32,
+    learning_rate=0.02,
+    spike_weight=5.0,
+):
     """Fits LSTM and PeepholeLSTM (many-to-many) with the same budget.
 
     Both start from the same weights (the peepholes start at zero, so at
@@ -534,12 +641,23 @@ def train_timing(length, intervals, n_train, epochs, units, seed,
     kinds = ("LSTM", "PeepholeLSTM")
     weights = np.where(y[..., 0] > 0.5, spike_weight, 1.0).astype("float32")
     model, _, curves = fit_side_by_side(
-        kinds, x, y, epochs, units, seed, learning_rate=learning_rate,
-        batch_size=batch_size, return_sequences=True,
+        kinds,
+        x,
+        y,
+        epochs,
+        units,
+        seed,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        return_sequences=True,
         layer_kwargs={"PeepholeLSTM": {"peephole_initializer": "zeros"}},
-        same_start=True, sample_weight=weights)
-    outputs = {kind: out[..., 0]
-               for kind, out in predict_all(model, kinds, x_test).items()}
+        same_start=True,
+        sample_weight=weights,
+    )
+    outputs = {
+        kind: out[..., 0]
+        for kind, out in predict_all(model, kinds, x_test).items()
+    }
     results = {}
     for kind in kinds:
         results[kind] = timing_scores(outputs[kind], y_test, end)
@@ -551,8 +669,9 @@ def train_timing(length, intervals, n_train, epochs, units, seed,
 def timing_verdict(peephole, lstm):
     """One honest sentence on who timed better, chosen from the numbers."""
     mse_ratio = peephole["test_mse"] / lstm["test_mse"]
-    exact_gap = (peephole["exact_timing_accuracy"]
-                 - lstm["exact_timing_accuracy"])
+    exact_gap = (
+        peephole["exact_timing_accuracy"] - lstm["exact_timing_accuracy"]
+    )
     if mse_ratio < 0.95 and exact_gap >= 0.0:
         how = []
         if peephole["spike_height"] > lstm["spike_height"]:
@@ -561,17 +680,21 @@ def timing_verdict(peephole, lstm):
             how.append("leaks less between spikes")
         return (
             "the peepholes help: the peephole model fires at least as "
-            "exactly" + (" and " + " and ".join(how) if how else "")
+            "exactly"
+            + (" and " + " and ".join(how) if how else "")
             + ". This fits Gers, Schraudolph & Schmidhuber's (2002) "
             "explanation: while the output must stay silent, h = o * tanh(c) "
             "shows a plain LSTM's gates little of the count in c, and the "
             "peepholes let the gates read c itself. Here the gap is one of "
             "degree, on a short budget: the plain LSTM learns the task too, "
             "and the gap depends on the learning rate (at 0.02 instead of "
-            "0.01 the plain LSTM came out ahead on some seeds).")
+            "0.01 the plain LSTM came out ahead on some seeds)."
+        )
     if mse_ratio > 1.05 or exact_gap < -0.05:
-        return ("here the peepholes did not help on this budget; Gers et al. "
-                "saw their advantage with few cells and long training.")
+        return (
+            "here the peepholes did not help on this budget; Gers et al. "
+            "saw their advantage with few cells and long training."
+        )
     return "here the two do about equally well."
 
 
@@ -583,63 +706,107 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     if args.quick:
         length, n_train, epochs, units = 20, 1600, 8, 16
-        timing = dict(length=16, intervals=(3, 6, 9), n_train=1000,
-                      epochs=10, units=2, learning_rate=0.01)
+        timing = dict(
+            length=16,
+            intervals=(3, 6, 9),
+            n_train=1000,
+            epochs=10,
+            units=2,
+            learning_rate=0.01,
+        )
     else:
         length, n_train, epochs, units = 60, 4000, 12, 16
-        timing = dict(length=20, intervals=(4, 8, 12), n_train=1000,
-                      epochs=15, units=2, learning_rate=0.01)
+        timing = dict(
+            length=20,
+            intervals=(4, 8, 12),
+            n_train=1000,
+            epochs=15,
+            units=2,
+            learning_rate=0.01,
+        )
 
     print("1. One step by hand")
     steps = steps_by_hand(args.seed)
-    print(f"   SimpleRNN h_t = tanh(x_t U + h_(t-1) W + b): max |Keras - hand| "
-          f"{steps['simple_rnn_max_abs_diff']:.1g}")
-    print(f"   GRU (reset_after=False, Keras's z = notes' 1 - z): "
-          f"{steps['gru_max_abs_diff']:.1g}")
-    print(f"   PeepholeLSTMCell, output gate reads c_t (Gers): "
-          f"{steps['peephole_output_gate_new_c_max_abs_diff']:.1g}; "
-          f"reads c_(t-1) (the notes): "
-          f"{steps['peephole_output_gate_previous_c_max_abs_diff']:.2g}")
-    print(f"   PeepholeLSTM with zero peepholes vs keras LSTM: "
-          f"{steps['peephole_zero_vs_keras_lstm_max_abs_diff']:.1g}")
+    print(
+        f"   SimpleRNN h_t = tanh(x_t U + h_(t-1) W + b): max |Keras - hand| "
+        f"{steps['simple_rnn_max_abs_diff']:.1g}"
+    )
+    print(
+        f"   GRU (reset_after=False, Keras's z = notes' 1 - z): "
+        f"{steps['gru_max_abs_diff']:.1g}"
+    )
+    print(
+        f"   PeepholeLSTMCell, output gate reads c_t (Gers): "
+        f"{steps['peephole_output_gate_new_c_max_abs_diff']:.1g}; "
+        f"reads c_(t-1) (the notes): "
+        f"{steps['peephole_output_gate_previous_c_max_abs_diff']:.2g}"
+    )
+    print(
+        f"   PeepholeLSTM with zero peepholes vs keras LSTM: "
+        f"{steps['peephole_zero_vs_keras_lstm_max_abs_diff']:.1g}"
+    )
 
     print("2. Backpropagation through time by hand")
     bptt = check_bptt(args.seed)
     shares = bptt["bptt_step_shares"]
-    print(f"   hand BPTT vs autodiff, max relative difference "
-          f"{bptt['bptt_max_relative_diff']:.1g}")
-    print("   share of dL/dW from each step (first to last): "
-          + " ".join(f"{s:.1e}" for s in shares))
+    print(
+        f"   hand BPTT vs autodiff, max relative difference "
+        f"{bptt['bptt_max_relative_diff']:.1g}"
+    )
+    print(
+        "   share of dL/dW from each step (first to last): "
+        + " ".join(f"{s:.1e}" for s in shares)
+    )
     spectral_steps = 50
     spectral = spectral_norm_experiment(spectral_steps, args.seed)
     labs.print_table(
         f"||dL/dh_t|| / ||dL/dh_T||, W = s * orthogonal, T = {spectral_steps}",
         ("recurrence", "10 steps back", "25 steps back", "49 steps back"),
-        [(name, c[10], c[25], c[-1]) for name, c in spectral.items()])
+        [(name, c[10], c[25], c[-1]) for name, c in spectral.items()],
+    )
 
-    print(f"3. The adding problem, {length} steps, {n_train} sequences, "
-          f"{epochs} epochs")
+    print(
+        f"3. The adding problem, {length} steps, {n_train} sequences, "
+        f"{epochs} epochs"
+    )
     adding_models, adding_mse, adding_curves, baseline = train_adding(
-        length, n_train, epochs, units, args.seed)
+        length, n_train, epochs, units, args.seed
+    )
     labs.print_table(
         "Test MSE (predicting 1.0 always gives the baseline)",
         ("model", "test MSE", "MSE / baseline"),
-        [(kind, adding_mse[kind], adding_mse[kind] / baseline)
-         for kind in RECURRENT] + [("baseline (always 1.0)", baseline, 1.0)])
+        [
+            (kind, adding_mse[kind], adding_mse[kind] / baseline)
+            for kind in RECURRENT
+        ]
+        + [("baseline (always 1.0)", baseline, 1.0)],
+    )
 
     long_length = 3 * length
     grad_curves = gradient_through_time(
         {kind: adding_models[kind] for kind in ("SimpleRNN", "LSTM")},
-        long_length, args.seed)
+        long_length,
+        args.seed,
+    )
     first_quarter = slice(0, long_length // 4)
-    grad_ratio = {kind: float(np.mean(c[first_quarter]) / c[-1])
-                  for kind, c in grad_curves.items()}
+    grad_ratio = {
+        kind: float(np.mean(c[first_quarter]) / c[-1])
+        for kind, c in grad_curves.items()
+    }
     labs.print_table(
         f"Trained models on {long_length}-step sequences: mean ||dL/dx_t||",
-        ("model", "t = 0", f"t = {long_length // 2}",
-         f"t = {long_length - 1}", "first quarter / last"),
-        [(kind, c[0], c[long_length // 2], c[-1], grad_ratio[kind])
-         for kind, c in grad_curves.items()])
+        (
+            "model",
+            "t = 0",
+            f"t = {long_length // 2}",
+            f"t = {long_length - 1}",
+            "first quarter / last",
+        ),
+        [
+            (kind, c[0], c[long_length // 2], c[-1], grad_ratio[kind])
+            for kind, c in grad_curves.items()
+        ],
+    )
 
     fig, axes = plotting.new_figure(1, 3)
     for kind, curve in adding_curves.items():
@@ -657,8 +824,11 @@ def main(argv=None):
     axes[1].set_title(f"gradient reaching each input ({long_length} steps)")
     axes[1].legend()
     for name, curve in spectral.items():
-        axes[2].semilogy(curve, label=name,
-                         linestyle="-" if name.startswith("tanh") else "--")
+        axes[2].semilogy(
+            curve,
+            label=name,
+            linestyle="-" if name.startswith("tanh") else "--",
+        )
     axes[2].set_xlabel("steps back from the end")
     axes[2].set_ylabel("||dL/dh_t|| / ||dL/dh_T||")
     axes[2].set_title("BPTT: W = s * orthogonal")
@@ -667,38 +837,68 @@ def main(argv=None):
 
     print("4. Topologies, bidirectional and stateful layers")
     shapes = topologies(args.seed)
-    labs.print_table("Output shapes (batch 2)", ("topology", "output shape"),
-                     list(shapes.items()))
+    labs.print_table(
+        "Output shapes (batch 2)",
+        ("topology", "output shape"),
+        list(shapes.items()),
+    )
     bidirectional = bidirectional_demo(args.seed)
-    print(f"   input changed at step 8 of 12: outputs changed before it: "
-          f"forward GRU {bidirectional['forward_outputs_changed_before_t0']}, "
-          f"Bidirectional(GRU) "
-          f"{bidirectional['bidirectional_outputs_changed_before_t0']} "
-          f"({bidirectional['bidirectional_features']} features = 2 x "
-          f"{bidirectional['forward_features']}, concatenated)")
+    print(
+        f"   input changed at step 8 of 12: outputs changed before it: "
+        f"forward GRU {bidirectional['forward_outputs_changed_before_t0']}, "
+        f"Bidirectional(GRU) "
+        f"{bidirectional['bidirectional_outputs_changed_before_t0']} "
+        f"({bidirectional['bidirectional_features']} features = 2 x "
+        f"{bidirectional['forward_features']}, concatenated)"
+    )
     stateful = stateful_demo(args.seed)
-    print(f"   stateful LSTM fed 3 chunks vs one pass: max |difference| "
-          f"{stateful['stateful_chunks_vs_whole_max_abs_diff']:.1g}; "
-          f"resetting between chunks: "
-          f"{stateful['reset_between_chunks_vs_whole_max_abs_diff']:.2g}")
+    print(
+        f"   stateful LSTM fed 3 chunks vs one pass: max |difference| "
+        f"{stateful['stateful_chunks_vs_whole_max_abs_diff']:.1g}; "
+        f"resetting between chunks: "
+        f"{stateful['reset_between_chunks_vs_whole_max_abs_diff']:.2g}"
+    )
 
-    print(f"5. Timing: intervals {timing['intervals']} in "
-          f"{timing['length']}-step sequences, {timing['epochs']} epochs, "
-          f"{timing['units']} units each, same start and same batches")
+    print(
+        f"5. Timing: intervals {timing['intervals']} in "
+        f"{timing['length']}-step sequences, {timing['epochs']} epochs, "
+        f"{timing['units']} units each, same start and same batches"
+    )
     timing_results, timing_outputs, x_timing, end = train_timing(
-        seed=args.seed, **timing)
+        seed=args.seed, **timing
+    )
     labs.print_table(
         "A single spike when the interval ends (1000 test sequences)",
-        ("model", "exact step, silent elsewhere", "mean |peak - end|",
-         "spike height", "leak (mean |out| elsewhere)", "test MSE",
-         "final train loss"),
-        [(kind, r["exact_timing_accuracy"], r["mean_abs_timing_error"],
-          r["spike_height"], r["leak"], r["test_mse"], r["final_train_loss"])
-         for kind, r in timing_results.items()])
+        (
+            "model",
+            "exact step, silent elsewhere",
+            "mean |peak - end|",
+            "spike height",
+            "leak (mean |out| elsewhere)",
+            "test MSE",
+            "final train loss",
+        ),
+        [
+            (
+                kind,
+                r["exact_timing_accuracy"],
+                r["mean_abs_timing_error"],
+                r["spike_height"],
+                r["leak"],
+                r["test_mse"],
+                r["final_train_loss"],
+            )
+            for kind, r in timing_results.items()
+        ],
+    )
     fig, axes = plotting.new_figure(1, 2)
     for kind, r in timing_results.items():
-        axes[0].plot(range(1, len(r["loss_curve"]) + 1), r["loss_curve"],
-                     marker="o", label=kind)
+        axes[0].plot(
+            range(1, len(r["loss_curve"]) + 1),
+            r["loss_curve"],
+            marker="o",
+            label=kind,
+        )
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("training loss (weighted MSE)")
     axes[0].set_title("timing task")
@@ -707,10 +907,12 @@ def main(argv=None):
     for channel in range(x_timing.shape[-1]):
         i = int(np.argmax(which == channel))
         for kind, style in (("LSTM", "--"), ("PeepholeLSTM", "-")):
-            line, = axes[1].plot(
-                timing_outputs[kind][i], linestyle=style,
+            (line,) = axes[1].plot(
+                timing_outputs[kind][i],
+                linestyle=style,
                 color=f"C{channel}",
-                label=f"{kind}, interval {timing['intervals'][channel]}")
+                label=f"{kind}, interval {timing['intervals'][channel]}",
+            )
         axes[1].plot(end[i], 1.0, marker="v", color=line.get_color())
     axes[1].set_xlabel("time step")
     axes[1].set_ylabel("output")
@@ -722,21 +924,27 @@ def main(argv=None):
         "steps_by_hand": steps,
         **bptt,
         "spectral_norm_gradient_ratio_at_49_steps": {
-            name: float(c[-1]) for name, c in spectral.items()},
+            name: float(c[-1]) for name, c in spectral.items()
+        },
         "adding_length": length,
         "adding_test_mse": adding_mse,
         "adding_baseline_mse": baseline,
         "adding_training_curves": adding_curves,
         "gradient_length": long_length,
-        "input_gradient_curves": {k: v.tolist() for k, v in grad_curves.items()},
+        "input_gradient_curves": {
+            k: v.tolist() for k, v in grad_curves.items()
+        },
         "input_gradient_first_quarter_over_last": grad_ratio,
         "topology_shapes": shapes,
         "bidirectional": bidirectional,
         "stateful": stateful,
-        "timing": {k: {m: v for m, v in r.items() if m != "loss_curve"}
-                   for k, r in timing_results.items()},
-        "timing_loss_curves": {k: r["loss_curve"]
-                               for k, r in timing_results.items()},
+        "timing": {
+            k: {m: v for m, v in r.items() if m != "loss_curve"}
+            for k, r in timing_results.items()
+        },
+        "timing_loss_curves": {
+            k: r["loss_curve"] for k, r in timing_results.items()
+        },
     }
     lstm_t = timing_results["LSTM"]
     peep_t = timing_results["PeepholeLSTM"]

@@ -30,13 +30,12 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
+from mlkeras import datasets, labs, plotting
 
 SCORES = ("dot", "additive", "cosine")
-VARIANTS = ("plain", "plain_reversed") + SCORES + ("dayfirst",
-                                                    "dayfirst_reversed")
+VARIANTS = (
+    ("plain", "plain_reversed") + SCORES + ("dayfirst", "dayfirst_reversed")
+)
 LABELS = {
     "plain": "no attention",
     "plain_reversed": "no attention, reversed input",
@@ -55,8 +54,9 @@ REVERSED = {v: v.endswith("_reversed") for v in VARIANTS}
 SOURCE_KEYS = tuple((task, flip) for task in TASKS for flip in (False, True))
 # Formats that write the day first (after an optional weekday), and the
 # day-first target they translate to.
-DAY_FIRST_FORMATS = tuple(f for f in datasets.dates.SOURCE_FORMATS
-                          if re.match(r"(%[aA],? )?%d", f))
+DAY_FIRST_FORMATS = tuple(
+    f for f in datasets.dates.SOURCE_FORMATS if re.match(r"(%[aA],? )?%d", f)
+)
 DAY_FIRST_TARGET = "%d-%m-%Y"
 
 
@@ -100,10 +100,12 @@ def attention_layer_class():
         def __init__(self, score, units=32, **kwargs):
             if score not in SCORES:
                 raise ValueError(
-                    f"`score` must be one of {SCORES}. Received: score={score!r}")
+                    f"`score` must be one of {SCORES}. Received: score={score!r}"
+                )
             if int(units) < 1:
                 raise ValueError(
-                    f"`units` must be a positive integer. Received: units={units}")
+                    f"`units` must be a positive integer. Received: units={units}"
+                )
             super().__init__(**kwargs)
             self.score = score
             self.units = int(units)
@@ -111,15 +113,20 @@ def attention_layer_class():
         def build(self, query_shape, value_shape, value_mask_shape=None):
             if self.score == "additive":
                 self.query_kernel = self.add_weight(
-                    (query_shape[-1], self.units), name="query_kernel")
+                    (query_shape[-1], self.units), name="query_kernel"
+                )
                 self.value_kernel = self.add_weight(
-                    (value_shape[-1], self.units), name="value_kernel")
+                    (value_shape[-1], self.units), name="value_kernel"
+                )
                 self.score_vector = self.add_weight(
-                    (self.units,), name="score_vector")
+                    (self.units,), name="score_vector"
+                )
             elif self.score == "cosine":
                 self.sharpness = self.add_weight(
-                    (), initializer=keras.initializers.Constant(5.0),
-                    name="sharpness")
+                    (),
+                    initializer=keras.initializers.Constant(5.0),
+                    name="sharpness",
+                )
 
         def call(self, query, value, value_mask=None):
             keys = ops.transpose(value, (0, 2, 1))
@@ -127,14 +134,17 @@ def attention_layer_class():
                 scores = ops.matmul(query, keys)
             elif self.score == "cosine":
                 q = query / ops.sqrt(
-                    ops.sum(query * query, axis=-1, keepdims=True) + 1e-6)
+                    ops.sum(query * query, axis=-1, keepdims=True) + 1e-6
+                )
                 k = keys / ops.sqrt(
-                    ops.sum(keys * keys, axis=1, keepdims=True) + 1e-6)
+                    ops.sum(keys * keys, axis=1, keepdims=True) + 1e-6
+                )
                 scores = self.sharpness * ops.matmul(q, k)
             else:
                 hidden = ops.tanh(
                     ops.expand_dims(ops.matmul(query, self.query_kernel), 2)
-                    + ops.expand_dims(ops.matmul(value, self.value_kernel), 1))
+                    + ops.expand_dims(ops.matmul(value, self.value_kernel), 1)
+                )
                 scores = ops.sum(hidden * self.score_vector, axis=-1)
             if value_mask is not None:
                 scores = ops.where(ops.expand_dims(value_mask, 1), scores, -1e9)
@@ -161,7 +171,7 @@ def pad_on_the_left(ids, pad_id=0):
     out = np.full_like(ids, pad_id)
     lengths = (ids != pad_id).sum(axis=1)
     for row, n in enumerate(lengths):
-        out[row, ids.shape[1] - n:] = ids[row, :n]
+        out[row, ids.shape[1] - n :] = ids[row, :n]
     return out
 
 
@@ -180,7 +190,8 @@ def day_first_pairs(iso_dates, seed):
     for iso in iso_dates:
         date = datetime.date.fromisoformat(iso)
         text = date.strftime(
-            DAY_FIRST_FORMATS[rng.integers(len(DAY_FIRST_FORMATS))])
+            DAY_FIRST_FORMATS[rng.integers(len(DAY_FIRST_FORMATS))]
+        )
         if rng.random() < 0.3:
             text = text.lower()
         sources.append(text)
@@ -197,7 +208,8 @@ def encode_task(sources, targets, source_vocab, target_vocab):
     return {
         False: pad_on_the_left(source_vocab.encode(sources, length)),
         True: pad_on_the_left(
-            source_vocab.encode([s[::-1] for s in sources], length)),
+            source_vocab.encode([s[::-1] for s in sources], length)
+        ),
         "decoder_input": target_vocab.encode(targets, steps, add_bos=True),
         "decoder_target": target_vocab.encode(targets, steps, add_eos=True),
         "sources": list(sources),
@@ -247,11 +259,14 @@ def stacked_gru_class():
 
         def __init__(self, members, units, **kwargs):
             if int(members) < 1:
-                raise ValueError("`members` must be a positive integer. "
-                                 f"Received: members={members}")
+                raise ValueError(
+                    "`members` must be a positive integer. "
+                    f"Received: members={members}"
+                )
             if int(units) < 1:
                 raise ValueError(
-                    f"`units` must be a positive integer. Received: units={units}")
+                    f"`units` must be a positive integer. Received: units={units}"
+                )
             super().__init__(**kwargs)
             self.members = int(members)
             self.units = int(units)
@@ -261,25 +276,36 @@ def stacked_gru_class():
             # Each member's matrix gets the initializer Keras's GRU gives
             # it, drawn for the member's own shape.
             def init(shape, dtype=None):
-                return ops.stack([initializer()(shape[1:], dtype=dtype)
-                                  for _ in range(shape[0])])
+                return ops.stack(
+                    [
+                        initializer()(shape[1:], dtype=dtype)
+                        for _ in range(shape[0])
+                    ]
+                )
+
             return init
 
         def build(self, inputs_shape, initial_state_shape=None):
             if inputs_shape[-1] % self.members:
                 raise ValueError(
                     f"The input width must be a multiple of members="
-                    f"{self.members}. Received: inputs_shape={inputs_shape}")
+                    f"{self.members}. Received: inputs_shape={inputs_shape}"
+                )
             self.input_dim = inputs_shape[-1] // self.members
             m, u = self.members, self.units
             self.kernel = self.add_weight(
-                (m, self.input_dim, 3 * u), name="kernel",
-                initializer=self._per_member(keras.initializers.GlorotUniform))
+                (m, self.input_dim, 3 * u),
+                name="kernel",
+                initializer=self._per_member(keras.initializers.GlorotUniform),
+            )
             self.recurrent_kernel = self.add_weight(
-                (m, u, 3 * u), name="recurrent_kernel",
-                initializer=self._per_member(keras.initializers.Orthogonal))
-            self.bias = self.add_weight((m, 2, 3 * u), name="bias",
-                                        initializer="zeros")
+                (m, u, 3 * u),
+                name="recurrent_kernel",
+                initializer=self._per_member(keras.initializers.Orthogonal),
+            )
+            self.bias = self.add_weight(
+                (m, 2, 3 * u), name="bias", initializer="zeros"
+            )
 
         def call(self, inputs, initial_state=None):
             m, u = self.members, self.units
@@ -289,17 +315,21 @@ def stacked_gru_class():
             # units), so each step is one batched matmul over the members.
             # The input's share, (steps, members, batch, 3 * units), is
             # computed for all steps before the loop.
-            from_x = (ops.einsum("btmi,mij->tmbj", x, self.kernel)
-                      + self.bias[None, :, None, 0])
+            from_x = (
+                ops.einsum("btmi,mij->tmbj", x, self.kernel)
+                + self.bias[None, :, None, 0]
+            )
             if initial_state is None:
                 h = ops.zeros((m, batch, u), dtype=inputs.dtype)
             else:
-                h = ops.transpose(ops.reshape(initial_state, (batch, m, u)),
-                                  (1, 0, 2))
+                h = ops.transpose(
+                    ops.reshape(initial_state, (batch, m, u)), (1, 0, 2)
+                )
 
             def step(h, x_t):
-                from_h = (ops.matmul(h, self.recurrent_kernel)
-                          + self.bias[:, None, 1])
+                from_h = (
+                    ops.matmul(h, self.recurrent_kernel) + self.bias[:, None, 1]
+                )
                 x_z, x_r, x_h = ops.split(x_t, 3, axis=-1)
                 h_z, h_r, h_h = ops.split(from_h, 3, axis=-1)
                 z = ops.sigmoid(x_z + h_z)
@@ -309,9 +339,10 @@ def stacked_gru_class():
 
             last, states = ops.scan(step, h, from_x)
             states = ops.transpose(states, (2, 0, 1, 3))
-            return (ops.reshape(states, (batch, steps, m * u)),
-                    ops.reshape(ops.transpose(last, (1, 0, 2)),
-                                (batch, m * u)))
+            return (
+                ops.reshape(states, (batch, steps, m * u)),
+                ops.reshape(ops.transpose(last, (1, 0, 2)), (batch, m * u)),
+            )
 
         def compute_output_shape(self, inputs_shape, initial_state_shape=None):
             width = self.members * self.units
@@ -363,69 +394,101 @@ def build_side_by_side(source_vocab_size, target_vocab_size, units):
     n = len(VARIANTS)
     encoder = stacked_gru_class()(n, units, name="encoders")
     decoder = stacked_gru_class()(n, units, name="decoders")
-    source_embedding = {v: layers.Embedding(source_vocab_size, 32,
-                                            name=f"{v}_source_embedding")
-                        for v in VARIANTS}
-    target_embedding = {v: layers.Embedding(target_vocab_size, 16,
-                                            name=f"{v}_target_embedding")
-                        for v in VARIANTS}
-    attention = {s: attention_layer_class()(s, name=f"{s}_attention")
-                 for s in SCORES}
-    attentional = {s: layers.Dense(units, activation="tanh",
-                                   name=f"{s}_attentional_state")
-                   for s in SCORES}
-    output = {v: layers.Dense(target_vocab_size, activation="softmax",
-                              name=f"{v}_next_character") for v in VARIANTS}
-    sources = {key: keras.Input((datasets.dates.SOURCE_LENGTH,), dtype="int32",
-                                name=f"{key[0]}_source" + "_reversed" * key[1])
-               for key in SOURCE_KEYS}
-    truths = {task: keras.Input((None,), dtype="int32",
-                                name=f"{task}_decoder_input")
-              for task in TASKS}
-    prefixes = {v: keras.Input((None,), dtype="int32", name=f"{v}_prefix")
-                for v in VARIANTS}
-    masks = {key: layers.Lambda(lambda ids: ops.not_equal(ids, 0),
-                                name=f"{key[0]}_mask" + "_reversed" * key[1])(
-                                    sources[key])
-             for key in SOURCE_KEYS}
+    source_embedding = {
+        v: layers.Embedding(source_vocab_size, 32, name=f"{v}_source_embedding")
+        for v in VARIANTS
+    }
+    target_embedding = {
+        v: layers.Embedding(target_vocab_size, 16, name=f"{v}_target_embedding")
+        for v in VARIANTS
+    }
+    attention = {
+        s: attention_layer_class()(s, name=f"{s}_attention") for s in SCORES
+    }
+    attentional = {
+        s: layers.Dense(units, activation="tanh", name=f"{s}_attentional_state")
+        for s in SCORES
+    }
+    output = {
+        v: layers.Dense(
+            target_vocab_size, activation="softmax", name=f"{v}_next_character"
+        )
+        for v in VARIANTS
+    }
+    sources = {
+        key: keras.Input(
+            (datasets.dates.SOURCE_LENGTH,),
+            dtype="int32",
+            name=f"{key[0]}_source" + "_reversed" * key[1],
+        )
+        for key in SOURCE_KEYS
+    }
+    truths = {
+        task: keras.Input((None,), dtype="int32", name=f"{task}_decoder_input")
+        for task in TASKS
+    }
+    prefixes = {
+        v: keras.Input((None,), dtype="int32", name=f"{v}_prefix")
+        for v in VARIANTS
+    }
+    masks = {
+        key: layers.Lambda(
+            lambda ids: ops.not_equal(ids, 0),
+            name=f"{key[0]}_mask" + "_reversed" * key[1],
+        )(sources[key])
+        for key in SOURCE_KEYS
+    }
 
     def run(prefix_for):
-        encoder_states, context_vectors = encoder(layers.Concatenate()(
-            [source_embedding[v](sources[TASK[v], REVERSED[v]])
-             for v in VARIANTS]))
+        encoder_states, context_vectors = encoder(
+            layers.Concatenate()(
+                [
+                    source_embedding[v](sources[TASK[v], REVERSED[v]])
+                    for v in VARIANTS
+                ]
+            )
+        )
         decoder_states, _ = decoder(
-            layers.Concatenate()([target_embedding[v](prefix_for(v))
-                                  for v in VARIANTS]),
-            initial_state=context_vectors)
+            layers.Concatenate()(
+                [target_embedding[v](prefix_for(v)) for v in VARIANTS]
+            ),
+            initial_state=context_vectors,
+        )
         probs, weights = {}, {}
         for i, v in enumerate(VARIANTS):
             own = slice(i * units, (i + 1) * units)
             features = decoder_states[:, :, own]
             if v in SCORES:
                 context, weights[v] = attention[v](
-                    features, encoder_states[:, :, own],
-                    value_mask=masks[TASK[v], REVERSED[v]])
+                    features,
+                    encoder_states[:, :, own],
+                    value_mask=masks[TASK[v], REVERSED[v]],
+                )
                 features = attentional[v](
-                    layers.Concatenate()([features, context]))
+                    layers.Concatenate()([features, context])
+                )
             probs[v] = output[v](features)
         return probs, weights
 
     teacher, _ = run(lambda v: truths[TASK[v]])
     train_model = keras.Model(
         [*sources.values(), *truths.values()],
-        [layers.Identity(name=v)(teacher[v]) for v in VARIANTS])
+        [layers.Identity(name=v)(teacher[v]) for v in VARIANTS],
+    )
     probs, weights = run(lambda v: prefixes[v])
-    infer_model = keras.Model([*sources.values(), *prefixes.values()],
-                              [probs[v] for v in VARIANTS]
-                              + [weights[s] for s in SCORES])
+    infer_model = keras.Model(
+        [*sources.values(), *prefixes.values()],
+        [probs[v] for v in VARIANTS] + [weights[s] for s in SCORES],
+    )
     recurrent = (encoder.count_params() + decoder.count_params()) // n
     weight_counts = {}
     for v in VARIANTS:
         own = [source_embedding[v], target_embedding[v], output[v]]
         if v in SCORES:
             own += [attention[v], attentional[v]]
-        weight_counts[v] = recurrent + sum(layer.count_params()
-                                           for layer in own)
+        weight_counts[v] = recurrent + sum(
+            layer.count_params() for layer in own
+        )
     return train_model, infer_model, weight_counts
 
 
@@ -486,8 +549,10 @@ def after_first_mistake(greedy_right, teacher_right):
     after = np.arange(steps)[None, :] > first[:, None]
     if not after.any():
         return None, None
-    return (float(greedy_right[after].mean()),
-            float(teacher_right[after].mean()))
+    return (
+        float(greedy_right[after].mean()),
+        float(teacher_right[after].mean()),
+    )
 
 
 def field_spans(source):
@@ -519,25 +584,32 @@ def attention_alignment(weights, sources):
     """
     weights = np.asarray(weights)[:, :10]
     length = weights.shape[-1]
-    out = {"mean_max_weight": float(weights.max(axis=-1).mean()),
-           "uniform_weight": float(np.mean([1 / len(s) for s in sources]))}
+    out = {
+        "mean_max_weight": float(weights.max(axis=-1).mean()),
+        "uniform_weight": float(np.mean([1 / len(s) for s in sources])),
+    }
     # ISO "YYYY-MM-DD": positions 0-3 are the year, 8-9 the day.
-    for field, positions, width in (("year", slice(0, 4), 4),
-                                    ("day", slice(8, 10), 2)):
+    for field, positions, width in (
+        ("year", slice(0, 4), 4),
+        ("day", slice(8, 10), 2),
+    ):
         masses = []
         for w, s in zip(weights, sources):
             start, end = field_spans(s)[field]
             offset = length - len(s)  # left padding
-            masses.append(w[positions, offset + start:offset + end].sum(-1).mean())
+            masses.append(
+                w[positions, offset + start : offset + end].sum(-1).mean()
+            )
         out[f"{field}_mass"] = float(np.mean(masses))
         out[f"{field}_mass_uniform"] = float(
-            np.mean([width / len(s) for s in sources]))
+            np.mean([width / len(s) for s in sources])
+        )
     return out
 
 
 def plot_heatmap(ax, weights, source, output, title):
     """One example's attention: output characters (rows) over source characters."""
-    weights = np.asarray(weights)[:len(output) + 1, -len(source):]
+    weights = np.asarray(weights)[: len(output) + 1, -len(source) :]
     image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(source)))
     ax.set_xticklabels(list(source), fontsize=8)
@@ -556,8 +628,10 @@ def _or_dash(value):
 # Output positions of the first and last field of each task's target:
 # YYYY-MM-DD starts with the year and ends with the day, DD-MM-YYYY the
 # other way round.
-FIELDS = {"iso": {"first": slice(0, 4), "last": slice(8, 10)},
-          "dayfirst": {"first": slice(0, 2), "last": slice(6, 10)}}
+FIELDS = {
+    "iso": {"first": slice(0, 4), "last": slice(8, 10)},
+    "dayfirst": {"first": slice(0, 2), "last": slice(6, 10)},
+}
 NO_ATTENTION = ("plain", "plain_reversed", "dayfirst", "dayfirst_reversed")
 
 
@@ -575,20 +649,28 @@ def main(argv=None):
     tv = data.target_vocab
     for i in range(3):
         print(f"   {data.sources[i]!r:32} -> {data.targets[i]!r}")
-    print("   decoder input  (teacher forcing):",
-          " ".join(tv.tokens[j] for j in data.decoder_input[0]))
-    print("   decoder target (shifted by one): ",
-          " ".join(tv.tokens[j] for j in data.decoder_target[0]))
-    dayfirst_sources, dayfirst_targets = day_first_pairs(data.targets,
-                                                         seed=args.seed + 1)
-    print("   the same dates as a day-first task (source and target both run "
-          "day, month, year):")
+    print(
+        "   decoder input  (teacher forcing):",
+        " ".join(tv.tokens[j] for j in data.decoder_input[0]),
+    )
+    print(
+        "   decoder target (shifted by one): ",
+        " ".join(tv.tokens[j] for j in data.decoder_target[0]),
+    )
+    dayfirst_sources, dayfirst_targets = day_first_pairs(
+        data.targets, seed=args.seed + 1
+    )
+    print(
+        "   the same dates as a day-first task (source and target both run "
+        "day, month, year):"
+    )
     for i in range(2):
         print(f"   {dayfirst_sources[i]!r:32} -> {dayfirst_targets[i]!r}")
     tasks = {
         "iso": encode_task(data.sources, data.targets, data.source_vocab, tv),
-        "dayfirst": encode_task(dayfirst_sources, dayfirst_targets,
-                                data.source_vocab, tv),
+        "dayfirst": encode_task(
+            dayfirst_sources, dayfirst_targets, data.source_vocab, tv
+        ),
     }
     train, test = slice(0, n_train), slice(n_train, n_train + n_test)
 
@@ -598,18 +680,24 @@ def main(argv=None):
     def truth(v, key, rows=test):
         return tasks[TASK[v]][key][rows]
 
-    print(f"2. Seven encoder-decoders ({units}-unit GRUs), trained side by side "
-          "with teacher forcing")
+    print(
+        f"2. Seven encoder-decoders ({units}-unit GRUs), trained side by side "
+        "with teacher forcing"
+    )
     import keras
 
     keras.utils.set_random_seed(args.seed)
     train_model, infer_model, weight_counts = build_side_by_side(
-        len(data.source_vocab), len(tv), units)
+        len(data.source_vocab), len(tv), units
+    )
     train_model.compile(
         keras.optimizers.Adam(0.01),
-        ["sparse_categorical_crossentropy"] * len(VARIANTS), jit_compile=False)
-    x_train = sources_of(train) + [tasks[t]["decoder_input"][train]
-                                   for t in TASKS]
+        ["sparse_categorical_crossentropy"] * len(VARIANTS),
+        jit_compile=False,
+    )
+    x_train = sources_of(train) + [
+        tasks[t]["decoder_input"][train] for t in TASKS
+    ]
     y_train = [truth(v, "decoder_target", train) for v in VARIANTS]
     # Create Adam's slots and the loss trackers now, outside the training
     # graph: a first training step that creates variables is traced twice
@@ -617,9 +705,11 @@ def main(argv=None):
     # most of this lab's running time.
     train_model.optimizer.build(train_model.trainable_variables)
     few = [x[:2] for x in x_train]
-    train_model.compute_loss(x=few, y=[y[:2] for y in y_train],
-                             y_pred=[np.zeros(y[:2].shape + (len(tv),),
-                                              "float32") for y in y_train])
+    train_model.compute_loss(
+        x=few,
+        y=[y[:2] for y in y_train],
+        y_pred=[np.zeros(y[:2].shape + (len(tv),), "float32") for y in y_train],
+    )
     x_test = sources_of(test)
     teacher_inputs = x_test + [truth(v, "decoder_input") for v in VARIANTS]
     curves = {v: [] for v in VARIANTS}
@@ -630,27 +720,44 @@ def main(argv=None):
         def on_epoch_end(self, epoch, logs=None):
             probs = infer_model.predict_on_batch(teacher_inputs)
             for i, v in enumerate(VARIANTS):
-                curves[v].append(float(np.mean(
-                    np.asarray(probs[i]).argmax(-1)
-                    == truth(v, "decoder_target"))))
+                curves[v].append(
+                    float(
+                        np.mean(
+                            np.asarray(probs[i]).argmax(-1)
+                            == truth(v, "decoder_target")
+                        )
+                    )
+                )
 
-    history = train_model.fit(x_train, y_train, epochs=epochs,
-                              batch_size=batch_size, verbose=0,
-                              callbacks=[TestAccuracyPerEpoch()])
-    losses = {v: [float(x) for x in history.history[f"{v}_loss"]]
-              for v in VARIANTS}
+    history = train_model.fit(
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        callbacks=[TestAccuracyPerEpoch()],
+    )
+    losses = {
+        v: [float(x) for x in history.history[f"{v}_loss"]] for v in VARIANTS
+    }
     for v in VARIANTS:
-        print(f"   {LABELS[v]:30} training loss {losses[v][0]:.3f} -> "
-              f"{losses[v][-1]:.3f}, {weight_counts[v]} weights")
+        print(
+            f"   {LABELS[v]:30} training loss {losses[v][0]:.3f} -> "
+            f"{losses[v][-1]:.3f}, {weight_counts[v]} weights"
+        )
 
-    print("3. Decoding: teacher-forced vs free-running (greedy, <bos> to <eos>)")
+    print(
+        "3. Decoding: teacher-forced vs free-running (greedy, <bos> to <eos>)"
+    )
     teacher = infer_model.predict_on_batch(teacher_inputs)
     teacher_tokens = np.stack(
-        [np.asarray(p).argmax(-1) for p in teacher[:len(VARIANTS)]])
-    teacher_attention = [np.asarray(a) for a in teacher[len(VARIANTS):]]
+        [np.asarray(p).argmax(-1) for p in teacher[: len(VARIANTS)]]
+    )
+    teacher_attention = [np.asarray(a) for a in teacher[len(VARIANTS) :]]
     steps = data.decoder_target.shape[1]
-    greedy_tokens = greedy_decode(infer_model, x_test, tv.bos_id, tv.eos_id,
-                                  max_steps=steps)
+    greedy_tokens = greedy_decode(
+        infer_model, x_test, tv.bos_id, tv.eos_id, max_steps=steps
+    )
 
     metrics = {}
     for i, v in enumerate(VARIANTS):
@@ -659,10 +766,12 @@ def main(argv=None):
         greedy_right = greedy_tokens[i] == y_test
         teacher_right = teacher_tokens[i] == y_test
         after_greedy, after_teacher = after_first_mistake(
-            greedy_right, teacher_right)
+            greedy_right, teacher_right
+        )
         metrics[v] = {
-            "exact_match": float(np.mean(
-                [d == t for d, t in zip(decoded, truth(v, "targets"))])),
+            "exact_match": float(
+                np.mean([d == t for d, t in zip(decoded, truth(v, "targets"))])
+            ),
             "greedy_char_accuracy": float(greedy_right.mean()),
             "teacher_forced_char_accuracy": float(teacher_right.mean()),
             "teacher_forced_exact_match": float(teacher_right.all(1).mean()),
@@ -674,32 +783,47 @@ def main(argv=None):
         }
     example = 0
     for i, v in enumerate(VARIANTS):
-        print(f"   {truth(v, 'sources')[example]!r} -> "
-              f"{tv.decode(greedy_tokens[i][example])!r}  ({LABELS[v]})")
+        print(
+            f"   {truth(v, 'sources')[example]!r} -> "
+            f"{tv.decode(greedy_tokens[i][example])!r}  ({LABELS[v]})"
+        )
 
     print("4. Where the attention looks")
     test_sources = tasks["iso"]["sources"][test]
     test_targets = tasks["iso"]["targets"][test]
-    alignment = {s: attention_alignment(a, test_sources)
-                 for s, a in zip(SCORES, teacher_attention)}
-    picks = [example, next(
-        k for k, s in enumerate(test_sources) if re.match(r"\d\d[/.]", s))]
-    fig, axes = plotting.new_figure(len(picks), len(SCORES), width=5.5,
-                                    height=3.6)
+    alignment = {
+        s: attention_alignment(a, test_sources)
+        for s, a in zip(SCORES, teacher_attention)
+    }
+    picks = [
+        example,
+        next(k for k, s in enumerate(test_sources) if re.match(r"\d\d[/.]", s)),
+    ]
+    fig, axes = plotting.new_figure(
+        len(picks), len(SCORES), width=5.5, height=3.6
+    )
     for row, k in enumerate(picks):
         for col, s in enumerate(SCORES):
             image = plot_heatmap(
-                axes[row, col], teacher_attention[col][k], test_sources[k],
-                test_targets[k], f"{LABELS[s]}")
+                axes[row, col],
+                teacher_attention[col][k],
+                test_sources[k],
+                test_targets[k],
+                f"{LABELS[s]}",
+            )
     fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
     plotting.save_figure(fig, out, "attention_heatmaps")
 
-    print("5. Reversed input without attention: same-order vs opposite-order "
-          "task")
+    print(
+        "5. Reversed input without attention: same-order vs opposite-order task"
+    )
     reversal = {}
-    partner = {"plain": "plain_reversed", "plain_reversed": "plain",
-               "dayfirst": "dayfirst_reversed",
-               "dayfirst_reversed": "dayfirst"}
+    partner = {
+        "plain": "plain_reversed",
+        "plain_reversed": "plain",
+        "dayfirst": "dayfirst_reversed",
+        "dayfirst_reversed": "dayfirst",
+    }
     for v in NO_ATTENTION:
         right = greedy_tokens[VARIANTS.index(v)] == truth(v, "decoder_target")
         fields = FIELDS[TASK[v]]
@@ -712,14 +836,16 @@ def main(argv=None):
             "mean_loss": float(np.mean(losses[v])),
             "loss_curve": losses[v],
             "teacher_forced_accuracy_by_epoch": curves[v],
-            "epochs_ahead": int(np.sum(
-                np.array(curves[v]) > np.array(curves[partner[v]]))),
+            "epochs_ahead": int(
+                np.sum(np.array(curves[v]) > np.array(curves[partner[v]]))
+            ),
         }
 
     fig, axes = plotting.new_figure(1, 4, width=4.6, height=3.6)
     for v in VARIANTS:
-        axes[0].plot(range(1, epochs + 1), losses[v], marker="o",
-                     label=LABELS[v])
+        axes[0].plot(
+            range(1, epochs + 1), losses[v], marker="o", label=LABELS[v]
+        )
     axes[0].set_yscale("log")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("training loss (teacher forcing)")
@@ -728,72 +854,163 @@ def main(argv=None):
     positions = np.arange(steps)
     names = ["Y", "Y", "Y", "Y", "-", "M", "M", "-", "D", "D", "<eos>"]
     for v, style in (("plain", "o-"), ("dot", "^-")):
-        axes[1].plot(positions, metrics[v]["teacher_forced_position_accuracy"],
-                     style, alpha=0.5, label=f"{LABELS[v]}, teacher forced")
-        axes[1].plot(positions, metrics[v]["greedy_position_accuracy"],
-                     style.replace("-", "--"), label=f"{LABELS[v]}, greedy")
+        axes[1].plot(
+            positions,
+            metrics[v]["teacher_forced_position_accuracy"],
+            style,
+            alpha=0.5,
+            label=f"{LABELS[v]}, teacher forced",
+        )
+        axes[1].plot(
+            positions,
+            metrics[v]["greedy_position_accuracy"],
+            style.replace("-", "--"),
+            label=f"{LABELS[v]}, greedy",
+        )
     axes[1].set_xticks(positions)
     axes[1].set_xticklabels(names, fontsize=8)
     axes[1].set_ylabel("character accuracy (test)")
     axes[1].legend(fontsize=6)
     axes[1].set_title("accuracy per output position (ISO)")
-    for v, style in (("plain", "o"), ("plain_reversed", "s"),
-                     ("dayfirst", "^"), ("dayfirst_reversed", "v")):
-        axes[2].plot(range(1, epochs + 1), curves[v],
-                     style + ("--" if REVERSED[v] else "-"), label=LABELS[v])
+    for v, style in (
+        ("plain", "o"),
+        ("plain_reversed", "s"),
+        ("dayfirst", "^"),
+        ("dayfirst_reversed", "v"),
+    ):
+        axes[2].plot(
+            range(1, epochs + 1),
+            curves[v],
+            style + ("--" if REVERSED[v] else "-"),
+            label=LABELS[v],
+        )
     axes[2].set_xlabel("epoch")
     axes[2].set_ylabel("test character accuracy (teacher forced)")
     axes[2].legend(fontsize=6)
     axes[2].set_title("reversed input, no attention")
     width = 0.35
     x = np.arange(len(VARIANTS))
-    axes[3].bar(x - width / 2, [metrics[v]["exact_match"] for v in VARIANTS],
-                width, label="exact match (greedy)")
-    axes[3].bar(x + width / 2,
-                [metrics[v]["greedy_char_accuracy"] for v in VARIANTS],
-                width, label="character accuracy (greedy)")
+    axes[3].bar(
+        x - width / 2,
+        [metrics[v]["exact_match"] for v in VARIANTS],
+        width,
+        label="exact match (greedy)",
+    )
+    axes[3].bar(
+        x + width / 2,
+        [metrics[v]["greedy_char_accuracy"] for v in VARIANTS],
+        width,
+        label="character accuracy (greedy)",
+    )
     axes[3].set_xticks(x)
-    axes[3].set_xticklabels(["plain", "plain\nrev.", "dot", "additive",
-                             "cosine", "day-\nfirst", "day-first\nrev."],
-                            fontsize=7)
+    axes[3].set_xticklabels(
+        [
+            "plain",
+            "plain\nrev.",
+            "dot",
+            "additive",
+            "cosine",
+            "day-\nfirst",
+            "day-first\nrev.",
+        ],
+        fontsize=7,
+    )
     axes[3].legend(fontsize=7)
     axes[3].set_title("test accuracy, greedy decoding")
     plotting.save_figure(fig, out, "training_and_accuracy")
 
     labs.print_table(
         "Test set: free-running (greedy) decoding vs teacher forcing (TF)",
-        ("model", "exact match", "TF exact", "char acc", "TF char acc",
-         "after 1st mistake", "TF after", "length right (<eos>)"),
-        [(LABELS[v], metrics[v]["exact_match"],
-          metrics[v]["teacher_forced_exact_match"],
-          metrics[v]["greedy_char_accuracy"],
-          metrics[v]["teacher_forced_char_accuracy"],
-          _or_dash(metrics[v]["greedy_accuracy_after_first_mistake"]),
-          _or_dash(metrics[v]["teacher_forced_accuracy_after_first_mistake"]),
-          metrics[v]["stops_at_eos"]) for v in VARIANTS])
+        (
+            "model",
+            "exact match",
+            "TF exact",
+            "char acc",
+            "TF char acc",
+            "after 1st mistake",
+            "TF after",
+            "length right (<eos>)",
+        ),
+        [
+            (
+                LABELS[v],
+                metrics[v]["exact_match"],
+                metrics[v]["teacher_forced_exact_match"],
+                metrics[v]["greedy_char_accuracy"],
+                metrics[v]["teacher_forced_char_accuracy"],
+                _or_dash(metrics[v]["greedy_accuracy_after_first_mistake"]),
+                _or_dash(
+                    metrics[v]["teacher_forced_accuracy_after_first_mistake"]
+                ),
+                metrics[v]["stops_at_eos"],
+            )
+            for v in VARIANTS
+        ],
+    )
     labs.print_table(
         "Attention (test set, ten date characters)",
-        ("score", "mean max weight", "uniform", "year mass", "uniform",
-         "day mass", "uniform"),
-        [(s, a["mean_max_weight"], a["uniform_weight"], a["year_mass"],
-          a["year_mass_uniform"], a["day_mass"], a["day_mass_uniform"])
-         for s, a in alignment.items()])
-    order = {"plain": "opposite (year last -> year first)",
-             "plain_reversed": "same (reversed: year first)",
-             "dayfirst": "same (day first -> day first)",
-             "dayfirst_reversed": "opposite (reversed: day last)"}
+        (
+            "score",
+            "mean max weight",
+            "uniform",
+            "year mass",
+            "uniform",
+            "day mass",
+            "uniform",
+        ),
+        [
+            (
+                s,
+                a["mean_max_weight"],
+                a["uniform_weight"],
+                a["year_mass"],
+                a["year_mass_uniform"],
+                a["day_mass"],
+                a["day_mass_uniform"],
+            )
+            for s, a in alignment.items()
+        ],
+    )
+    order = {
+        "plain": "opposite (year last -> year first)",
+        "plain_reversed": "same (reversed: year first)",
+        "dayfirst": "same (day first -> day first)",
+        "dayfirst_reversed": "opposite (reversed: day last)",
+    }
     labs.print_table(
         "Without attention: source forward vs reversed (greedy decoding)",
-        ("model", "source vs target order", "exact match", "char acc",
-         "first field", "last field", "mean loss", "final loss",
-         "epochs ahead"),
-        [(LABELS[v], order[v], r["exact_match"], r["char_accuracy"],
-          r["first_field_accuracy"], r["last_field_accuracy"],
-          r["mean_loss"], r["final_loss"], f"{r['epochs_ahead']}/{epochs}")
-         for v, r in reversal.items()])
+        (
+            "model",
+            "source vs target order",
+            "exact match",
+            "char acc",
+            "first field",
+            "last field",
+            "mean loss",
+            "final loss",
+            "epochs ahead",
+        ),
+        [
+            (
+                LABELS[v],
+                order[v],
+                r["exact_match"],
+                r["char_accuracy"],
+                r["first_field_accuracy"],
+                r["last_field_accuracy"],
+                r["mean_loss"],
+                r["final_loss"],
+                f"{r['epochs_ahead']}/{epochs}",
+            )
+            for v, r in reversal.items()
+        ],
+    )
 
     results = {
-        "n_train": n_train, "n_test": n_test, "epochs": epochs, "units": units,
+        "n_train": n_train,
+        "n_test": n_test,
+        "epochs": epochs,
+        "units": units,
         "final_loss": {v: losses[v][-1] for v in VARIANTS},
         "metrics": metrics,
         "attention": alignment,
@@ -802,14 +1019,16 @@ def main(argv=None):
     }
     best = max(SCORES, key=lambda s: metrics[s]["exact_match"])
     p = metrics["plain"]
-    slips_greedy = [metrics[v]["greedy_accuracy_after_first_mistake"]
-                    for v in VARIANTS
-                    if metrics[v]["greedy_accuracy_after_first_mistake"]
-                    is not None]
-    slips_teacher = [metrics[v]["teacher_forced_accuracy_after_first_mistake"]
-                     for v in VARIANTS
-                     if metrics[v]["teacher_forced_accuracy_after_first_mistake"]
-                     is not None]
+    slips_greedy = [
+        metrics[v]["greedy_accuracy_after_first_mistake"]
+        for v in VARIANTS
+        if metrics[v]["greedy_accuracy_after_first_mistake"] is not None
+    ]
+    slips_teacher = [
+        metrics[v]["teacher_forced_accuracy_after_first_mistake"]
+        for v in VARIANTS
+        if metrics[v]["teacher_forced_accuracy_after_first_mistake"] is not None
+    ]
     same, flipped = reversal["dayfirst"], reversal["dayfirst_reversed"]
     iso, iso_flipped = reversal["plain"], reversal["plain_reversed"]
     print(
@@ -851,14 +1070,17 @@ def main(argv=None):
         f"-> {flipped['first_field_accuracy']:.1%}; its teacher-forced test "
         "accuracy is ahead after "
         f"{flipped['epochs_ahead']} of the {epochs} epochs"
-        + (". " if flipped["char_accuracy"] >= same["char_accuracy"] else
-           ", but with this longer training the forward model catches up "
-           "and ends ahead: reversal gives the first outputs short "
-           "dependencies, which is what gets learning started, but it "
-           "stretches the last ones (the year must now cross the whole "
-           "source and all the outputs before it), and once both are "
-           "learning the forward order, where every field is equally far, "
-           "wins. ")
+        + (
+            ". "
+            if flipped["char_accuracy"] >= same["char_accuracy"]
+            else ", but with this longer training the forward model catches up "
+            "and ends ahead: reversal gives the first outputs short "
+            "dependencies, which is what gets learning started, but it "
+            "stretches the last ones (the year must now cross the whole "
+            "source and all the outputs before it), and once both are "
+            "learning the forward order, where every field is equally far, "
+            "wins. "
+        )
         + "The ISO task is the mirror image: nine formats in ten put the "
         "year last and the ISO target starts with it, so its source already "
         "runs opposite to the target, and reversing it sends the year far "
@@ -868,11 +1090,13 @@ def main(argv=None):
         f"{iso_flipped['char_accuracy']:.1%}, year digits "
         f"{iso['first_field_accuracy']:.1%} -> "
         f"{iso_flipped['first_field_accuracy']:.1%}"
-        + (": here reversal hurts. "
-           if iso_flipped["char_accuracy"] < iso["char_accuracy"] else
-           ": in this run the reversed model still came out ahead; models "
-           "without attention vary a lot from seed to seed, so compare "
-           "several runs (--seed). ")
+        + (
+            ": here reversal hurts. "
+            if iso_flipped["char_accuracy"] < iso["char_accuracy"]
+            else ": in this run the reversed model still came out ahead; models "
+            "without attention vary a lot from seed to seed, so compare "
+            "several runs (--seed). "
+        )
         + "What helps is not reversal as such but putting the source of the "
         "first outputs last."
     )

@@ -22,10 +22,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
-
+from mlkeras import datasets, labs, plotting
 
 # 1. Positional encoding.
 
@@ -68,8 +65,9 @@ def positional_encoding(length=64, depth=64):
         "max_spread_over_positions": float(spread.max()),
         "by_hand_max_abs_diff": float(np.max(np.abs(table - by_hand))),
         "shift_by_5_linear_fit_max_error": shift_error,
-        "nearest_row_is_itself": bool(np.all(
-            np.argmax(gram, axis=1) == np.arange(length))),
+        "nearest_row_is_itself": bool(
+            np.all(np.argmax(gram, axis=1) == np.arange(length))
+        ),
     }
 
 
@@ -107,9 +105,11 @@ def softmax_saturation(depths, n_keys=16, n_queries=500, seed=0):
             row[f"{name}_logit_std"] = float(logits.std())
             row[f"{name}_max_weight"] = float(a.max(axis=1).mean())
             row[f"{name}_entropy"] = float(
-                -(a * np.log(a + 1e-30)).sum(axis=1).mean())
+                -(a * np.log(a + 1e-30)).sum(axis=1).mean()
+            )
             row[f"{name}_jacobian_norm"] = float(
-                np.linalg.norm(jacobian, axis=(1, 2)).mean())
+                np.linalg.norm(jacobian, axis=(1, 2)).mean()
+            )
         rows.append(row)
     return rows
 
@@ -121,8 +121,7 @@ def masks_demo(seed, length=6, padded=2):
     """Attention weights under a padding mask, a causal mask and both."""
     import keras
 
-    from mlkeras.layers import MultiHeadAttention
-    from mlkeras.layers import scaled_dot_product_attention
+    from mlkeras.layers import MultiHeadAttention, scaled_dot_product_attention
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -139,23 +138,39 @@ def masks_demo(seed, length=6, padded=2):
     mha = MultiHeadAttention(num_heads=2, key_dim=4)
     _, scores = mha(x, x, use_causal_mask=True, return_attention_scores=True)
     weights["causal mask (MHA head 0)"] = to_numpy(scores)[0, 0]
-    _, scores = mha(x, x, key_mask=valid[None], use_causal_mask=True,
-                    return_attention_scores=True)
+    _, scores = mha(
+        x,
+        x,
+        key_mask=valid[None],
+        use_causal_mask=True,
+        return_attention_scores=True,
+    )
     weights["padding + causal (MHA head 0)"] = to_numpy(scores)[0, 0]
     checks = {
         "padding_weight_on_pad_keys": float(
-            weights["padding mask"][:, ~valid].max()),
-        "causal_weight_above_diagonal": float(np.max(np.triu(
-            weights["causal mask (MHA head 0)"], k=1))),
-        "combined_weight_on_masked": float(np.max(np.where(
-            padding_mask & causal_mask, 0.0,
-            weights["padding + causal (MHA head 0)"]))),
-        "row_sums_min": float(min(w.sum(axis=1).min()
-                                  for w in weights.values())),
-        "row_sums_max": float(max(w.sum(axis=1).max()
-                                  for w in weights.values())),
+            weights["padding mask"][:, ~valid].max()
+        ),
+        "causal_weight_above_diagonal": float(
+            np.max(np.triu(weights["causal mask (MHA head 0)"], k=1))
+        ),
+        "combined_weight_on_masked": float(
+            np.max(
+                np.where(
+                    padding_mask & causal_mask,
+                    0.0,
+                    weights["padding + causal (MHA head 0)"],
+                )
+            )
+        ),
+        "row_sums_min": float(
+            min(w.sum(axis=1).min() for w in weights.values())
+        ),
+        "row_sums_max": float(
+            max(w.sum(axis=1).max() for w in weights.values())
+        ),
         "unmasked_weight_on_pad_keys": float(
-            weights["no mask"][:, ~valid].max()),
+            weights["no mask"][:, ~valid].max()
+        ),
     }
     return weights, checks
 
@@ -163,8 +178,9 @@ def masks_demo(seed, length=6, padded=2):
 # 4. A small transformer encoder.
 
 
-def build_transformer(length, vocab_size, d_model, num_heads, blocks,
-                      positional=True):
+def build_transformer(
+    length, vocab_size, d_model, num_heads, blocks, positional=True
+):
     """Embedding (+ positional encoding) -> encoder blocks -> per-step logits.
 
     Each block is the post-norm encoder layer of Vaswani et al.:
@@ -172,8 +188,7 @@ def build_transformer(length, vocab_size, d_model, num_heads, blocks,
     """
     import keras
 
-    from mlkeras.layers import MultiHeadAttention
-    from mlkeras.layers import SinusoidalPositionalEncoding
+    from mlkeras.layers import MultiHeadAttention, SinusoidalPositionalEncoding
 
     layers = keras.layers
     tokens = keras.Input((length,), dtype="int32", name="tokens")
@@ -181,13 +196,16 @@ def build_transformer(length, vocab_size, d_model, num_heads, blocks,
     if positional:
         x = SinusoidalPositionalEncoding(name="positions")(x)
     for b in range(blocks):
-        attended = MultiHeadAttention(num_heads, d_model // num_heads,
-                                      name=f"attention_{b}")(x, x)
+        attended = MultiHeadAttention(
+            num_heads, d_model // num_heads, name=f"attention_{b}"
+        )(x, x)
         x = layers.LayerNormalization(name=f"norm_a{b}")(x + attended)
-        hidden = layers.Dense(2 * d_model, activation="relu",
-                              name=f"ffn_in_{b}")(x)
+        hidden = layers.Dense(
+            2 * d_model, activation="relu", name=f"ffn_in_{b}"
+        )(x)
         x = layers.LayerNormalization(name=f"norm_f{b}")(
-            x + layers.Dense(d_model, name=f"ffn_out_{b}")(hidden))
+            x + layers.Dense(d_model, name=f"ffn_out_{b}")(hidden)
+        )
     logits = layers.Dense(vocab_size, name="logits")(x)
     return keras.Model(tokens, logits)
 
@@ -207,42 +225,61 @@ def attention_maps(model, tokens, blocks):
     maps = []
     for b in range(blocks):
         attended, scores = model.get_layer(f"attention_{b}")(
-            x, x, return_attention_scores=True)
+            x, x, return_attention_scores=True
+        )
         maps.append(keras.ops.convert_to_numpy(scores))
         x = model.get_layer(f"norm_a{b}")(x + attended)
         hidden = model.get_layer(f"ffn_in_{b}")(x)
         x = model.get_layer(f"norm_f{b}")(
-            x + model.get_layer(f"ffn_out_{b}")(hidden))
+            x + model.get_layer(f"ffn_out_{b}")(hidden)
+        )
     return maps
 
 
-def train_reversal(length, vocab_size, n_train, epochs, seed, positional,
-                   d_model=32, num_heads=4, blocks=2):
+def train_reversal(
+    length,
+    vocab_size,
+    n_train,
+    epochs,
+    seed,
+    positional,
+    d_model=32,
+    num_heads=4,
+    blocks=2,
+):
     import keras
 
     keras.utils.set_random_seed(seed)
     x, y = datasets.make_reverse_task(n_train, length, vocab_size, seed=seed)
-    x_test, y_test = datasets.make_reverse_task(1000, length, vocab_size,
-                                                seed=seed + 1)
-    model = build_transformer(length, vocab_size, d_model, num_heads, blocks,
-                              positional)
+    x_test, y_test = datasets.make_reverse_task(
+        1000, length, vocab_size, seed=seed + 1
+    )
+    model = build_transformer(
+        length, vocab_size, d_model, num_heads, blocks, positional
+    )
     model.compile(
         keras.optimizers.Adam(3e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=False)
+        jit_compile=False,
+    )
     # Create Adam's slots and the loss tracker before training: a first
     # training step that creates variables is traced twice by TensorFlow.
     model.optimizer.build(model.trainable_variables)
     model.compute_loss(x=x[:1], y=y[:1], y_pred=model(x[:1]))
     history = model.fit(x, y, epochs=epochs, batch_size=64, verbose=0).history
     predicted = np.argmax(keras.ops.convert_to_numpy(model(x_test)), axis=-1)
-    return model, {
-        "token_accuracy": float(np.mean(predicted == y_test)),
-        "sequence_accuracy": float(np.mean(np.all(predicted == y_test,
-                                                  axis=1))),
-        "loss_curve": history["loss"],
-        "params": int(model.count_params()),
-    }, x_test
+    return (
+        model,
+        {
+            "token_accuracy": float(np.mean(predicted == y_test)),
+            "sequence_accuracy": float(
+                np.mean(np.all(predicted == y_test, axis=1))
+            ),
+            "loss_curve": history["loss"],
+            "params": int(model.count_params()),
+        },
+        x_test,
+    )
 
 
 def main(argv=None):
@@ -257,17 +294,24 @@ def main(argv=None):
     print("1. Sinusoidal positional encoding")
     pe = positional_encoding()
     mean_dot = pe["mean_dot_by_distance"]
-    print(f"   sinusoidal_encoding vs the formula by hand: max |difference| "
-          f"{pe['by_hand_max_abs_diff']:.1g}")
+    print(
+        f"   sinusoidal_encoding vs the formula by hand: max |difference| "
+        f"{pe['by_hand_max_abs_diff']:.1g}"
+    )
     labs.print_table(
         "PE(p) . PE(p + k) (64 positions, depth 64), mean over p",
         ("distance k", "dot product"),
-        [(k, float(mean_dot[k])) for k in (0, 1, 2, 4, 8, 16, 32)])
-    print(f"   the dot product depends only on k: its spread over p is at "
-          f"most {pe['max_spread_over_positions']:.1g}; every encoding is "
-          f"closest to itself: {pe['nearest_row_is_itself']}")
-    print(f"   one linear map shifts every position by 5: max error "
-          f"{pe['shift_by_5_linear_fit_max_error']:.1g}")
+        [(k, float(mean_dot[k])) for k in (0, 1, 2, 4, 8, 16, 32)],
+    )
+    print(
+        f"   the dot product depends only on k: its spread over p is at "
+        f"most {pe['max_spread_over_positions']:.1g}; every encoding is "
+        f"closest to itself: {pe['nearest_row_is_itself']}"
+    )
+    print(
+        f"   one linear map shifts every position by 5: max error "
+        f"{pe['shift_by_5_linear_fit_max_error']:.1g}"
+    )
     fig, axes = plotting.new_figure(1, 3)
     image = axes[0].imshow(pe["table"], aspect="auto", cmap="RdBu_r")
     axes[0].set_xlabel("channel")
@@ -289,22 +333,51 @@ def main(argv=None):
     saturation = softmax_saturation((4, 16, 64, 256, 1024), seed=args.seed)
     labs.print_table(
         "16 keys, unit-variance q and k (500 queries per row)",
-        ("d_k", "logit std", "max weight", "entropy", "|softmax Jacobian|",
-         "logit std", "max weight", "entropy", "|softmax Jacobian|"),
-        [(r["d_k"], r["unscaled_logit_std"],
-          r["unscaled_max_weight"], r["unscaled_entropy"],
-          r["unscaled_jacobian_norm"], r["scaled_logit_std"],
-          r["scaled_max_weight"], r["scaled_entropy"],
-          r["scaled_jacobian_norm"]) for r in saturation])
-    print("   (first four columns: q . k; last four: q . k / sqrt(d_k); a "
-          f"uniform softmax over 16 keys has entropy {np.log(16):.2f})")
+        (
+            "d_k",
+            "logit std",
+            "max weight",
+            "entropy",
+            "|softmax Jacobian|",
+            "logit std",
+            "max weight",
+            "entropy",
+            "|softmax Jacobian|",
+        ),
+        [
+            (
+                r["d_k"],
+                r["unscaled_logit_std"],
+                r["unscaled_max_weight"],
+                r["unscaled_entropy"],
+                r["unscaled_jacobian_norm"],
+                r["scaled_logit_std"],
+                r["scaled_max_weight"],
+                r["scaled_entropy"],
+                r["scaled_jacobian_norm"],
+            )
+            for r in saturation
+        ],
+    )
+    print(
+        "   (first four columns: q . k; last four: q . k / sqrt(d_k); a "
+        f"uniform softmax over 16 keys has entropy {np.log(16):.2f})"
+    )
     fig, axes = plotting.new_figure(1, 2)
     depths = [r["d_k"] for r in saturation]
     for name, style in (("unscaled", "s--"), ("scaled", "o-")):
-        axes[0].semilogx(depths, [r[f"{name}_max_weight"] for r in saturation],
-                         style, label=name)
-        axes[1].loglog(depths, [r[f"{name}_jacobian_norm"] for r in saturation],
-                       style, label=name)
+        axes[0].semilogx(
+            depths,
+            [r[f"{name}_max_weight"] for r in saturation],
+            style,
+            label=name,
+        )
+        axes[1].loglog(
+            depths,
+            [r[f"{name}_jacobian_norm"] for r in saturation],
+            style,
+            label=name,
+        )
     axes[0].set_xlabel("d_k")
     axes[0].set_ylabel("mean largest attention weight")
     axes[0].set_title("softmax saturation")
@@ -317,14 +390,20 @@ def main(argv=None):
 
     print("3. Padding and causal masks")
     mask_weights, mask_checks = masks_demo(args.seed)
-    print(f"   largest weight on the 2 padding keys: without a mask "
-          f"{mask_checks['unmasked_weight_on_pad_keys']:.2f}, with the "
-          f"padding mask {mask_checks['padding_weight_on_pad_keys']:.1g}")
-    print(f"   largest weight above the diagonal with the causal mask: "
-          f"{mask_checks['causal_weight_above_diagonal']:.1g}; both masks, "
-          f"largest masked weight {mask_checks['combined_weight_on_masked']:.1g}")
-    print(f"   every row sums to between {mask_checks['row_sums_min']:.6f} "
-          f"and {mask_checks['row_sums_max']:.6f}")
+    print(
+        f"   largest weight on the 2 padding keys: without a mask "
+        f"{mask_checks['unmasked_weight_on_pad_keys']:.2f}, with the "
+        f"padding mask {mask_checks['padding_weight_on_pad_keys']:.1g}"
+    )
+    print(
+        f"   largest weight above the diagonal with the causal mask: "
+        f"{mask_checks['causal_weight_above_diagonal']:.1g}; both masks, "
+        f"largest masked weight {mask_checks['combined_weight_on_masked']:.1g}"
+    )
+    print(
+        f"   every row sums to between {mask_checks['row_sums_min']:.6f} "
+        f"and {mask_checks['row_sums_max']:.6f}"
+    )
     fig, axes = plotting.new_figure(1, 4, width=3.2, height=3.2)
     for ax, (name, w) in zip(axes, mask_weights.items()):
         ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0)
@@ -333,29 +412,53 @@ def main(argv=None):
         ax.set_ylabel("query")
     plotting.save_figure(fig, out, "masks")
 
-    print(f"4. A transformer encoder reverses {length}-digit sequences "
-          f"({n_train} training sequences, {epochs} epochs)")
-    model, with_pe, x_test = train_reversal(length, vocab_size, n_train,
-                                            epochs, args.seed, True)
-    _, without_pe, _ = train_reversal(length, vocab_size, n_train, epochs,
-                                      args.seed, False)
+    print(
+        f"4. A transformer encoder reverses {length}-digit sequences "
+        f"({n_train} training sequences, {epochs} epochs)"
+    )
+    model, with_pe, x_test = train_reversal(
+        length, vocab_size, n_train, epochs, args.seed, True
+    )
+    _, without_pe, _ = train_reversal(
+        length, vocab_size, n_train, epochs, args.seed, False
+    )
     labs.print_table(
         "Reversal on 1000 test sequences",
         ("model", "parameters", "token accuracy", "whole sequence"),
-        [("with positional encoding", with_pe["params"],
-          with_pe["token_accuracy"], with_pe["sequence_accuracy"]),
-         ("without positional encoding", without_pe["params"],
-          without_pe["token_accuracy"], without_pe["sequence_accuracy"]),
-         ("chance", 0, 1 / (vocab_size - 1), (1 / (vocab_size - 1)) ** length)])
+        [
+            (
+                "with positional encoding",
+                with_pe["params"],
+                with_pe["token_accuracy"],
+                with_pe["sequence_accuracy"],
+            ),
+            (
+                "without positional encoding",
+                without_pe["params"],
+                without_pe["token_accuracy"],
+                without_pe["sequence_accuracy"],
+            ),
+            (
+                "chance",
+                0,
+                1 / (vocab_size - 1),
+                (1 / (vocab_size - 1)) ** length,
+            ),
+        ],
+    )
     maps = [m.mean(axis=0) for m in attention_maps(model, x_test[:200], 2)]
     # Reversal puts output i at input length - 1 - i: the anti-diagonal.
     mirror = (np.arange(length), length - 1 - np.arange(length))
-    anti_diagonal = np.array([[float(np.mean(head[mirror])) for head in m]
-                              for m in maps])  # (block, head)
-    best_block, best_head = np.unravel_index(np.argmax(anti_diagonal),
-                                             anti_diagonal.shape)
-    print("   mean weight each head puts on the mirrored position (uniform "
-          f"would be {1 / length:.2f}):")
+    anti_diagonal = np.array(
+        [[float(np.mean(head[mirror])) for head in m] for m in maps]
+    )  # (block, head)
+    best_block, best_head = np.unravel_index(
+        np.argmax(anti_diagonal), anti_diagonal.shape
+    )
+    print(
+        "   mean weight each head puts on the mirrored position (uniform "
+        f"would be {1 / length:.2f}):"
+    )
     for b, row in enumerate(anti_diagonal):
         print(f"   block {b + 1}: " + ", ".join(f"{v:.2f}" for v in row))
     n_heads = maps[0].shape[0]
@@ -369,8 +472,12 @@ def main(argv=None):
     axes[1, -1].axis("off")
     axes = axes[0]
     for name, r in (("with PE", with_pe), ("without PE", without_pe)):
-        axes[-1].plot(range(1, len(r["loss_curve"]) + 1), r["loss_curve"],
-                      marker="o", label=name)
+        axes[-1].plot(
+            range(1, len(r["loss_curve"]) + 1),
+            r["loss_curve"],
+            marker="o",
+            label=name,
+        )
     axes[-1].set_xlabel("epoch")
     axes[-1].set_ylabel("training loss")
     axes[-1].legend()
@@ -380,8 +487,9 @@ def main(argv=None):
         "pe_by_hand_max_abs_diff": pe["by_hand_max_abs_diff"],
         "pe_mean_dot_by_distance": pe["mean_dot_by_distance"],
         "pe_max_spread_over_positions": pe["max_spread_over_positions"],
-        "pe_shift_by_5_linear_fit_max_error":
-            pe["shift_by_5_linear_fit_max_error"],
+        "pe_shift_by_5_linear_fit_max_error": pe[
+            "shift_by_5_linear_fit_max_error"
+        ],
         "pe_nearest_row_is_itself": pe["nearest_row_is_itself"],
         "softmax_saturation": saturation,
         "masks": mask_checks,

@@ -26,10 +26,7 @@ import sys
 
 import numpy as np
 
-from mlkeras import datasets
-from mlkeras import labs
-from mlkeras import plotting
-from mlkeras import transfer
+from mlkeras import datasets, labs, plotting, transfer
 
 IMAGE_SIZE = 24  # the base's input side
 SOURCE_SHAPES = ("circle", "square", "triangle")
@@ -51,19 +48,31 @@ def applications_table():
     for name in transfer.list_models():
         info = transfer.model_info(name)
         if info.has_figures:
-            rows.append({
-                "name": info.name, "family": info.family,
-                "size_mb": info.size_mb, "top1": info.top1_accuracy,
-                "top5": info.top5_accuracy, "parameters": info.parameters,
-                "depth": info.depth, "cpu_ms": info.cpu_ms,
-                "gpu_ms": info.gpu_ms, "preprocessing": info.preprocessing,
-                "input_size": info.default_input_size,
-                "min_input_size": info.min_input_size,
-            })
+            rows.append(
+                {
+                    "name": info.name,
+                    "family": info.family,
+                    "size_mb": info.size_mb,
+                    "top1": info.top1_accuracy,
+                    "top5": info.top5_accuracy,
+                    "parameters": info.parameters,
+                    "depth": info.depth,
+                    "cpu_ms": info.cpu_ms,
+                    "gpu_ms": info.gpu_ms,
+                    "preprocessing": info.preprocessing,
+                    "input_size": info.default_input_size,
+                    "min_input_size": info.min_input_size,
+                }
+            )
         else:
-            others.append({"name": info.name, "family": info.family,
-                           "preprocessing": info.preprocessing,
-                           "input_size": info.default_input_size})
+            others.append(
+                {
+                    "name": info.name,
+                    "family": info.family,
+                    "preprocessing": info.preprocessing,
+                    "input_size": info.default_input_size,
+                }
+            )
     return rows, others
 
 
@@ -73,16 +82,22 @@ def preprocessing_examples():
     One pixel per row: black, mid grey and a pure red; the numbers are the
     three channels the network sees, in its own channel order.
     """
-    pixels = np.array([[[0.0, 0.0, 0.0], [127.5, 127.5, 127.5],
-                        [255.0, 0.0, 0.0]]], dtype="float32")
+    pixels = np.array(
+        [[[0.0, 0.0, 0.0], [127.5, 127.5, 127.5], [255.0, 0.0, 0.0]]],
+        dtype="float32",
+    )
     examples = {}
     for name in ("VGG16", "MobileNetV2", "DenseNet121", "EfficientNetB0"):
         info = transfer.model_info(name)
-        out = np.asarray(info.preprocess_input(pixels.copy()),
-                         dtype="float64")[0].round(2)
-        examples[name] = {"mode": info.preprocessing,
-                          "black": out[0].tolist(), "grey": out[1].tolist(),
-                          "red": out[2].tolist()}
+        out = np.asarray(info.preprocess_input(pixels.copy()), dtype="float64")[
+            0
+        ].round(2)
+        examples[name] = {
+            "mode": info.preprocessing,
+            "black": out[0].tolist(),
+            "grey": out[1].tolist(),
+            "red": out[2].tolist(),
+        }
     return examples
 
 
@@ -99,8 +114,9 @@ def make_base():
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1))
     x = inputs
     for i, filters in enumerate((16, 32, 32), start=1):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                          name=f"conv{i}")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", use_bias=False, name=f"conv{i}"
+        )(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
         if i < 3:
@@ -130,10 +146,16 @@ def source_data(n_samples, seed):
     """The pretraining set: shapes at 24x24, half clean and half noisy, so
     that the base learns features that survive noise (a large, varied
     pretraining set is what makes ImageNet bases useful elsewhere)."""
-    parts = [datasets.make_shapes(n_samples // 2, image_size=IMAGE_SIZE,
-                                  shapes=SOURCE_SHAPES, noise=noise,
-                                  seed=seed + 100 * i)
-             for i, noise in enumerate(SOURCE_NOISES)]
+    parts = [
+        datasets.make_shapes(
+            n_samples // 2,
+            image_size=IMAGE_SIZE,
+            shapes=SOURCE_SHAPES,
+            noise=noise,
+            seed=seed + 100 * i,
+        )
+        for i, noise in enumerate(SOURCE_NOISES)
+    ]
     order = np.random.default_rng(seed).permutation(2 * (n_samples // 2))
     x = np.concatenate([p[0] for p in parts])[order]
     y = np.concatenate([p[1] for p in parts])[order]
@@ -146,11 +168,16 @@ def target_data(n_samples, seed):
     blocky edges the base never saw."""
     import keras
 
-    x, y = datasets.make_shapes(n_samples, image_size=TARGET_DRAWN_SIZE,
-                                shapes=TARGET_SHAPES, noise=TARGET_NOISE,
-                                seed=seed)
-    resized = keras.ops.image.resize(x, (IMAGE_SIZE, IMAGE_SIZE),
-                                     interpolation="bilinear")
+    x, y = datasets.make_shapes(
+        n_samples,
+        image_size=TARGET_DRAWN_SIZE,
+        shapes=TARGET_SHAPES,
+        noise=TARGET_NOISE,
+        seed=seed,
+    )
+    resized = keras.ops.image.resize(
+        x, (IMAGE_SIZE, IMAGE_SIZE), interpolation="bilinear"
+    )
     return np.clip(keras.ops.convert_to_numpy(resized), 0, 1), y
 
 
@@ -165,10 +192,14 @@ def pretrain(x, y, x_test, y_test, epochs, seed, path):
     # and the BatchNormalization moving statistics catch up with them.
     steps = epochs * int(np.ceil(len(x) / 16))
     schedule = keras.optimizers.schedules.CosineDecay(5e-3, steps)
-    model.compile(keras.optimizers.Adam(schedule),
-                  "sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x * 255, y, epochs=epochs, batch_size=16,
-                        verbose=0).history
+    model.compile(
+        keras.optimizers.Adam(schedule),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        x * 255, y, epochs=epochs, batch_size=16, verbose=0
+    ).history
     # evaluate() runs BatchNormalization with its moving statistics: the way
     # the base will be used. Check it before trusting the saved file.
     _, test_accuracy = model.evaluate(x_test * 255, y_test, verbose=0)
@@ -217,13 +248,17 @@ def make_tracker(x_test, y_test):
 
 def largest_change(before, after, kind):
     """Largest absolute change of the base's kernels or its BN statistics."""
-    keys = [k for k in before
-            if ("kernel" in k if kind == "kernel" else k.startswith("bn"))]
+    keys = [
+        k
+        for k in before
+        if ("kernel" in k if kind == "kernel" else k.startswith("bn"))
+    ]
     return max(float(np.max(np.abs(after[k] - before[k]))) for k in keys)
 
 
-def few_shot_run(pretrained, weights_path, x, y, x_test, y_test, epochs,
-                 repeats, seed):
+def few_shot_run(
+    pretrained, weights_path, x, y, x_test, y_test, epochs, repeats, seed
+):
     """The same network from scratch, and from the saved base via fine_tune.
 
     The few labelled images are shown `repeats` times per epoch (`np.tile`):
@@ -246,31 +281,52 @@ def few_shot_run(pretrained, weights_path, x, y, x_test, y_test, epochs,
     # per-channel scale and shift: the same graph, trained end to end.
     keras.utils.set_random_seed(seed)
     scratch = transfer.build_transfer_model(
-        make_base(), n_classes, weights=None, trainable_base=True,
-        preprocessing=keras.layers.Rescaling(1 / 255), dropout=0.2)
-    scratch.compile(keras.optimizers.Adam(SCRATCH_LEARNING_RATE),
-                    transfer.head_loss(n_classes), metrics=["accuracy"])
+        make_base(),
+        n_classes,
+        weights=None,
+        trainable_base=True,
+        preprocessing=keras.layers.Rescaling(1 / 255),
+        dropout=0.2,
+    )
+    scratch.compile(
+        keras.optimizers.Adam(SCRATCH_LEARNING_RATE),
+        transfer.head_loss(n_classes),
+        metrics=["accuracy"],
+    )
     scratch_tracker = make_tracker(x_test, y_test)
-    history = scratch.fit(np.tile(x_fit, (SCRATCH_STEPS_FACTOR, 1, 1, 1)),
-                          np.tile(y_fit, SCRATCH_STEPS_FACTOR),
-                          epochs=head_epochs + tune_epochs,
-                          batch_size=BATCH_SIZE, callbacks=[scratch_tracker],
-                          verbose=0).history
+    history = scratch.fit(
+        np.tile(x_fit, (SCRATCH_STEPS_FACTOR, 1, 1, 1)),
+        np.tile(y_fit, SCRATCH_STEPS_FACTOR),
+        epochs=head_epochs + tune_epochs,
+        batch_size=BATCH_SIZE,
+        callbacks=[scratch_tracker],
+        verbose=0,
+    ).history
 
     # Phase one (frozen base, new head) is feature extraction; phase two
     # fine-tunes the base at a lower learning rate.
     keras.utils.set_random_seed(seed)
     model = transfer.build_transfer_model(
-        make_base(), n_classes, weights=weights_path,
-        preprocessing=keras.layers.Rescaling(1 / 255), dropout=0.2)
+        make_base(),
+        n_classes,
+        weights=weights_path,
+        preprocessing=keras.layers.Rescaling(1 / 255),
+        dropout=0.2,
+    )
     loaded = base_weights(model)
     reference = {w.path: np.array(w.numpy()) for w in pretrained.weights}
     tracker = make_tracker(x_test, y_test)
     tuned = transfer.fine_tune(
-        model, (x_fit, y_fit), None, head_epochs=head_epochs,
-        fine_tune_epochs=tune_epochs, head_learning_rate=HEAD_LEARNING_RATE,
+        model,
+        (x_fit, y_fit),
+        None,
+        head_epochs=head_epochs,
+        fine_tune_epochs=tune_epochs,
+        head_learning_rate=HEAD_LEARNING_RATE,
         fine_tune_learning_rate=FINE_TUNE_LEARNING_RATE,
-        batch_size=BATCH_SIZE, callbacks=[tracker])
+        batch_size=BATCH_SIZE,
+        callbacks=[tracker],
+    )
     begin1, end1, begin2, end2 = tracker.snapshots
     curve = tracker.test_accuracy
     return {
@@ -284,13 +340,15 @@ def few_shot_run(pretrained, weights_path, x, y, x_test, y_test, epochs,
         "transfer_loss": tuned.history["loss"],
         "learning_rate": tuned.history["learning_rate"],
         "loaded_weights_max_diff": max(
-            float(np.max(np.abs(loaded[k] - reference[k]))) for k in loaded),
+            float(np.max(np.abs(loaded[k] - reference[k]))) for k in loaded
+        ),
         "extraction_kernel_change": largest_change(begin1, end1, "kernel"),
         "extraction_batchnorm_change": largest_change(begin1, end1, "bn"),
         "fine_tuning_kernel_change": largest_change(begin2, end2, "kernel"),
         "fine_tuning_batchnorm_change": largest_change(begin2, end2, "bn"),
         "trainable_base_weights_in_fine_tuning": len(
-            transfer.get_base(model).trainable_weights),
+            transfer.get_base(model).trainable_weights
+        ),
         # The finished model fed [0, 1] pixels instead of [0, 255].
         "unscaled_test_accuracy": accuracy(model, x_test / 255, y_test),
         "test_accuracy": curve[-1],
@@ -314,97 +372,190 @@ def main(argv=None):
     table, others = applications_table()
     labs.print_table(
         "ImageNet figures (no weights downloaded)",
-        ("model", "MB", "top-1", "top-5", "params (M)", "depth", "CPU ms",
-         "GPU ms", "input", "preprocessing"),
-        [(r["name"], r["size_mb"], f"{r['top1']:.1%}", f"{r['top5']:.1%}",
-          round(r["parameters"] / 1e6, 1), r["depth"], r["cpu_ms"],
-          r["gpu_ms"], r["input_size"], r["preprocessing"]) for r in table])
+        (
+            "model",
+            "MB",
+            "top-1",
+            "top-5",
+            "params (M)",
+            "depth",
+            "CPU ms",
+            "GPU ms",
+            "input",
+            "preprocessing",
+        ),
+        [
+            (
+                r["name"],
+                r["size_mb"],
+                f"{r['top1']:.1%}",
+                f"{r['top5']:.1%}",
+                round(r["parameters"] / 1e6, 1),
+                r["depth"],
+                r["cpu_ms"],
+                r["gpu_ms"],
+                r["input_size"],
+                r["preprocessing"],
+            )
+            for r in table
+        ],
+    )
     labs.print_table(
         "Models Keras ships that the table leaves out",
         ("model", "family", "input", "preprocessing"),
-        [(r["name"], r["family"], r["input_size"], r["preprocessing"])
-         for r in others])
+        [
+            (r["name"], r["family"], r["input_size"], r["preprocessing"])
+            for r in others
+        ],
+    )
     table_by_name = {r["name"]: r for r in table}
     best = max(table, key=lambda r: r["top1"])
     smallest = min(table, key=lambda r: r["size_mb"])
     fastest = min(table, key=lambda r: r["cpu_ms"])
-    per_million = {r["name"]: r["top1"] / (r["parameters"] / 1e6)
-                   for r in table}
-    depth_corr = float(np.corrcoef([r["depth"] for r in table],
-                                   [r["top1"] for r in table])[0, 1])
-    print(f"   most accurate {best['name']} ({best['top1']:.1%}, "
-          f"{best['size_mb']} MB); smallest {smallest['name']} "
-          f"({smallest['size_mb']} MB, {smallest['top1']:.1%}); fastest on "
-          f"CPU {fastest['name']} ({fastest['cpu_ms']} ms)")
+    per_million = {
+        r["name"]: r["top1"] / (r["parameters"] / 1e6) for r in table
+    }
+    depth_corr = float(
+        np.corrcoef([r["depth"] for r in table], [r["top1"] for r in table])[
+            0, 1
+        ]
+    )
+    print(
+        f"   most accurate {best['name']} ({best['top1']:.1%}, "
+        f"{best['size_mb']} MB); smallest {smallest['name']} "
+        f"({smallest['size_mb']} MB, {smallest['top1']:.1%}); fastest on "
+        f"CPU {fastest['name']} ({fastest['cpu_ms']} ms)"
+    )
 
     print("2. Preprocessing: what each family's preprocess_input does")
     prep = preprocessing_examples()
     labs.print_table(
         "Pixels [R, G, B] in [0, 255] -> what the network sees",
         ("model", "mode", "black", "grey 127.5", "red (255, 0, 0)"),
-        [(k, v["mode"], v["black"], v["grey"], v["red"])
-         for k, v in prep.items()])
+        [
+            (k, v["mode"], v["black"], v["grey"], v["red"])
+            for k, v in prep.items()
+        ],
+    )
 
-    print(f"3. Pretraining a small base on {n_source} shapes "
-          f"({', '.join(SOURCE_SHAPES)}, {IMAGE_SIZE}x{IMAGE_SIZE})")
+    print(
+        f"3. Pretraining a small base on {n_source} shapes "
+        f"({', '.join(SOURCE_SHAPES)}, {IMAGE_SIZE}x{IMAGE_SIZE})"
+    )
     x_src, y_src = source_data(n_source, args.seed)
     x_src_test, y_src_test = source_data(300, args.seed + 1)
     weights_path = out / "shapes_base.weights.h5"
     base, source_history, source_accuracy = pretrain(
-        x_src, y_src, x_src_test, y_src_test, source_epochs, args.seed,
-        weights_path)
-    print(f"   source test accuracy in inference mode: {source_accuracy:.1%}; "
-          f"{base.count_params()} base parameters saved to {weights_path.name}")
+        x_src,
+        y_src,
+        x_src_test,
+        y_src_test,
+        source_epochs,
+        args.seed,
+        weights_path,
+    )
+    print(
+        f"   source test accuracy in inference mode: {source_accuracy:.1%}; "
+        f"{base.count_params()} base parameters saved to {weights_path.name}"
+    )
 
-    print(f"4. The target task: shapes drawn at "
-          f"{TARGET_DRAWN_SIZE}x{TARGET_DRAWN_SIZE} with noise {TARGET_NOISE}, "
-          f"resized to {IMAGE_SIZE}x{IMAGE_SIZE}, a few labels per class")
+    print(
+        f"4. The target task: shapes drawn at "
+        f"{TARGET_DRAWN_SIZE}x{TARGET_DRAWN_SIZE} with noise {TARGET_NOISE}, "
+        f"resized to {IMAGE_SIZE}x{IMAGE_SIZE}, a few labels per class"
+    )
     x_pool, y_pool = target_data(600, args.seed + 2)
     x_tgt_test, y_tgt_test = target_data(n_target_test, args.seed + 3)
     rng = np.random.default_rng(args.seed)
     sweep = {}
     for per_class in per_class_sizes:
-        keep = np.concatenate([
-            rng.choice(np.nonzero(y_pool == c)[0], per_class, replace=False)
-            for c in range(len(TARGET_SHAPES))])
+        keep = np.concatenate(
+            [
+                rng.choice(np.nonzero(y_pool == c)[0], per_class, replace=False)
+                for c in range(len(TARGET_SHAPES))
+            ]
+        )
         sweep[per_class] = few_shot_run(
-            base, weights_path, x_pool[keep], y_pool[keep], x_tgt_test,
-            y_tgt_test, epochs, repeats, args.seed)
+            base,
+            weights_path,
+            x_pool[keep],
+            y_pool[keep],
+            x_tgt_test,
+            y_tgt_test,
+            epochs,
+            repeats,
+            args.seed,
+        )
     labs.print_table(
         f"Target test accuracy ({n_target_test} images) after "
         f"{sum(epochs)} epochs of {repeats} passes over the labelled images "
         f"({repeats * SCRATCH_STEPS_FACTOR} from scratch)",
-        ("labelled per class", "scratch", "feature extraction",
-         "+ fine-tuning"),
-        [(k, r["scratch_test_accuracy"], r["feature_extraction_test_accuracy"],
-          r["fine_tuning_test_accuracy"]) for k, r in sweep.items()])
+        (
+            "labelled per class",
+            "scratch",
+            "feature extraction",
+            "+ fine-tuning",
+        ),
+        [
+            (
+                k,
+                r["scratch_test_accuracy"],
+                r["feature_extraction_test_accuracy"],
+                r["fine_tuning_test_accuracy"],
+            )
+            for k, r in sweep.items()
+        ],
+    )
 
     main_size = 4
     run = sweep[main_size]
     print(f"5. What each phase changed in the base ({main_size} per class)")
-    print(f"   weights loaded from the file differ from the pretrained base "
-          f"by at most {run['loaded_weights_max_diff']:.1g}")
+    print(
+        f"   weights loaded from the file differ from the pretrained base "
+        f"by at most {run['loaded_weights_max_diff']:.1g}"
+    )
     labs.print_table(
         "Largest absolute change in the base",
-        ("phase", "learning rate", "conv kernels", "BN moving statistics",
-         "trainable base weights"),
-        [("feature extraction (frozen base)", HEAD_LEARNING_RATE,
-          run["extraction_kernel_change"], run["extraction_batchnorm_change"],
-          0),
-         ("fine-tuning (BN kept frozen)", FINE_TUNE_LEARNING_RATE,
-          run["fine_tuning_kernel_change"],
-          run["fine_tuning_batchnorm_change"],
-          run["trainable_base_weights_in_fine_tuning"])])
+        (
+            "phase",
+            "learning rate",
+            "conv kernels",
+            "BN moving statistics",
+            "trainable base weights",
+        ),
+        [
+            (
+                "feature extraction (frozen base)",
+                HEAD_LEARNING_RATE,
+                run["extraction_kernel_change"],
+                run["extraction_batchnorm_change"],
+                0,
+            ),
+            (
+                "fine-tuning (BN kept frozen)",
+                FINE_TUNE_LEARNING_RATE,
+                run["fine_tuning_kernel_change"],
+                run["fine_tuning_batchnorm_change"],
+                run["trainable_base_weights_in_fine_tuning"],
+            ),
+        ],
+    )
 
     print("6. Preprocessing mismatch: the fine-tuned model fed [0, 1] pixels")
-    print(f"   pixels in [0, 255] as built: {run['test_accuracy']:.1%}; "
-          f"pixels in [0, 1]: {run['unscaled_test_accuracy']:.1%}")
+    print(
+        f"   pixels in [0, 255] as built: {run['test_accuracy']:.1%}; "
+        f"pixels in [0, 1]: {run['unscaled_test_accuracy']:.1%}"
+    )
 
     # Figures.
     fig, ax = plotting.new_figure(width=7, height=4.5)
     params = [r["parameters"] / 1e6 for r in table]
-    ax.scatter(params, [r["top1"] for r in table],
-               s=[r["size_mb"] / 2 + 10 for r in table], alpha=0.6)
+    ax.scatter(
+        params,
+        [r["top1"] for r in table],
+        s=[r["size_mb"] / 2 + 10 for r in table],
+        alpha=0.6,
+    )
     for r, p in zip(table, params):
         ax.annotate(r["name"], (p, r["top1"]), fontsize=7)
     ax.set_xscale("log")
@@ -416,8 +567,11 @@ def main(argv=None):
     fig, axes = plotting.new_figure(2, 6, width=1.4, height=1.5)
     for j in range(6):
         for row, (images, labels, names, label) in enumerate(
-                ((x_src, y_src, SOURCE_SHAPES, "source"),
-                 (x_tgt_test, y_tgt_test, TARGET_SHAPES, "target"))):
+            (
+                (x_src, y_src, SOURCE_SHAPES, "source"),
+                (x_tgt_test, y_tgt_test, TARGET_SHAPES, "target"),
+            )
+        ):
             axes[row, j].imshow(images[j, ..., 0], cmap="gray", vmin=0, vmax=1)
             axes[row, j].set_title(f"{label}: {names[labels[j]]}", fontsize=8)
             axes[row, j].axis("off")
@@ -426,22 +580,32 @@ def main(argv=None):
     fig, axes = plotting.new_figure(1, 2, width=5.5)
     steps = range(1, sum(epochs) + 1)
     axes[0].plot(steps, run["scratch_curve"], marker="o", label="from scratch")
-    axes[0].plot(steps, run["transfer_curve"], marker="s",
-                 label="pretrained base")
+    axes[0].plot(
+        steps, run["transfer_curve"], marker="s", label="pretrained base"
+    )
     axes[0].axvline(epochs[0] + 0.5, color="gray", linestyle=":")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("target test accuracy")
-    axes[0].set_title(f"{main_size} labelled images per class (dotted: "
-                      "fine-tuning starts)", fontsize=9)
+    axes[0].set_title(
+        f"{main_size} labelled images per class (dotted: fine-tuning starts)",
+        fontsize=9,
+    )
     axes[0].legend()
     sizes = sorted(sweep)
     positions = np.arange(len(sizes))
-    for i, (key, label) in enumerate((
+    for i, (key, label) in enumerate(
+        (
             ("scratch_test_accuracy", "from scratch"),
             ("feature_extraction_test_accuracy", "feature extraction"),
-            ("fine_tuning_test_accuracy", "+ fine-tuning"))):
-        axes[1].bar(positions + (i - 1) * 0.27,
-                    [sweep[k][key] for k in sizes], width=0.27, label=label)
+            ("fine_tuning_test_accuracy", "+ fine-tuning"),
+        )
+    ):
+        axes[1].bar(
+            positions + (i - 1) * 0.27,
+            [sweep[k][key] for k in sizes],
+            width=0.27,
+            label=label,
+        )
     axes[1].set_xticks(positions, [str(k) for k in sizes])
     axes[1].set_ylim(0, 1)
     axes[1].set_xlabel("labelled images per class")
@@ -502,10 +666,12 @@ def main(argv=None):
         f"{32 * len(TARGET_SHAPES) + len(TARGET_SHAPES)} weights. Fine-tuning "
         f"the base afterwards at {FINE_TUNE_LEARNING_RATE:g} "
         + f"changed that by {tune_acc - extract_acc:+.1%} ({tune_acc:.1%})"
-        + (": the base's filters adapted to the new images"
-           if tune_acc - extract_acc >= 0.03 else
-           ": with a dozen labelled images and the head near the ceiling, "
-           "unfreezing the base has little to add and room to overfit")
+        + (
+            ": the base's filters adapted to the new images"
+            if tune_acc - extract_acc >= 0.03
+            else ": with a dozen labelled images and the head near the ceiling, "
+            "unfreezing the base has little to add and room to overfit"
+        )
         + "; feature extraction left every base weight as loaded (largest "
         f"change {run['extraction_kernel_change']:.0g}), fine-tuning moved "
         f"the kernels (up to {run['fine_tuning_kernel_change']:.2g}) but "

@@ -1,11 +1,11 @@
 """The `mlkeras` command line: a thin argparse front over the library.
 
-    mlkeras labs list
-    mlkeras labs run ID [--quick] [--out DIR]
-    mlkeras exercise ID [-o FILE]
-    mlkeras check FILE [--lab ID] [--hidden DIR] [--seed N]
-    mlkeras grade --lab ID --out DIR SUBMISSION... [--hidden DIR] [--jobs N]
-    mlkeras info
+mlkeras labs list
+mlkeras labs run ID [--quick] [--out DIR]
+mlkeras exercise ID [-o FILE]
+mlkeras check FILE [--lab ID] [--hidden DIR] [--seed N]
+mlkeras grade --lab ID --out DIR SUBMISSION... [--hidden DIR] [--jobs N]
+mlkeras info
 """
 
 import argparse
@@ -19,8 +19,10 @@ from mlkeras import labs as labs_lib
 
 
 def _labs_list(args):
-    rows = [(f"{lab.number:02d}", lab.lab_id, lab.title, lab.runtime)
-            for lab in labs_lib.list_labs()]
+    rows = [
+        (f"{lab.number:02d}", lab.lab_id, lab.title, lab.runtime)
+        for lab in labs_lib.list_labs()
+    ]
     print(labs_lib.format_table(("no.", "id", "title", "runtime"), rows))
     return 0
 
@@ -47,13 +49,17 @@ def _exercise(args):
         sys.stdout.write(source)
         return 0
     if os.path.exists(args.output) and not args.force:
-        print(f"mlkeras: {args.output} exists; pass --force to overwrite it",
-              file=sys.stderr)
+        print(
+            f"mlkeras: {args.output} exists; pass --force to overwrite it",
+            file=sys.stderr,
+        )
         return 2
     with open(args.output, "w", encoding="utf-8") as stream:
         stream.write(source)
-    print(f"wrote the lab {args.lab_id} starter to {args.output}; check it with "
-          f"`mlkeras check {args.output}`")
+    print(
+        f"wrote the lab {args.lab_id} starter to {args.output}; check it with "
+        f"`mlkeras check {args.output}`"
+    )
     return 0
 
 
@@ -62,7 +68,9 @@ def _check(args):
     from mlkeras.grading import results
 
     try:
-        result = grading.check(args.file, lab=args.lab, hidden=args.hidden, seed=args.seed)
+        result = grading.check(
+            args.file, lab=args.lab, hidden=args.hidden, seed=args.seed
+        )
     except (ValueError, FileNotFoundError) as err:
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
@@ -74,17 +82,28 @@ def _grade(args):
     from mlkeras import grading
 
     def progress(name, result):
-        print(f"{name}: {result.score:g}/{result.max_score:g} ({result.status})", flush=True)
+        print(
+            f"{name}: {result.score:g}/{result.max_score:g} ({result.status})",
+            flush=True,
+        )
 
     try:
-        finished = grading.grade(args.submissions, lab=args.lab, out=args.out,
-                                 hidden=args.hidden, jobs=args.jobs, seed=args.seed,
-                                 progress=progress)
+        finished = grading.grade(
+            args.submissions,
+            lab=args.lab,
+            out=args.out,
+            hidden=args.hidden,
+            jobs=args.jobs,
+            seed=args.seed,
+            progress=progress,
+        )
     except ValueError as err:
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
-    print(f"graded {len(finished)} submission(s); the table is "
-          f"{os.path.join(args.out, grading.api.GRADES_FILE)}")
+    print(
+        f"graded {len(finished)} submission(s); the table is "
+        f"{os.path.join(args.out, grading.api.GRADES_FILE)}"
+    )
     return 0
 
 
@@ -109,8 +128,10 @@ def _devices(backend):
 
         names = ["cpu"]
         if torch.cuda.is_available():
-            names += [torch.cuda.get_device_name(i)
-                      for i in range(torch.cuda.device_count())]
+            names += [
+                torch.cuda.get_device_name(i)
+                for i in range(torch.cuda.device_count())
+            ]
         return names
     return ["unknown"]
 
@@ -125,8 +146,15 @@ def _info(args):
         ("keras", keras.__version__),
         ("keras backend", backend),
     ]
-    for package in ("tensorflow", "jax", "torch", "numpy",
-                    "tensorflow-datasets", "scikit-learn", "matplotlib"):
+    for package in (
+        "tensorflow",
+        "jax",
+        "torch",
+        "numpy",
+        "tensorflow-datasets",
+        "scikit-learn",
+        "matplotlib",
+    ):
         rows.append((package, _package_version(package)))
     rows.append(("devices", ", ".join(_devices(backend))))
     rows.append(("labs folder", str(labs_lib.labs_dir())))
@@ -140,8 +168,9 @@ def build_parser():
         prog="mlkeras",
         description="Keras add-ons, course labs and a sandboxed grader.",
     )
-    parser.add_argument("--version", action="version",
-                        version=f"mlkeras {mlkeras.__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"mlkeras {mlkeras.__version__}"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
@@ -151,49 +180,103 @@ def build_parser():
     labs_list = labs_commands.add_parser("list", help="list the labs")
     labs_list.set_defaults(handler=_labs_list)
     labs_run = labs_commands.add_parser("run", help="run one lab")
-    labs_run.add_argument("lab_id", metavar="ID",
-                          help="lab number or name: 01, 1 or 01_perceptron")
-    labs_run.add_argument("--quick", action="store_true",
-                          help="the fast variant (seconds)")
-    labs_run.add_argument("--out", default=None,
-                          help="folder for figures and results (default: runs/<lab>/)")
+    labs_run.add_argument(
+        "lab_id",
+        metavar="ID",
+        help="lab number or name: 01, 1 or 01_perceptron",
+    )
+    labs_run.add_argument(
+        "--quick", action="store_true", help="the fast variant (seconds)"
+    )
+    labs_run.add_argument(
+        "--out",
+        default=None,
+        help="folder for figures and results (default: runs/<lab>/)",
+    )
     labs_run.set_defaults(handler=_labs_run)
 
-    exercise = commands.add_parser("exercise", help="write a lab's exercise starter file")
+    exercise = commands.add_parser(
+        "exercise", help="write a lab's exercise starter file"
+    )
     exercise.add_argument("lab_id", metavar="ID", help="lab number, e.g. 03")
-    exercise.add_argument("-o", "--output", metavar="FILE", default=None,
-                          help="write the starter here (default: print it)")
+    exercise.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default=None,
+        help="write the starter here (default: print it)",
+    )
     exercise.add_argument("--force", action="store_true", help="overwrite FILE")
     exercise.set_defaults(handler=_exercise)
 
     check = commands.add_parser(
-        "check", help="run a lab's public checks on your exercise, in a sandbox")
-    check.add_argument("file", metavar="FILE", help="your exercise file (or folder)")
-    check.add_argument("--lab", metavar="ID", default=None,
-                       help="the lab (default: from the file name, e.g. lab03.py)")
-    check.add_argument("--hidden", metavar="DIR", default=None,
-                       help="a folder of extra check files")
-    check.add_argument("--seed", type=int, default=None,
-                       help="seed of the random check inputs (default: fresh)")
+        "check", help="run a lab's public checks on your exercise, in a sandbox"
+    )
+    check.add_argument(
+        "file", metavar="FILE", help="your exercise file (or folder)"
+    )
+    check.add_argument(
+        "--lab",
+        metavar="ID",
+        default=None,
+        help="the lab (default: from the file name, e.g. lab03.py)",
+    )
+    check.add_argument(
+        "--hidden",
+        metavar="DIR",
+        default=None,
+        help="a folder of extra check files",
+    )
+    check.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the random check inputs (default: fresh)",
+    )
     check.set_defaults(handler=_check)
 
     grade = commands.add_parser(
-        "grade", help="grade a class's submissions: grades.csv and Gradescope results.json")
-    grade.add_argument("submissions", metavar="SUBMISSION", nargs="+",
-                       help="submission files or folders")
-    grade.add_argument("--lab", metavar="ID", required=True, help="the lab, e.g. 03")
-    grade.add_argument("--out", metavar="DIR", required=True,
-                       help="output folder (a rerun resumes there)")
-    grade.add_argument("--hidden", metavar="DIR", default=None,
-                       help="a folder of hidden check files")
-    grade.add_argument("--jobs", type=int, default=1,
-                       help="submissions graded at once (default: 1)")
-    grade.add_argument("--seed", type=int, default=None,
-                       help="one seed for all random check inputs (default: fresh each)")
+        "grade",
+        help="grade a class's submissions: grades.csv and Gradescope results.json",
+    )
+    grade.add_argument(
+        "submissions",
+        metavar="SUBMISSION",
+        nargs="+",
+        help="submission files or folders",
+    )
+    grade.add_argument(
+        "--lab", metavar="ID", required=True, help="the lab, e.g. 03"
+    )
+    grade.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="output folder (a rerun resumes there)",
+    )
+    grade.add_argument(
+        "--hidden",
+        metavar="DIR",
+        default=None,
+        help="a folder of hidden check files",
+    )
+    grade.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="submissions graded at once (default: 1)",
+    )
+    grade.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="one seed for all random check inputs (default: fresh each)",
+    )
     grade.set_defaults(handler=_grade)
 
     info = commands.add_parser(
-        "info", help="versions, Keras backend and devices")
+        "info", help="versions, Keras backend and devices"
+    )
     info.set_defaults(handler=_info)
     return parser
 

@@ -226,7 +226,8 @@ def format_table(headers, rows):
 
     text_rows = [[cell(v) for v in row] for row in rows]
     widths = [
-        max(len(str(h)), *(len(r[i]) for r in text_rows)) if text_rows
+        max(len(str(h)), *(len(r[i]) for r in text_rows))
+        if text_rows
         else len(str(h))
         for i, h in enumerate(headers)
     ]

@@ -38,8 +38,9 @@ def save_figure(fig, out_dir, name, dpi=100):
     return path
 
 
-def plot_decision_boundary(ax, predict, x, y, resolution=200, margin=0.5,
-                           title=None):
+def plot_decision_boundary(
+    ax, predict, x, y, resolution=200, margin=0.5, title=None
+):
     """Draws a 2-D classifier's decision regions with the data on top.
 
     Args:

@@ -30,10 +30,24 @@ def run_tests_on_backend(backend, *pytest_args, timeout=600):
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     if backend == "jax":
         env.setdefault("JAX_PLATFORMS", "cpu")
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "-x", *map(str, pytest_args)]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, timeout=timeout,
-                            capture_output=True, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-x",
+        *map(str, pytest_args),
+    ]
+    result = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         pytest.fail(
             f"Tests failed on the {backend} backend (exit {result.returncode}):"

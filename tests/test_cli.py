@@ -13,8 +13,14 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def run_command(*args, timeout=300):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        args,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_labs_list_prints_number_title_and_runtime(fake_labs, capsys):
@@ -31,7 +37,9 @@ def test_labs_run_unknown_id_exits_non_zero_listing_labs(fake_labs, capsys):
 
 
 def test_labs_run_with_out_folder(fake_labs, tmp_path):
-    assert cli.main(["labs", "run", "2", "--quick", "--out", str(tmp_path)]) == 0
+    assert (
+        cli.main(["labs", "run", "2", "--quick", "--out", str(tmp_path)]) == 0
+    )
     assert (tmp_path / "results.json").exists()
 
 
@@ -44,7 +52,9 @@ def test_missing_subcommand_is_a_usage_error():
 def test_installed_command_lists_the_real_labs():
     result = run_command("mlkeras", "labs", "list")
     assert result.returncode == 0, result.stderr
-    assert "01_perceptron" in result.stdout and "The perceptron" in result.stdout
+    assert (
+        "01_perceptron" in result.stdout and "The perceptron" in result.stdout
+    )
 
 
 def test_python_dash_m_runs_the_same_cli_and_rejects_unknown_lab():
@@ -53,9 +63,12 @@ def test_python_dash_m_runs_the_same_cli_and_rejects_unknown_lab():
     assert "01_perceptron" in result.stderr
 
 
-def test_mlkeras_labs_run_01_prints_results_and_saves_a_decision_boundary(tmp_path):
-    result = run_command("mlkeras", "labs", "run", "01", "--quick",
-                         "--out", str(tmp_path))
+def test_mlkeras_labs_run_01_prints_results_and_saves_a_decision_boundary(
+    tmp_path,
+):
+    result = run_command(
+        "mlkeras", "labs", "run", "01", "--quick", "--out", str(tmp_path)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Results" in result.stdout and "Summary" in result.stdout
     assert (tmp_path / "decision_boundary.png").stat().st_size > 1000

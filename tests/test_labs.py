@@ -6,6 +6,7 @@ import pytest
 
 from mlkeras import labs
 
+
 def test_list_labs_reads_title_and_runtime_without_running(fake_labs):
     found = labs.list_labs()
     assert [lab.lab_id for lab in found] == ["01_alpha", "02_beta_gamma"]
@@ -13,8 +14,9 @@ def test_list_labs_reads_title_and_runtime_without_running(fake_labs):
     assert found[0].runtime == "about 1 s with --quick, 2 s in full"
 
 
-@pytest.mark.parametrize("key", ["02", "2", 2, "02_beta_gamma", "beta_gamma",
-                                 "02_beta_gamma.py"])
+@pytest.mark.parametrize(
+    "key", ["02", "2", 2, "02_beta_gamma", "beta_gamma", "02_beta_gamma.py"]
+)
 def test_find_lab_accepts_number_name_or_file(fake_labs, key):
     assert labs.find_lab(key).lab_id == "02_beta_gamma"
 
@@ -23,7 +25,11 @@ def test_unknown_lab_lists_the_valid_ones(fake_labs):
     with pytest.raises(labs.UnknownLabError) as info:
         labs.find_lab("99")
     message = str(info.value)
-    assert "'99'" in message and "01_alpha" in message and "02_beta_gamma" in message
+    assert (
+        "'99'" in message
+        and "01_alpha" in message
+        and "02_beta_gamma" in message
+    )
 
 
 def test_run_lab_passes_quick_and_out_and_writes_results(fake_labs, tmp_path):
@@ -47,7 +53,9 @@ def test_missing_labs_folder_explains_what_to_do(tmp_path, monkeypatch):
 
 
 def test_format_table_aligns_columns():
-    table = labs.format_table(("name", "value"), [("a", 0.123456), ("long name", 2)])
+    table = labs.format_table(
+        ("name", "value"), [("a", 0.123456), ("long name", 2)]
+    )
     lines = table.splitlines()
     assert lines[0].startswith("name     ")
     assert lines[2] == "a          0.1235"

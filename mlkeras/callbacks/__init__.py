@@ -2,3 +2,8 @@
 
 from mlkeras.callbacks.early_stopping import EarlyStopping
 from mlkeras.callbacks.gradient_norm_logger import GradientNormLogger
+
+__all__ = [
+    "EarlyStopping",
+    "GradientNormLogger",
+]

@@ -6,8 +6,18 @@ import warnings
 import keras
 import numpy as np
 
-_MAX_HINTS = ("acc", "auc", "precision", "recall", "f1", "iou", "r2",
-              "top_k", "specificity", "sensitivity")
+_MAX_HINTS = (
+    "acc",
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "iou",
+    "r2",
+    "top_k",
+    "specificity",
+    "sensitivity",
+)
 
 
 class EarlyStopping(keras.callbacks.Callback):
@@ -98,43 +108,74 @@ class EarlyStopping(keras.callbacks.Callback):
         - `keras.callbacks.EarlyStopping`, whose behaviour this reproduces.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0,
-                 mode="auto", baseline=None, restore_best_weights=False,
-                 start_from_epoch=0, min_delta_mode="absolute", smoothing=0.0,
-                 stop_on_nonfinite=False, stopping_threshold=None,
-                 divergence_threshold=None, strict=False):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+        min_delta_mode="absolute",
+        smoothing=0.0,
+        stop_on_nonfinite=False,
+        stopping_threshold=None,
+        divergence_threshold=None,
+        strict=False,
+    ):
         if not isinstance(monitor, str) or not monitor:
-            raise ValueError("`monitor` must be a non-empty string. "
-                             f"Received: monitor={monitor!r}")
+            raise ValueError(
+                "`monitor` must be a non-empty string. "
+                f"Received: monitor={monitor!r}"
+            )
         if not _is_number(min_delta) or min_delta < 0:
-            raise ValueError("`min_delta` must be a non-negative number. "
-                             f"Received: min_delta={min_delta!r}")
+            raise ValueError(
+                "`min_delta` must be a non-negative number. "
+                f"Received: min_delta={min_delta!r}"
+            )
         if not _is_int(patience) or patience < 0:
-            raise ValueError("`patience` must be a non-negative integer. "
-                             f"Received: patience={patience!r}")
+            raise ValueError(
+                "`patience` must be a non-negative integer. "
+                f"Received: patience={patience!r}"
+            )
         if mode not in ("auto", "min", "max"):
-            raise ValueError('`mode` must be one of "auto", "min", "max". '
-                             f"Received: mode={mode!r}")
+            raise ValueError(
+                '`mode` must be one of "auto", "min", "max". '
+                f"Received: mode={mode!r}"
+            )
         if baseline is not None and not _is_number(baseline):
-            raise ValueError("`baseline` must be a number or None. "
-                             f"Received: baseline={baseline!r}")
+            raise ValueError(
+                "`baseline` must be a number or None. "
+                f"Received: baseline={baseline!r}"
+            )
         if not _is_int(start_from_epoch) or start_from_epoch < 0:
             raise ValueError(
                 "`start_from_epoch` must be a non-negative integer. "
-                f"Received: start_from_epoch={start_from_epoch!r}")
+                f"Received: start_from_epoch={start_from_epoch!r}"
+            )
         if min_delta_mode not in ("absolute", "relative"):
             raise ValueError(
                 '`min_delta_mode` must be "absolute" or "relative". '
-                f"Received: min_delta_mode={min_delta_mode!r}")
+                f"Received: min_delta_mode={min_delta_mode!r}"
+            )
         if not _is_number(smoothing) or not 0 <= smoothing < 1:
-            raise ValueError("`smoothing` must be a number in [0, 1). "
-                             f"Received: smoothing={smoothing!r}")
-        for name, value in (("stopping_threshold", stopping_threshold),
-                            ("divergence_threshold", divergence_threshold)):
-            if value is not None and (not _is_number(value)
-                                      or not math.isfinite(value)):
-                raise ValueError(f"`{name}` must be a finite number or None. "
-                                 f"Received: {name}={value!r}")
+            raise ValueError(
+                "`smoothing` must be a number in [0, 1). "
+                f"Received: smoothing={smoothing!r}"
+            )
+        for name, value in (
+            ("stopping_threshold", stopping_threshold),
+            ("divergence_threshold", divergence_threshold),
+        ):
+            if value is not None and (
+                not _is_number(value) or not math.isfinite(value)
+            ):
+                raise ValueError(
+                    f"`{name}` must be a finite number or None. "
+                    f"Received: {name}={value!r}"
+                )
         super().__init__()
         self.monitor = monitor
         self.min_delta = float(min_delta)
@@ -147,10 +188,14 @@ class EarlyStopping(keras.callbacks.Callback):
         self.min_delta_mode = min_delta_mode
         self.smoothing = float(smoothing)
         self.stop_on_nonfinite = bool(stop_on_nonfinite)
-        self.stopping_threshold = (None if stopping_threshold is None
-                                   else float(stopping_threshold))
-        self.divergence_threshold = (None if divergence_threshold is None
-                                     else float(divergence_threshold))
+        self.stopping_threshold = (
+            None if stopping_threshold is None else float(stopping_threshold)
+        )
+        self.divergence_threshold = (
+            None
+            if divergence_threshold is None
+            else float(divergence_threshold)
+        )
         self.strict = bool(strict)
         self._minimize = None
         self._reset()
@@ -188,8 +233,10 @@ class EarlyStopping(keras.callbacks.Callback):
             if self._smoothed is None or self.smoothing == 0:
                 self._smoothed = raw
             else:
-                self._smoothed = (self.smoothing * self._smoothed
-                                  + (1.0 - self.smoothing) * raw)
+                self._smoothed = (
+                    self.smoothing * self._smoothed
+                    + (1.0 - self.smoothing) * raw
+                )
         else:
             self._seen_nonfinite = True
         current = self._smoothed if finite else raw
@@ -198,9 +245,13 @@ class EarlyStopping(keras.callbacks.Callback):
             return
 
         if not finite and self.stop_on_nonfinite:
-            self._stop(epoch, f"Epoch {epoch + 1}: `{self.monitor}` is "
-                              f"{raw}; stopping at the first non-finite "
-                              "value.", force_restore=True)
+            self._stop(
+                epoch,
+                f"Epoch {epoch + 1}: `{self.monitor}` is "
+                f"{raw}; stopping at the first non-finite "
+                "value.",
+                force_restore=True,
+            )
             return
 
         self.wait += 1
@@ -210,7 +261,8 @@ class EarlyStopping(keras.callbacks.Callback):
             if self.restore_best_weights or self.stop_on_nonfinite:
                 self.best_weights = self.model.get_weights()
             if self.baseline is None or self._is_improvement(
-                    current, self.baseline):
+                current, self.baseline
+            ):
                 self.wait = 0
             self._threshold_stop(epoch, current)
             return
@@ -218,9 +270,12 @@ class EarlyStopping(keras.callbacks.Callback):
         if finite and self._threshold_stop(epoch, current):
             return
         if self.wait >= self.patience and epoch > 0:
-            self._stop(epoch, f"Epoch {epoch + 1}: `{self.monitor}` did not "
-                              f"improve for {self.wait} epochs "
-                              f"(patience={self.patience}).")
+            self._stop(
+                epoch,
+                f"Epoch {epoch + 1}: `{self.monitor}` did not "
+                f"improve for {self.wait} epochs "
+                f"(patience={self.patience}).",
+            )
 
     def on_train_end(self, logs=None):
         if self.stop_reason is not None and self.verbose > 0:
@@ -228,12 +283,15 @@ class EarlyStopping(keras.callbacks.Callback):
         if not (self.restore_best_weights or self._forced):
             return
         if self.best_weights is not None:
-            weights, source = self.best_weights, (
-                f"the end of the best epoch: {self.best_epoch + 1}")
+            weights, source = (
+                self.best_weights,
+                (f"the end of the best epoch: {self.best_epoch + 1}"),
+            )
         elif self._seen_nonfinite and self._initial_weights is not None:
-            weights, source = self._initial_weights, (
-                "before training (no epoch had a finite "
-                f"`{self.monitor}`)")
+            weights, source = (
+                self._initial_weights,
+                (f"before training (no epoch had a finite `{self.monitor}`)"),
+            )
         else:
             return
         if self.verbose > 0:
@@ -250,17 +308,25 @@ class EarlyStopping(keras.callbacks.Callback):
 
     def _threshold_stop(self, epoch, current):
         if self.stopping_threshold is not None and self._better(
-                current, self.stopping_threshold):
-            self._stop(epoch, f"Epoch {epoch + 1}: `{self.monitor}` reached "
-                              f"{current:.6g}, better than "
-                              f"stopping_threshold={self.stopping_threshold:g}.")
+            current, self.stopping_threshold
+        ):
+            self._stop(
+                epoch,
+                f"Epoch {epoch + 1}: `{self.monitor}` reached "
+                f"{current:.6g}, better than "
+                f"stopping_threshold={self.stopping_threshold:g}.",
+            )
             return True
         if self.divergence_threshold is not None and self._better(
-                self.divergence_threshold, current):
-            self._stop(epoch, f"Epoch {epoch + 1}: `{self.monitor}` diverged "
-                              f"to {current:.6g}, worse than "
-                              "divergence_threshold="
-                              f"{self.divergence_threshold:g}.")
+            self.divergence_threshold, current
+        ):
+            self._stop(
+                epoch,
+                f"Epoch {epoch + 1}: `{self.monitor}` diverged "
+                f"to {current:.6g}, worse than "
+                "divergence_threshold="
+                f"{self.divergence_threshold:g}.",
+            )
             return True
         return False
 
@@ -280,9 +346,11 @@ class EarlyStopping(keras.callbacks.Callback):
     def _monitor_value(self, logs):
         value = logs.get(self.monitor)
         if value is None:
-            message = (f"EarlyStopping is monitoring `{self.monitor}`, which "
-                       "is not in the logs. Available keys: "
-                       f"{', '.join(sorted(logs)) or '(none)'}.")
+            message = (
+                f"EarlyStopping is monitoring `{self.monitor}`, which "
+                "is not in the logs. Available keys: "
+                f"{', '.join(sorted(logs)) or '(none)'}."
+            )
             if self.strict:
                 raise KeyError(message)
             if not self._missing_warned:
@@ -305,13 +373,16 @@ class EarlyStopping(keras.callbacks.Callback):
         lowered = name.lower()
         if any(hint in lowered for hint in _MAX_HINTS):
             return False
-        if any(hint in lowered for hint in ("loss", "error", "crossentropy",
-                                             "hinge", "divergence")):
+        if any(
+            hint in lowered
+            for hint in ("loss", "error", "crossentropy", "hinge", "divergence")
+        ):
             return True
         raise ValueError(
             f"EarlyStopping cannot tell whether `{self.monitor}` should be "
             "minimised or maximised. Pass mode='min' or mode='max'. "
-            f"Received: monitor={self.monitor!r}, mode='auto'")
+            f"Received: monitor={self.monitor!r}, mode='auto'"
+        )
 
 
 def _flat_metrics(metrics):
@@ -323,10 +394,10 @@ def _flat_metrics(metrics):
 
 
 def _is_number(value):
-    return (not isinstance(value, bool)
-            and isinstance(value, (int, float, np.number)))
+    return not isinstance(value, bool) and isinstance(
+        value, (int, float, np.number)
+    )
 
 
 def _is_int(value):
-    return (not isinstance(value, bool)
-            and isinstance(value, (int, np.integer)))
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))

@@ -109,11 +109,22 @@ class GradientNormLogger(keras.callbacks.Callback):
           feedforward neural networks", AISTATS 2010.
     """
 
-    def __init__(self, every_n_steps=1, per_variable=False, csv_path=None,
-                 append=False, vanishing_threshold=1e-7,
-                 exploding_threshold=1e3, batch_logs=False, verbose=0):
-        if (not isinstance(every_n_steps, (int, np.integer))
-                or isinstance(every_n_steps, bool) or every_n_steps < 1):
+    def __init__(
+        self,
+        every_n_steps=1,
+        per_variable=False,
+        csv_path=None,
+        append=False,
+        vanishing_threshold=1e-7,
+        exploding_threshold=1e3,
+        batch_logs=False,
+        verbose=0,
+    ):
+        if (
+            not isinstance(every_n_steps, (int, np.integer))
+            or isinstance(every_n_steps, bool)
+            or every_n_steps < 1
+        ):
             raise ValueError(
                 "`every_n_steps` must be a positive integer. "
                 f"Received: every_n_steps={every_n_steps!r}"
@@ -124,12 +135,15 @@ class GradientNormLogger(keras.callbacks.Callback):
                 f"Received: vanishing_threshold={vanishing_threshold!r}"
             )
         if exploding_threshold is not None and not _is_positive_number(
-                exploding_threshold):
+            exploding_threshold
+        ):
             raise ValueError(
                 "`exploding_threshold` must be a positive number or None. "
                 f"Received: exploding_threshold={exploding_threshold!r}"
             )
-        if csv_path is not None and not isinstance(csv_path, (str, os.PathLike)):
+        if csv_path is not None and not isinstance(
+            csv_path, (str, os.PathLike)
+        ):
             raise ValueError(
                 "`csv_path` must be a path or None. "
                 f"Received: csv_path={csv_path!r}"
@@ -140,8 +154,9 @@ class GradientNormLogger(keras.callbacks.Callback):
         self.csv_path = csv_path
         self.append = bool(append)
         self.vanishing_threshold = float(vanishing_threshold)
-        self.exploding_threshold = (None if exploding_threshold is None
-                                    else float(exploding_threshold))
+        self.exploding_threshold = (
+            None if exploding_threshold is None else float(exploding_threshold)
+        )
         self.batch_logs = bool(batch_logs)
         self.verbose = verbose
         self.names = []
@@ -173,8 +188,9 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._latest = None
         self._stride = _steps_per_execution(self.model)
         steps = (self.params or {}).get("steps")
-        self._epoch_steps = (steps if isinstance(steps, int) and steps > 0
-                             else None)
+        self._epoch_steps = (
+            steps if isinstance(steps, int) and steps > 0 else None
+        )
         self._missing_warned = False
         self._vanishing_warned = False
         self._exploding_warned = False
@@ -196,16 +212,20 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._read_back()
-        if (logs is not None and self._last is not None
-                and self._keys[0] not in logs):
+        if (
+            logs is not None
+            and self._last is not None
+            and self._keys[0] not in logs
+        ):
             # The number of steps was unknown, so no step's logs could be
             # marked as the epoch's last: callbacks after this one still
             # see the values here.
             logs.update(zip(self._keys, self._last_values()))
         if self._epoch_minima is None or self._vanishing_warned:
             return
-        vanishing = [name for name, low in zip(self.names, self._epoch_minima)
-                     if low]
+        vanishing = [
+            name for name, low in zip(self.names, self._epoch_minima) if low
+        ]
         if vanishing:
             self._vanishing_warned = True
             self._warn(
@@ -254,8 +274,13 @@ class GradientNormLogger(keras.callbacks.Callback):
             values = _positive(self.history[f"grad_norm/{name}"])
             ax.plot(steps, values, label=name, linewidth=1.2)
         if include_global and "grad_norm" in self.history:
-            ax.plot(steps, _positive(self.history["grad_norm"]), "k--",
-                    label="global", linewidth=1.5)
+            ax.plot(
+                steps,
+                _positive(self.history["grad_norm"]),
+                "k--",
+                label="global",
+                linewidth=1.5,
+            )
         ax.set_yscale("log")
         ax.set_xlabel("training step")
         ax.set_ylabel("gradient L2 norm")
@@ -301,8 +326,9 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._in_epoch = in_epoch
         previous, self._step = self._step, self._epoch_start_step + in_epoch
         self._last = packed
-        recorded = (self._step // self.every_n_steps
-                    != previous // self.every_n_steps)
+        recorded = (
+            self._step // self.every_n_steps != previous // self.every_n_steps
+        )
         if recorded:
             self._unread.append((self._step, self._epoch, packed))
         epoch_over = in_epoch == self._epoch_steps
@@ -310,8 +336,10 @@ class GradientNormLogger(keras.callbacks.Callback):
             rows = self._read_back()
             values = rows[-1] if recorded else self._last_values()
             logs.update(zip(self._keys, values))
-        elif (len(self._unread) >= _READ_BACK_STEPS
-              or self._since_read >= _READ_BACK_STEPS):
+        elif (
+            len(self._unread) >= _READ_BACK_STEPS
+            or self._since_read >= _READ_BACK_STEPS
+        ):
             self._read_back()
         return logs
 
@@ -353,8 +381,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         for key, value in zip(self._keys, values):
             self.history[key].append(value)
         if self._csv_writer is not None:
-            self._csv_writer.writerow(
-                [step, epoch] + [repr(v) for v in values])
+            self._csv_writer.writerow([step, epoch] + [repr(v) for v in values])
         self._diagnose(step, values)
 
     def _diagnose(self, step, values):
@@ -362,21 +389,28 @@ class GradientNormLogger(keras.callbacks.Callback):
         if not self._exploding_warned:
             if not math.isfinite(global_norm):
                 self._exploding_warned = True
-                self._warn(f"Exploding gradients: the global gradient norm "
-                           f"is {global_norm} at step {step}.")
-            elif (self.exploding_threshold is not None
-                  and global_norm > self.exploding_threshold):
+                self._warn(
+                    f"Exploding gradients: the global gradient norm "
+                    f"is {global_norm} at step {step}."
+                )
+            elif (
+                self.exploding_threshold is not None
+                and global_norm > self.exploding_threshold
+            ):
                 self._exploding_warned = True
-                self._warn(f"Exploding gradients: the global gradient norm "
-                           f"{global_norm:.4g} exceeds "
-                           f"{self.exploding_threshold:g} at step "
-                           f"{step}.")
+                self._warn(
+                    f"Exploding gradients: the global gradient norm "
+                    f"{global_norm:.4g} exceeds "
+                    f"{self.exploding_threshold:g} at step "
+                    f"{step}."
+                )
         low = [v < self.vanishing_threshold for v in layer_norms]
         if self._epoch_minima is None:
             self._epoch_minima = low
         else:
-            self._epoch_minima = [a and b for a, b in
-                                  zip(self._epoch_minima, low)]
+            self._epoch_minima = [
+                a and b for a, b in zip(self._epoch_minima, low)
+            ]
 
     def _warn(self, message):
         warnings.warn(message, stacklevel=3)
@@ -388,8 +422,9 @@ class GradientNormLogger(keras.callbacks.Callback):
         if self.csv_path is None:
             return
         path = os.fspath(self.csv_path)
-        write_header = not (self.append and os.path.exists(path)
-                            and os.path.getsize(path) > 0)
+        write_header = not (
+            self.append and os.path.exists(path) and os.path.getsize(path) > 0
+        )
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -425,8 +460,9 @@ class GradientNormLogger(keras.callbacks.Callback):
                 names.append(layer.name)
                 for variable in variables:
                     group_of.setdefault(id(variable), index)
-            leftovers = [v for v in model.trainable_variables
-                         if id(v) not in group_of]
+            leftovers = [
+                v for v in model.trainable_variables if id(v) not in group_of
+            ]
             if leftovers:
                 index = len(names)
                 names.append(model.name)
@@ -451,8 +487,12 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._buffered = False
         self._buffer = None
         one_step = getattr(model, "steps_per_execution", 1)
-        if backend == "tensorflow" and not self.batch_logs \
-                and isinstance(one_step, int) and one_step == 1:
+        if (
+            backend == "tensorflow"
+            and not self.batch_logs
+            and isinstance(one_step, int)
+            and one_step == 1
+        ):
             # Variables are part of JAX's functional state, and a step that
             # runs several times per call would need its row count, so
             # only this case writes to a buffer. With `batch_logs` every
@@ -460,7 +500,10 @@ class GradientNormLogger(keras.callbacks.Callback):
             # variable.
             self._buffer = keras.Variable(
                 np.zeros((_READ_BACK_STEPS, n_groups + 1), dtype="float32"),
-                trainable=False, autocast=False, name="gradient_norms")
+                trainable=False,
+                autocast=False,
+                name="gradient_norms",
+            )
         buffer = self._buffer
 
         original_apply = optimizer.apply
@@ -469,14 +512,16 @@ class GradientNormLogger(keras.callbacks.Callback):
         # A LossScaleOptimizer receives gradients of the scaled loss and
         # divides them by its `dynamic_scale` itself; on JAX it also
         # bypasses `apply`, so it is tapped at `stateless_apply` there.
-        loss_scaled = isinstance(optimizer,
-                                 keras.optimizers.LossScaleOptimizer)
+        loss_scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
         static_scale = getattr(optimizer, "loss_scale_factor", None)
 
         def apply(grads, trainable_variables=None):
             grads = list(grads)
-            variables = (default_variables if trainable_variables is None
-                         else list(trainable_variables))
+            variables = (
+                default_variables
+                if trainable_variables is None
+                else list(trainable_variables)
+            )
             if loss_scaled and not optimizer.built:
                 # Its `dynamic_scale` is made by `build`, which `apply`
                 # would otherwise only call below.
@@ -484,18 +529,26 @@ class GradientNormLogger(keras.callbacks.Callback):
                     optimizer.build(variables)
                 optimizer.built = True
             scale = optimizer.dynamic_scale if loss_scaled else static_scale
-            pending.values = _norms(grads, variables, group_of, n_groups,
-                                    scale, backend)
+            pending.values = _norms(
+                grads, variables, group_of, n_groups, scale, backend
+            )
             return original_apply(grads, trainable_variables)
 
         def stateless_apply(optimizer_variables, grads, trainable_variables):
             index = [id(v) for v in optimizer.variables].index(
-                id(optimizer.dynamic_scale))
-            pending.values = _norms(list(grads), default_variables, group_of,
-                                    n_groups, optimizer_variables[index],
-                                    backend)
-            return original_stateless_apply(optimizer_variables, grads,
-                                            trainable_variables)
+                id(optimizer.dynamic_scale)
+            )
+            pending.values = _norms(
+                list(grads),
+                default_variables,
+                group_of,
+                n_groups,
+                optimizer_variables[index],
+                backend,
+            )
+            return original_stateless_apply(
+                optimizer_variables, grads, trainable_variables
+            )
 
         def train_step(*args, **kwargs):
             pending.values = None
@@ -505,16 +558,25 @@ class GradientNormLogger(keras.callbacks.Callback):
             packed, pending.values = pending.values, None
             if packed is None:
                 return outputs
-            if (buffer is not None and isinstance(outputs, dict)
-                    and not _in_strategy()):
+            if (
+                buffer is not None
+                and isinstance(outputs, dict)
+                and not _in_strategy()
+            ):
                 # Shifted in as the last row: no index to keep on the
                 # device, and every step's logs keep Keras's own keys.
-                buffer.assign(keras.ops.concatenate(
-                    [buffer.value[1:], packed[None]], axis=0))
+                buffer.assign(
+                    keras.ops.concatenate(
+                        [buffer.value[1:], packed[None]], axis=0
+                    )
+                )
                 self._buffered = True
                 return outputs
-            if isinstance(outputs, tuple) and len(outputs) == 2 \
-                    and isinstance(outputs[0], dict):
+            if (
+                isinstance(outputs, tuple)
+                and len(outputs) == 2
+                and isinstance(outputs[0], dict)
+            ):
                 logs, state = outputs  # JAX: (logs, state)
                 return {**logs, _PACKED_KEY: packed}, state
             if isinstance(outputs, dict):
@@ -528,8 +590,10 @@ class GradientNormLogger(keras.callbacks.Callback):
             targets.append((optimizer, "apply", apply))
         # Remember what the instances held themselves (normally nothing, the
         # methods come from the class) so that `_restore` can put it back.
-        saved = [(obj, name, vars(obj).get(name, _MISSING))
-                 for obj, name, _ in targets]
+        saved = [
+            (obj, name, vars(obj).get(name, _MISSING))
+            for obj, name, _ in targets
+        ]
         for obj, name, function in targets:
             # object.__setattr__ keeps Keras's attribute tracking out of it.
             object.__setattr__(obj, name, function)
@@ -543,8 +607,11 @@ class GradientNormLogger(keras.callbacks.Callback):
 
         def train_function(*args, **kwargs):
             outputs = compiled(*args, **kwargs)
-            if isinstance(outputs, tuple) and len(outputs) == 2 \
-                    and isinstance(outputs[0], dict):
+            if (
+                isinstance(outputs, tuple)
+                and len(outputs) == 2
+                and isinstance(outputs[0], dict)
+            ):
                 return after_step(dict(outputs[0])), outputs[1]
             if isinstance(outputs, dict):
                 return after_step(dict(outputs))
@@ -563,8 +630,11 @@ class GradientNormLogger(keras.callbacks.Callback):
 
 def _steps_per_execution(model):
     value = getattr(model, "steps_per_execution", 1)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
-            and value >= 1:
+    if (
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, bool)
+        and value >= 1
+    ):
         return int(value)
     return 1
 
@@ -605,18 +675,23 @@ def _norms(grads, variables, group_of, n_groups, scale, backend):
     if not squares:
         return ops.zeros((n_groups + 1,), dtype="float32")
     squares = ops.stack(squares)
-    per_group = ops.segment_sum(squares, np.asarray(groups, dtype="int32"),
-                                num_segments=n_groups)
-    norms = ops.sqrt(ops.concatenate(
-        [ops.sum(squares, keepdims=True), per_group]))
+    per_group = ops.segment_sum(
+        squares, np.asarray(groups, dtype="int32"), num_segments=n_groups
+    )
+    norms = ops.sqrt(
+        ops.concatenate([ops.sum(squares, keepdims=True), per_group])
+    )
     if scale is not None:
         norms = norms / ops.cast(scale, "float32")
     return norms
 
 
 def _dense(grad, backend):
-    if backend == "tensorflow" and hasattr(grad, "indices") \
-            and hasattr(grad, "dense_shape"):
+    if (
+        backend == "tensorflow"
+        and hasattr(grad, "indices")
+        and hasattr(grad, "dense_shape")
+    ):
         import tensorflow as tf
 
         return tf.convert_to_tensor(grad)
@@ -664,7 +739,9 @@ def _positive(values):
 
 
 def _is_positive_number(value, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+    if isinstance(value, bool) or not isinstance(
+        value, (int, float, np.number)
+    ):
         return False
     if not math.isfinite(value):
         return False

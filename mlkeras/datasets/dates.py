@@ -15,16 +15,16 @@ PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
 
 _FORMATS = (
-    "%d %B %Y",      # 25 March 2024
-    "%B %d, %Y",     # March 25, 2024
-    "%d %b %Y",      # 25 Mar 2024
-    "%b %d %Y",      # Mar 25 2024
+    "%d %B %Y",  # 25 March 2024
+    "%B %d, %Y",  # March 25, 2024
+    "%d %b %Y",  # 25 Mar 2024
+    "%b %d %Y",  # Mar 25 2024
     "%A, %d %B %Y",  # Monday, 25 March 2024
-    "%a %d %b %Y",   # Mon 25 Mar 2024
-    "%d/%m/%Y",      # 25/03/2024
-    "%d.%m.%Y",      # 25.03.2024
-    "%Y %b %d",      # 2024 Mar 25
-    "%d %B, %Y",     # 25 March, 2024
+    "%a %d %b %Y",  # Mon 25 Mar 2024
+    "%d/%m/%Y",  # 25/03/2024
+    "%d.%m.%Y",  # 25.03.2024
+    "%Y %b %d",  # 2024 Mar 25
+    "%d %B, %Y",  # 25 March, 2024
 )
 SOURCE_FORMATS = _FORMATS
 TARGET_FORMAT = "%Y-%m-%d"
@@ -167,7 +167,9 @@ def load_date_translation(n_samples=5000, seed=0, reverse_source=False):
     sources, targets = make_date_pairs(n_samples, seed)
     names = "".join(
         datetime.date(2000, m, 1).strftime("%B%b") for m in range(1, 13)
-    ) + "".join(datetime.date(2000, 1, d).strftime("%A%a") for d in range(3, 10))
+    ) + "".join(
+        datetime.date(2000, 1, d).strftime("%A%a") for d in range(3, 10)
+    )
     source_vocab = CharVocabulary(names + names.lower() + "0123456789/., ")
     target_vocab = CharVocabulary("0123456789-")
     texts = [s[::-1] for s in sources] if reverse_source else sources
@@ -180,5 +182,7 @@ def load_date_translation(n_samples=5000, seed=0, reverse_source=False):
         target_vocab=target_vocab,
         encoder_input=source_vocab.encode(texts, source_length),
         decoder_input=target_vocab.encode(targets, target_length, add_bos=True),
-        decoder_target=target_vocab.encode(targets, target_length, add_eos=True),
+        decoder_target=target_vocab.encode(
+            targets, target_length, add_eos=True
+        ),
     )

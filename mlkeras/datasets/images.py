@@ -63,8 +63,9 @@ def _draw_shape(kind, size, rng):
     return mask
 
 
-def make_shapes(n_samples=600, image_size=32, shapes=SHAPE_NAMES, noise=0.05,
-                seed=0):
+def make_shapes(
+    n_samples=600, image_size=32, shapes=SHAPE_NAMES, noise=0.05, seed=0
+):
     """Synthetic grey images of filled circles, squares and triangles.
 
     Each image holds one shape of random size and position, brightness

@@ -43,8 +43,9 @@ def make_adding_problem(n_samples=1000, length=50, seed=0):
     return x, y
 
 
-def make_copy_task(n_samples=1000, length=10, vocab_size=10, reverse=False,
-                   seed=0):
+def make_copy_task(
+    n_samples=1000, length=10, vocab_size=10, reverse=False, seed=0
+):
     """Random token sequences and their copy (or reversal).
 
     Tokens are drawn from 1..vocab_size-1; 0 is left free for padding.
@@ -71,4 +72,6 @@ def make_copy_task(n_samples=1000, length=10, vocab_size=10, reverse=False,
 
 def make_reverse_task(n_samples=1000, length=10, vocab_size=10, seed=0):
     """Random token sequences and their reversal; see `make_copy_task`."""
-    return make_copy_task(n_samples, length, vocab_size, reverse=True, seed=seed)
+    return make_copy_task(
+        n_samples, length, vocab_size, reverse=True, seed=seed
+    )

@@ -37,16 +37,24 @@ def default_data_dir():
 
 def offline_alternative(name):
     """Names the offline mlkeras data set that can stand in for `name`."""
-    return _OFFLINE_ALTERNATIVES.get(name.split("/")[0].split(":")[0],
-                                     _DEFAULT_ALTERNATIVE)
+    return _OFFLINE_ALTERNATIVES.get(
+        name.split("/")[0].split(":")[0], _DEFAULT_ALTERNATIVE
+    )
 
 
 def _is_offline():
     return os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
 
 
-def load_tfds(name, split="train", data_dir=None, download=True,
-              as_supervised=True, as_numpy=False, **as_dataset_kwargs):
+def load_tfds(
+    name,
+    split="train",
+    data_dir=None,
+    download=True,
+    as_supervised=True,
+    as_numpy=False,
+    **as_dataset_kwargs,
+):
     """Loads a TFDS data set, using the local cache first.
 
     Order of attempts: a copy prepared in `data_dir` is used as is; otherwise,
@@ -85,8 +93,9 @@ def load_tfds(name, split="train", data_dir=None, download=True,
     if not builder.is_prepared():
         alternative = offline_alternative(name)
         if not download or _is_offline():
-            reason = ("download=False" if not download
-                      else f"{OFFLINE_ENV} is set")
+            reason = (
+                "download=False" if not download else f"{OFFLINE_ENV} is set"
+            )
             raise DatasetUnavailableError(
                 f"The TFDS data set {name!r} is not in the local cache "
                 f"{data_dir} and {reason}, so it cannot be fetched. Copy a "

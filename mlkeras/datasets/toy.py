@@ -33,7 +33,9 @@ def make_separable(n_samples=200, margin=0.2, seed=0):
     """
     _check_count("n_samples", n_samples, 2)
     if not 0 <= margin < 0.5:
-        raise ValueError(f"`margin` must be in [0, 0.5). Received: margin={margin}")
+        raise ValueError(
+            f"`margin` must be in [0, 0.5). Received: margin={margin}"
+        )
     rng = np.random.default_rng(seed)
     angle = rng.uniform(0, np.pi)
     normal = np.array([np.cos(angle), np.sin(angle)])
@@ -138,8 +140,9 @@ _FUNCTIONS = {
 }
 
 
-def make_function_regression(function="sin", n_samples=256, x_range=(-np.pi, np.pi),
-                             noise=0.0, seed=0):
+def make_function_regression(
+    function="sin", n_samples=256, x_range=(-np.pi, np.pi), noise=0.0, seed=0
+):
     """Samples of a 1-D function, for universal-approximation experiments.
 
     Args:
@@ -165,8 +168,12 @@ def make_function_regression(function="sin", n_samples=256, x_range=(-np.pi, np.
         )
     low, high = x_range
     if not low < high:
-        raise ValueError(f"`x_range` must be (low, high) with low < high. Received: x_range={x_range!r}")
+        raise ValueError(
+            f"`x_range` must be (low, high) with low < high. Received: x_range={x_range!r}"
+        )
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(low, high, size=n_samples))
     y = fn(x) + rng.normal(0.0, noise, size=n_samples) if noise else fn(x)
-    return x[:, None].astype("float32"), np.asarray(y)[:, None].astype("float32")
+    return x[:, None].astype("float32"), np.asarray(y)[:, None].astype(
+        "float32"
+    )

@@ -10,9 +10,23 @@ Student code never runs in the grader's process: see `sandbox` and `codec`.
 """
 
 from mlkeras.grading.api import check, grade
-from mlkeras.grading.exercises import find_exercise, list_exercises, starter_source
+from mlkeras.grading.exercises import (
+    find_exercise,
+    list_exercises,
+    starter_source,
+)
 from mlkeras.grading.results import CheckResult, SubmissionResult
 from mlkeras.grading.sandbox import Limits, Sandbox, SubmissionError
 
-__all__ = ["check", "grade", "find_exercise", "list_exercises", "starter_source",
-           "CheckResult", "SubmissionResult", "Limits", "Sandbox", "SubmissionError"]
+__all__ = [
+    "check",
+    "grade",
+    "find_exercise",
+    "list_exercises",
+    "starter_source",
+    "CheckResult",
+    "SubmissionResult",
+    "Limits",
+    "Sandbox",
+    "SubmissionError",
+]

@@ -23,7 +23,8 @@ _MAX_TEXT = 2000
 
 def _load_codec(grading_dir):
     spec = importlib.util.spec_from_file_location(
-        "_mlkeras_sandbox_codec", os.path.join(grading_dir, "codec.py"))
+        "_mlkeras_sandbox_codec", os.path.join(grading_dir, "codec.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -42,19 +43,35 @@ class _ImportBlocker(importlib.abc.MetaPathFinder):
                 f"mlkeras grading: lab {self.lab} is a NumPy-only exercise, so "
                 f"importing {fullname!r} is not allowed in this submission "
                 f"(forbidden: {', '.join(sorted(self.names))}); write it with NumPy.",
-                name=fullname)
+                name=fullname,
+            )
         return None
 
 
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 32, 4096, 16384
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC = (
+    1,
+    2,
+    4,
+    32,
+    4096,
+    16384,
+)
 
 
 def _mount(source, target, fstype, flags, data):
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
-                  ctypes.c_ulong(flags), data.encode() if data else None) != 0:
+    if (
+        libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        )
+        != 0
+    ):
         raise OSError(ctypes.get_errno(), f"mount {target}")
 
 
@@ -67,9 +84,17 @@ def _expose_python(applied):
     needed sub-folder is bind-mounted back, read-only. The grader's other
     files there stay invisible to the submission.
     """
-    needed = {os.path.realpath(p) for p in
-              [sys.prefix, sys.base_prefix, sys.exec_prefix,
-               os.path.dirname(os.path.realpath(sys.executable)), *sys.path] if p}
+    needed = {
+        os.path.realpath(p)
+        for p in [
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+            os.path.dirname(os.path.realpath(sys.executable)),
+            *sys.path,
+        ]
+        if p
+    }
     covers = {}
     for path in sorted(needed):
         parts = path.split(os.sep)[1:]
@@ -80,14 +105,27 @@ def _expose_python(applied):
                 break
     exposed = []
     for ancestor, names in sorted(covers.items()):
-        handles = {name: os.open(os.path.join(ancestor, name), os.O_PATH)
-                   for name in names if os.path.exists(os.path.join(ancestor, name))}
-        _mount("tmpfs", ancestor, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=1m")
+        handles = {
+            name: os.open(os.path.join(ancestor, name), os.O_PATH)
+            for name in names
+            if os.path.exists(os.path.join(ancestor, name))
+        }
+        _mount(
+            "tmpfs",
+            ancestor,
+            "tmpfs",
+            _MS_NOSUID | _MS_NODEV,
+            "mode=0755,size=1m",
+        )
         for name, fd in handles.items():
             target = os.path.join(ancestor, name)
             os.mkdir(target, 0o755)
-            _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC, None)
-            _mount("none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None)
+            _mount(
+                f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC, None
+            )
+            _mount(
+                "none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None
+            )
             os.close(fd)
             exposed.append(target)
     applied["exposed"] = exposed
@@ -103,7 +141,13 @@ def _private_tmp(workdir, applied):
     covered = []
     for folder in ("/tmp", "/var/tmp", "/dev/shm"):
         if os.path.isdir(folder) and not os.path.islink(folder):
-            _mount("tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777,size=64m")
+            _mount(
+                "tmpfs",
+                folder,
+                "tmpfs",
+                _MS_NOSUID | _MS_NODEV,
+                "mode=1777,size=64m",
+            )
             covered.append(folder)
     os.makedirs(workdir, exist_ok=True)
     _mount(f"/proc/self/fd/{keep}", workdir, None, _MS_BIND, None)
@@ -138,9 +182,13 @@ def _apply_limits(config, applied):
         except OSError as err:
             applied["uid"] = f"failed: {err}"
     _set_limit(resource.RLIMIT_CORE, 0, applied, "core")
-    _set_limit(resource.RLIMIT_FSIZE, config["max_file_bytes"], applied, "fsize")
+    _set_limit(
+        resource.RLIMIT_FSIZE, config["max_file_bytes"], applied, "fsize"
+    )
     if config.get("max_processes"):
-        _set_limit(resource.RLIMIT_NPROC, config["max_processes"], applied, "nproc")
+        _set_limit(
+            resource.RLIMIT_NPROC, config["max_processes"], applied, "nproc"
+        )
     if config.get("memory_bytes"):
         _set_limit(resource.RLIMIT_AS, config["memory_bytes"], applied, "as")
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -157,24 +205,33 @@ def _error(err):
         trace = "".join(lines[-12:])
     except BaseException:  # noqa: BLE001
         trace = ""
-    return {"type": type(err).__name__[:100], "message": message[:_MAX_TEXT],
-            "traceback": trace[-4 * _MAX_TEXT:]}
+    return {
+        "type": type(err).__name__[:100],
+        "message": message[:_MAX_TEXT],
+        "traceback": trace[-4 * _MAX_TEXT :],
+    }
 
 
 def _describe_model(model):
     """Architecture facts about a Keras model, as plain data."""
 
     def layer_facts(layer, depth):
-        facts = {"class": type(layer).__name__, "name": str(layer.name),
-                 "trainable": bool(layer.trainable)}
+        facts = {
+            "class": type(layer).__name__,
+            "name": str(layer.name),
+            "trainable": bool(layer.trainable),
+        }
         try:
             facts["params"] = int(layer.count_params())
         except Exception:  # noqa: BLE001 - an unbuilt layer
             facts["params"] = 0
-        facts["trainable_params"] = int(sum(
-            int(w.numpy().size) for w in layer.trainable_weights))
+        facts["trainable_params"] = int(
+            sum(int(w.numpy().size) for w in layer.trainable_weights)
+        )
         if depth < 2 and hasattr(layer, "layers"):
-            facts["layers"] = [layer_facts(sub, depth + 1) for sub in layer.layers]
+            facts["layers"] = [
+                layer_facts(sub, depth + 1) for sub in layer.layers
+            ]
         return facts
 
     def shape(value):
@@ -188,7 +245,9 @@ def _describe_model(model):
         "input_shape": shape(getattr(model, "input_shape", None) or ()),
         "output_shape": shape(getattr(model, "output_shape", None) or ()),
         "params": int(model.count_params()),
-        "trainable_params": int(sum(int(w.numpy().size) for w in model.trainable_weights)),
+        "trainable_params": int(
+            sum(int(w.numpy().size) for w in model.trainable_weights)
+        ),
     }
 
 
@@ -222,23 +281,28 @@ def _serve(codec, module, fd_in, fd_out, handles):
                 target = getattr(module, request["name"], None)
                 if target is None:
                     raise AttributeError(
-                        f"the submission defines no {request['name']!r}")
+                        f"the submission defines no {request['name']!r}"
+                    )
                 if not callable(target):
                     raise TypeError(f"{request['name']!r} is not a function")
             elif op == "method":
                 obj = handles.objects.get(request["handle"])
                 if obj is None or request["name"] not in _METHODS:
-                    raise AttributeError(f"no method {request['name']!r} on that object")
+                    raise AttributeError(
+                        f"no method {request['name']!r} on that object"
+                    )
                 target = getattr(obj, request["name"])
             else:
                 raise ValueError(f"unknown request {op!r}")
-            value = target(*request.get("args", []), **request.get("kwargs", {}))
+            value = target(
+                *request.get("args", []), **request.get("kwargs", {})
+            )
             data = codec.encode({"value": value}, remote_hook=handles.hook)
         except BaseException as err:  # noqa: BLE001 - includes SystemExit
             data = codec.encode({"error": _error(err)})
         view = memoryview(data)
         while view:
-            view = view[os.write(fd_out, view):]
+            view = view[os.write(fd_out, view) :]
 
 
 def main():
@@ -252,21 +316,33 @@ def main():
     os.chdir(config["workdir"])
     sys.path.insert(0, config["workdir"])
     if config.get("forbidden"):
-        sys.meta_path.insert(0, _ImportBlocker(config["forbidden"], config["lab"]))
+        sys.meta_path.insert(
+            0, _ImportBlocker(config["forbidden"], config["lab"])
+        )
     sys.dont_write_bytecode = True
     for name, fd in (("stdout", 1), ("stderr", 2)):
-        setattr(sys, name, io.TextIOWrapper(open(fd, "wb", buffering=0, closefd=False),
-                                            encoding="utf-8", errors="backslashreplace",
-                                            write_through=True))
+        setattr(
+            sys,
+            name,
+            io.TextIOWrapper(
+                open(fd, "wb", buffering=0, closefd=False),
+                encoding="utf-8",
+                errors="backslashreplace",
+                write_through=True,
+            ),
+        )
     sys.argv = [config["module_path"]]
     try:
-        spec = importlib.util.spec_from_file_location("submission", config["module_path"])
+        spec = importlib.util.spec_from_file_location(
+            "submission", config["module_path"]
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules["submission"] = module
         spec.loader.exec_module(module)
     except BaseException as err:  # noqa: BLE001 - includes SystemExit at import
-        codec.write_message(fd_out, {"ready": False, "applied": applied,
-                                     "error": _error(err)})
+        codec.write_message(
+            fd_out, {"ready": False, "applied": applied, "error": _error(err)}
+        )
         return
     codec.write_message(fd_out, {"ready": True, "applied": applied})
     _serve(codec, module, fd_in, fd_out, _Handles())

@@ -52,14 +52,50 @@ def _environment(name, value):
 
 
 def _pytest_args(submission, lab, hidden, seed, ini, call_timeout=None):
-    args = ["-p", "mlkeras.grading.pytest_plugin", "--submission", str(submission),
-            "--lab", lab, "-c", ini, "--rootdir", os.path.dirname(ini),
-            "--noconftest", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
-            "-p", "no:threadexception", "-p", "no:faulthandler", "-p", "no:doctest",
-            "-p", "no:junitxml", "-p", "no:pastebin", "-p", "no:stepwise", "-p", "no:logging",
-            "-p", "no:warnings", "-p", "no:legacypath", "--import-mode=importlib",
-            "-o", "addopts=", "-q", "--no-header", "-rN", "--tb=line",
-            "-W", "ignore::DeprecationWarning"]
+    args = [
+        "-p",
+        "mlkeras.grading.pytest_plugin",
+        "--submission",
+        str(submission),
+        "--lab",
+        lab,
+        "-c",
+        ini,
+        "--rootdir",
+        os.path.dirname(ini),
+        "--noconftest",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:unraisableexception",
+        "-p",
+        "no:threadexception",
+        "-p",
+        "no:faulthandler",
+        "-p",
+        "no:doctest",
+        "-p",
+        "no:junitxml",
+        "-p",
+        "no:pastebin",
+        "-p",
+        "no:stepwise",
+        "-p",
+        "no:logging",
+        "-p",
+        "no:warnings",
+        "-p",
+        "no:legacypath",
+        "--import-mode=importlib",
+        "-o",
+        "addopts=",
+        "-q",
+        "--no-header",
+        "-rN",
+        "--tb=line",
+        "-W",
+        "ignore::DeprecationWarning",
+    ]
     if hidden:
         args += ["--hidden", str(hidden)]
     if seed is not None:
@@ -69,7 +105,14 @@ def _pytest_args(submission, lab, hidden, seed, ini, call_timeout=None):
     return args
 
 
-def check(submission, lab=None, hidden=None, seed=None, verbose=False, call_timeout=None):
+def check(
+    submission,
+    lab=None,
+    hidden=None,
+    seed=None,
+    verbose=False,
+    call_timeout=None,
+):
     """Runs a lab's checks on one submission in the sandbox.
 
     Args:
@@ -96,28 +139,39 @@ def check(submission, lab=None, hidden=None, seed=None, verbose=False, call_time
     if lab is None:
         lab = exercises.infer_lab(submission)
         if lab is None:
-            raise ValueError(f"cannot tell the lab from the file name; pass lab=. "
-                             f"Received: submission={str(submission)!r}")
+            raise ValueError(
+                f"cannot tell the lab from the file name; pass lab=. "
+                f"Received: submission={str(submission)!r}"
+            )
     exercise = exercises.find_exercise(lab)
     pytest_plugin.resolve_submission(submission)
     if hidden is not None and not pathlib.Path(hidden).is_dir():
-        raise ValueError(f"hidden must be a folder. Received: hidden={str(hidden)!r}")
+        raise ValueError(
+            f"hidden must be a folder. Received: hidden={str(hidden)!r}"
+        )
     capture = _Capture()
     with tempfile.TemporaryDirectory(prefix="mlkeras-check-") as folder:
         ini = os.path.join(folder, "pytest.ini")
         with open(ini, "w", encoding="utf-8") as stream:
             stream.write("[pytest]\n")
         stream = io.StringIO()
-        with _environment("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1"), \
-                contextlib.redirect_stdout(stream):
-            code = pytest.main(_pytest_args(submission, exercise.lab, hidden, seed, ini,
-                                            call_timeout),
-                               plugins=[capture])
+        with (
+            _environment("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1"),
+            contextlib.redirect_stdout(stream),
+        ):
+            code = pytest.main(
+                _pytest_args(
+                    submission, exercise.lab, hidden, seed, ini, call_timeout
+                ),
+                plugins=[capture],
+            )
     if verbose:
         print(stream.getvalue())
     if capture.result is None:
-        raise RuntimeError(f"pytest did not run the checks (exit code {int(code)}):\n"
-                           f"{stream.getvalue()[-3000:]}")
+        raise RuntimeError(
+            f"pytest did not run the checks (exit code {int(code)}):\n"
+            f"{stream.getvalue()[-3000:]}"
+        )
     return capture.result
 
 
@@ -127,7 +181,9 @@ def submission_names(submissions):
     for path in submissions:
         path = pathlib.Path(path)
         base = path.stem if path.suffix == ".py" else path.name
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "submission"
+        base = (
+            re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "submission"
+        )
         name, counter = base, 2
         while name in seen:
             name, counter = f"{base}-{counter}", counter + 1
@@ -139,10 +195,19 @@ def submission_names(submissions):
 def _grade_one(submission, lab, hidden, seed, call_timeout=None):
     """Grades one submission; never raises (a bad one becomes an error row)."""
     try:
-        return check(submission, lab=lab, hidden=hidden, seed=seed, call_timeout=call_timeout)
+        return check(
+            submission,
+            lab=lab,
+            hidden=hidden,
+            seed=seed,
+            call_timeout=call_timeout,
+        )
     except Exception as err:  # noqa: BLE001 - one bad submission never stops a batch
-        return results_lib.SubmissionResult(submission=str(submission), lab=lab,
-                                            error=f"{type(err).__name__}: {err}")
+        return results_lib.SubmissionResult(
+            submission=str(submission),
+            lab=lab,
+            error=f"{type(err).__name__}: {err}",
+        )
 
 
 def _warm_up(lab):
@@ -152,8 +217,16 @@ def _warm_up(lab):
     importlib.import_module(f"mlkeras.grading.checks.lab{lab}")
 
 
-def grade(submissions, lab, out, hidden=None, jobs=1, seed=None, progress=None,
-          call_timeout=None):
+def grade(
+    submissions,
+    lab,
+    out,
+    hidden=None,
+    jobs=1,
+    seed=None,
+    progress=None,
+    call_timeout=None,
+):
     """Grades many submissions and writes `grades.csv` and Gradescope files.
 
     Every submission (a `.py` file or a folder) is checked in its own
@@ -180,13 +253,18 @@ def grade(submissions, lab, out, hidden=None, jobs=1, seed=None, progress=None,
     if int(jobs) < 1:
         raise ValueError(f"jobs must be at least 1. Received: jobs={jobs}")
     if hidden is not None and not pathlib.Path(hidden).is_dir():
-        raise ValueError(f"hidden must be a folder. Received: hidden={str(hidden)!r}")
+        raise ValueError(
+            f"hidden must be a folder. Received: hidden={str(hidden)!r}"
+        )
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = results_lib.GradesTable(out / GRADES_FILE)
     submissions = [pathlib.Path(path) for path in submissions]
-    todo = [(name, path) for name, path in zip(submission_names(submissions), submissions)
-            if not table.done(name)]
+    todo = [
+        (name, path)
+        for name, path in zip(submission_names(submissions), submissions)
+        if not table.done(name)
+    ]
     finished = {}
 
     def record(name, result):
@@ -200,26 +278,41 @@ def grade(submissions, lab, out, hidden=None, jobs=1, seed=None, progress=None,
 
     if int(jobs) == 1:
         for name, path in todo:
-            record(name, _grade_one(path, exercise.lab, hidden, seed, call_timeout))
+            record(
+                name, _grade_one(path, exercise.lab, hidden, seed, call_timeout)
+            )
         return finished
     context = multiprocessing.get_context(_START_METHOD)
     if _START_METHOD == "forkserver":
         # One process imports the checks and Keras once; workers fork from it.
         context.set_forkserver_preload(
-            ["mlkeras.grading.api", f"mlkeras.grading.checks.lab{exercise.lab}", "keras"])
+            [
+                "mlkeras.grading.api",
+                f"mlkeras.grading.checks.lab{exercise.lab}",
+                "keras",
+            ]
+        )
     with concurrent.futures.ProcessPoolExecutor(
-            max_workers=int(jobs), mp_context=context, initializer=_warm_up,
-            initargs=(exercise.lab,)) as pool:
-        futures = {pool.submit(_grade_one, str(path), exercise.lab, hidden, seed,
-                               call_timeout): name
-                   for name, path in todo}
+        max_workers=int(jobs),
+        mp_context=context,
+        initializer=_warm_up,
+        initargs=(exercise.lab,),
+    ) as pool:
+        futures = {
+            pool.submit(
+                _grade_one, str(path), exercise.lab, hidden, seed, call_timeout
+            ): name
+            for name, path in todo
+        }
         for future in concurrent.futures.as_completed(futures):
             name = futures[future]
             try:
                 result = future.result()
             except Exception as err:  # noqa: BLE001 - a worker died
                 result = results_lib.SubmissionResult(
-                    submission=str(dict(todo)[name]), lab=exercise.lab,
-                    error=f"the grading worker failed: {type(err).__name__}: {err}")
+                    submission=str(dict(todo)[name]),
+                    lab=exercise.lab,
+                    error=f"the grading worker failed: {type(err).__name__}: {err}",
+                )
             record(name, result)
     return finished

@@ -36,9 +36,22 @@ MAX_STRING = 1_000_000
 # structured or void types, no strings, no datetimes.
 ALLOWED_DTYPES = frozenset(
     np.dtype(name).str
-    for name in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
-                 "uint32", "uint64", "float16", "float32", "float64",
-                 "complex64", "complex128")
+    for name in (
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    )
 )
 
 
@@ -109,9 +122,14 @@ class _Encoder:
             if array.dtype.str not in ALLOWED_DTYPES:
                 return None
         data = array.tobytes(order="C")
-        self.arrays.append({"dtype": array.dtype.str,
-                            "shape": [int(n) for n in array.shape],
-                            "offset": self.offset, "nbytes": len(data)})
+        self.arrays.append(
+            {
+                "dtype": array.dtype.str,
+                "shape": [int(n) for n in array.shape],
+                "offset": self.offset,
+                "nbytes": len(data),
+            }
+        )
         self.chunks.append(data)
         self.offset += len(data)
         return len(self.arrays) - 1
@@ -119,11 +137,13 @@ class _Encoder:
     def encode(self, value, depth=0):
         self.count += 1
         if depth > MAX_DEPTH or self.count > MAX_ITEMS:
-            raise ProtocolError("the value is nested too deeply or is too large")
+            raise ProtocolError(
+                "the value is nested too deeply or is too large"
+            )
         if value is None or type(value) in (bool, str):
             return value
         if type(value) is int:
-            if -2**63 <= value < 2**64:
+            if -(2**63) <= value < 2**64:
                 return value
             return {"$": "bigint", "v": str(value)}
         if type(value) is float:
@@ -133,7 +153,10 @@ class _Encoder:
         if type(value) is list:
             return [self.encode(item, depth + 1) for item in value]
         if type(value) is tuple:
-            return {"$": "tuple", "v": [self.encode(item, depth + 1) for item in value]}
+            return {
+                "$": "tuple",
+                "v": [self.encode(item, depth + 1) for item in value],
+            }
         if type(value) is dict:
             items = []
             for key, item in value.items():
@@ -158,14 +181,19 @@ class _Encoder:
             remote = self.remote_hook(value)
             if remote is not None:
                 handle, facts = remote
-                return {"$": "remote", "id": int(handle), "type": type_name(value),
-                        "facts": self.encode(facts, depth + 1)}
+                return {
+                    "$": "remote",
+                    "id": int(handle),
+                    "type": type_name(value),
+                    "facts": self.encode(facts, depth + 1),
+                }
         if _is_iterator(value):
             items = []
             for item in value:
                 if len(items) >= MAX_ITERATOR_ITEMS:
                     raise ProtocolError(
-                        f"the iterator yielded more than {MAX_ITERATOR_ITEMS} items")
+                        f"the iterator yielded more than {MAX_ITERATOR_ITEMS} items"
+                    )
                 items.append(self.encode(item, depth + 1))
             return {"$": "iter", "v": items}
         return {"$": "opaque", "type": type_name(value)}
@@ -188,12 +216,20 @@ def encode(message, remote_hook=None):
     """
     encoder = _Encoder(remote_hook)
     tree = encoder.encode(message)
-    header = json.dumps({"tree": tree, "arrays": encoder.arrays},
-                        allow_nan=False, separators=(",", ":")).encode("utf-8")
+    header = json.dumps(
+        {"tree": tree, "arrays": encoder.arrays},
+        allow_nan=False,
+        separators=(",", ":"),
+    ).encode("utf-8")
     if len(header) > MAX_HEADER_BYTES or encoder.offset > MAX_PAYLOAD_BYTES:
         raise ProtocolError("the message exceeds the size limits")
-    return b"".join([_FRAME.pack(MAGIC, len(header), encoder.offset), header,
-                     *encoder.chunks])
+    return b"".join(
+        [
+            _FRAME.pack(MAGIC, len(header), encoder.offset),
+            header,
+            *encoder.chunks,
+        ]
+    )
 
 
 # ---------------------------------------------------------------- decoding
@@ -221,14 +257,19 @@ class _Decoder:
             offset, nbytes = entry.get("offset"), entry.get("nbytes")
             if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
                 raise ProtocolError(f"array dtype {dtype!r} is not allowed")
-            if (not isinstance(shape, list) or len(shape) > 32
-                    or not all(type(n) is int and 0 <= n < 2**48 for n in shape)):
+            if (
+                not isinstance(shape, list)
+                or len(shape) > 32
+                or not all(type(n) is int and 0 <= n < 2**48 for n in shape)
+            ):
                 raise ProtocolError(f"bad array shape {shape!r}")
             if not all(type(n) is int and n >= 0 for n in (offset, nbytes)):
                 raise ProtocolError("bad array offset or size")
             dtype = np.dtype(dtype)
             if math.prod(shape) * dtype.itemsize != nbytes:
-                raise ProtocolError("array size does not match its shape and dtype")
+                raise ProtocolError(
+                    "array size does not match its shape and dtype"
+                )
             if offset + nbytes > payload_size:
                 raise ProtocolError("array bytes run past the payload")
             checked.append((dtype, tuple(shape), offset, nbytes))
@@ -238,14 +279,20 @@ class _Decoder:
         if type(index) is not int or not 0 <= index < len(self.arrays):
             raise ProtocolError("bad array reference")
         dtype, shape, offset, nbytes = self.arrays[index]
-        flat = np.frombuffer(self.payload, dtype=dtype,
-                             count=nbytes // dtype.itemsize, offset=offset)
+        flat = np.frombuffer(
+            self.payload,
+            dtype=dtype,
+            count=nbytes // dtype.itemsize,
+            offset=offset,
+        )
         return flat.reshape(shape).copy()
 
     def decode(self, tree, depth=0):
         self.count += 1
         if depth > MAX_DEPTH or self.count > MAX_ITEMS:
-            raise ProtocolError("the value is nested too deeply or is too large")
+            raise ProtocolError(
+                "the value is nested too deeply or is too large"
+            )
         if tree is None or type(tree) in (bool, int, float):
             return tree
         if type(tree) is str:
@@ -258,14 +305,21 @@ class _Decoder:
             raise ProtocolError("bad value")
         tag = tree.get("$")
         if tag == "tuple":
-            return tuple(self.decode(item, depth + 1) for item in self._list(tree))
+            return tuple(
+                self.decode(item, depth + 1) for item in self._list(tree)
+            )
         if tag == "iter":
-            return Yielded(self.decode(item, depth + 1) for item in self._list(tree))
+            return Yielded(
+                self.decode(item, depth + 1) for item in self._list(tree)
+            )
         if tag == "dict":
             out = {}
             for pair in self._list(tree):
-                if (type(pair) is not list or len(pair) != 2
-                        or type(pair[0]) not in (str, int)):
+                if (
+                    type(pair) is not list
+                    or len(pair) != 2
+                    or type(pair[0]) not in (str, int)
+                ):
                     raise ProtocolError("bad dict item")
                 out[pair[0]] = self.decode(pair[1], depth + 1)
             return out
@@ -295,8 +349,11 @@ class _Decoder:
             handle = tree.get("id")
             if type(handle) is not int:
                 raise ProtocolError("bad remote handle")
-            return Remote(handle, self._text(tree.get("type")),
-                          self.decode(tree.get("facts"), depth + 1))
+            return Remote(
+                handle,
+                self._text(tree.get("type")),
+                self.decode(tree.get("facts"), depth + 1),
+            )
         raise ProtocolError(f"unknown tag {str(tag)[:40]!r}")
 
     @staticmethod
@@ -316,7 +373,9 @@ class _Decoder:
 def decode(header, payload):
     """Decodes a header (bytes) and payload (bytes) into a value tree."""
     try:
-        document = json.loads(header.decode("utf-8"), parse_constant=_reject_constant)
+        document = json.loads(
+            header.decode("utf-8"), parse_constant=_reject_constant
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise ProtocolError(f"unreadable header: {err}") from None
     if type(document) is not dict or set(document) != {"tree", "arrays"}:
@@ -370,12 +429,14 @@ def read_message(fd, deadline=None, max_payload=MAX_PAYLOAD_BYTES):
         ChannelTimeout, ChannelClosed or ProtocolError.
     """
     magic, header_size, payload_size = _FRAME.unpack(
-        _read_exactly(fd, _FRAME.size, deadline))
+        _read_exactly(fd, _FRAME.size, deadline)
+    )
     if magic != MAGIC:
         raise ProtocolError("bad frame marker")
     if header_size > MAX_HEADER_BYTES or payload_size > max_payload:
         raise ProtocolError(
-            f"message too large ({header_size} header bytes, {payload_size} payload bytes)")
+            f"message too large ({header_size} header bytes, {payload_size} payload bytes)"
+        )
     header = _read_exactly(fd, header_size, deadline)
     payload = _read_exactly(fd, payload_size, deadline)
     return decode(header, payload)

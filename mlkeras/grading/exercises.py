@@ -71,8 +71,13 @@ class Exercise:
 # Keras-model exercises import TensorFlow in the child: it needs more
 # address space (TensorFlow maps large virtual regions at import), more
 # threads and more time than a NumPy exercise.
-_KERAS = dict(numpy_only=False, call_timeout=180.0, wall_clock=600.0,
-              memory_bytes=16 * 2**30, max_processes=512)
+_KERAS = dict(
+    numpy_only=False,
+    call_timeout=180.0,
+    wall_clock=600.0,
+    memory_bytes=16 * 2**30,
+    max_processes=512,
+)
 
 EXERCISES = {
     exercise.lab: exercise
@@ -99,7 +104,9 @@ EXERCISES = {
 
 def list_exercises():
     """The available exercises, in lab order."""
-    return [EXERCISES[lab] for lab in sorted(EXERCISES) if EXERCISES[lab].available]
+    return [
+        EXERCISES[lab] for lab in sorted(EXERCISES) if EXERCISES[lab].available
+    ]
 
 
 def find_exercise(lab_id):
@@ -114,20 +121,28 @@ def find_exercise(lab_id):
         lab = f"{int(match.group(1)):02d}"
         if lab in EXERCISES:
             exercise = EXERCISES[lab]
-            if ("_" not in text or text.endswith(exercise.slug)) and exercise.available:
+            if (
+                "_" not in text or text.endswith(exercise.slug)
+            ) and exercise.available:
                 return exercise
     raise UnknownExerciseError(
         f"no exercise for lab {lab_id!r}; available: "
         f"{', '.join(e.lab for e in list_exercises())}. "
-        f"Received: lab={lab_id!r}")
+        f"Received: lab={lab_id!r}"
+    )
 
 
 def infer_lab(path):
     """Guesses the lab from a file name such as `lab03.py` or `03_relu.py`."""
     stem = pathlib.Path(path).stem.lower()
-    match = re.search(r"lab[_-]?(\d{1,2})(?!\d)", stem) or re.match(r"(\d{2})(?!\d)", stem)
-    if match and f"{int(match.group(1)):02d}" in EXERCISES and \
-            EXERCISES[f"{int(match.group(1)):02d}"].available:
+    match = re.search(r"lab[_-]?(\d{1,2})(?!\d)", stem) or re.match(
+        r"(\d{2})(?!\d)", stem
+    )
+    if (
+        match
+        and f"{int(match.group(1)):02d}" in EXERCISES
+        and EXERCISES[f"{int(match.group(1)):02d}"].available
+    ):
         return f"{int(match.group(1)):02d}"
     return None
 

@@ -42,9 +42,20 @@ def describe_type(value):
 
 
 def _dtype_matches(actual, wanted):
-    if isinstance(wanted, type) and issubclass(wanted, np.generic) and wanted in (
-            np.integer, np.floating, np.number, np.signedinteger, np.unsignedinteger,
-            np.inexact, np.bool_):
+    if (
+        isinstance(wanted, type)
+        and issubclass(wanted, np.generic)
+        and wanted
+        in (
+            np.integer,
+            np.floating,
+            np.number,
+            np.signedinteger,
+            np.unsignedinteger,
+            np.inexact,
+            np.bool_,
+        )
+    ):
         return np.issubdtype(actual, wanted)
     return actual == np.dtype(wanted)
 
@@ -61,8 +72,16 @@ def _where(name):
     return f"{name}: " if name else ""
 
 
-def assert_array(actual, expected, *, rtol=1e-6, atol=1e-8, dtype="same", name="",
-                 values=True):
+def assert_array(
+    actual,
+    expected,
+    *,
+    rtol=1e-6,
+    atol=1e-8,
+    dtype="same",
+    name="",
+    values=True,
+):
     """Asserts that `actual` is an array equal to `expected` within tolerances.
 
     Args:
@@ -83,15 +102,24 @@ def assert_array(actual, expected, *, rtol=1e-6, atol=1e-8, dtype="same", name="
     expected = np.asarray(expected)
     where = _where(name)
     if not isinstance(actual, np.ndarray):
-        raise CheckFailure("type", f"{where}wrong type: expected a numpy.ndarray, "
-                                   f"got {describe_type(actual)}")
+        raise CheckFailure(
+            "type",
+            f"{where}wrong type: expected a numpy.ndarray, "
+            f"got {describe_type(actual)}",
+        )
     wanted = expected.dtype if dtype == "same" else dtype
     if wanted is not None and not _dtype_matches(actual.dtype, wanted):
-        raise CheckFailure("dtype", f"{where}wrong dtype: expected {_dtype_name(wanted)}, "
-                                    f"got {actual.dtype}")
+        raise CheckFailure(
+            "dtype",
+            f"{where}wrong dtype: expected {_dtype_name(wanted)}, "
+            f"got {actual.dtype}",
+        )
     if actual.shape != expected.shape:
-        raise CheckFailure("shape", f"{where}wrong shape: expected {expected.shape}, "
-                                    f"got {actual.shape}")
+        raise CheckFailure(
+            "shape",
+            f"{where}wrong shape: expected {expected.shape}, "
+            f"got {actual.shape}",
+        )
     if values:
         _assert_values(actual, expected, rtol, atol, where)
 
@@ -100,9 +128,12 @@ def _assert_values(actual, expected, rtol, atol, where):
     if actual.dtype == bool or expected.dtype == bool:
         actual_f, expected_f = actual.astype(float), expected.astype(float)
     else:
-        actual_f = actual.astype(np.complex128 if np.iscomplexobj(actual) else np.float64)
-        expected_f = expected.astype(np.complex128 if np.iscomplexobj(expected)
-                                     else np.float64)
+        actual_f = actual.astype(
+            np.complex128 if np.iscomplexobj(actual) else np.float64
+        )
+        expected_f = expected.astype(
+            np.complex128 if np.iscomplexobj(expected) else np.float64
+        )
     with np.errstate(invalid="ignore", over="ignore"):
         difference = np.abs(actual_f - expected_f)
         tolerance = atol + rtol * np.abs(expected_f)
@@ -112,18 +143,26 @@ def _assert_values(actual, expected, rtol, atol, where):
     if not bad.any():
         return
     count = int(bad.sum())
-    scored = np.where(bad, np.nan_to_num(difference, nan=np.inf, posinf=np.inf), -1.0)
+    scored = np.where(
+        bad, np.nan_to_num(difference, nan=np.inf, posinf=np.inf), -1.0
+    )
     flat_index = int(np.argmax(scored))
     index = np.unravel_index(flat_index, actual.shape) if actual.shape else ()
     got, want = actual[index], expected[index]
-    where_index = f" at index {tuple(int(i) for i in index)}" if actual.shape else ""
+    where_index = (
+        f" at index {tuple(int(i) for i in index)}" if actual.shape else ""
+    )
     raise CheckFailure(
-        "values", f"{where}wrong values: {count} of {actual.size} entries differ; largest "
-                  f"difference {float(np.real(difference[index])):.3g}{where_index} "
-                  f"(got {got!r}, expected {want!r}; rtol={rtol:g}, atol={atol:g})")
+        "values",
+        f"{where}wrong values: {count} of {actual.size} entries differ; largest "
+        f"difference {float(np.real(difference[index])):.3g}{where_index} "
+        f"(got {got!r}, expected {want!r}; rtol={rtol:g}, atol={atol:g})",
+    )
 
 
-def assert_number(actual, expected, *, rtol=1e-6, atol=1e-8, name="", integer=False):
+def assert_number(
+    actual, expected, *, rtol=1e-6, atol=1e-8, name="", integer=False
+):
     """Asserts that `actual` is a real number (Python or NumPy scalar, or a 0-d
     array) close to `expected` (`None`: any value); with `integer=True` it must
     be an integer."""
@@ -131,23 +170,40 @@ def assert_number(actual, expected, *, rtol=1e-6, atol=1e-8, name="", integer=Fa
     if isinstance(actual, np.ndarray) and actual.shape == ():
         actual = actual[()]
     allowed = (numbers.Integral,) if integer else (numbers.Real,)
-    if isinstance(actual, bool) or isinstance(actual, np.bool_) or not isinstance(
-            actual, allowed):
+    if (
+        isinstance(actual, bool)
+        or isinstance(actual, np.bool_)
+        or not isinstance(actual, allowed)
+    ):
         kind = "an integer" if integer else "a number"
-        raise CheckFailure("type", f"{where}wrong type: expected {kind}, "
-                                   f"got {describe_type(actual)}")
+        raise CheckFailure(
+            "type",
+            f"{where}wrong type: expected {kind}, got {describe_type(actual)}",
+        )
     if expected is not None:
-        _assert_values(np.asarray(actual, dtype=np.float64),
-                       np.asarray(expected, dtype=np.float64), rtol, atol, where)
+        _assert_values(
+            np.asarray(actual, dtype=np.float64),
+            np.asarray(expected, dtype=np.float64),
+            rtol,
+            atol,
+            where,
+        )
 
 
 def assert_type(actual, expected_type, name=""):
     """Asserts `isinstance(actual, expected_type)` with a clear message."""
     if not isinstance(actual, expected_type):
-        names = (expected_type if isinstance(expected_type, tuple) else (expected_type,))
+        names = (
+            expected_type
+            if isinstance(expected_type, tuple)
+            else (expected_type,)
+        )
         wanted = " or ".join(t.__name__ for t in names)
-        raise CheckFailure("type", f"{_where(name)}wrong type: expected {wanted}, "
-                                   f"got {describe_type(actual)}")
+        raise CheckFailure(
+            "type",
+            f"{_where(name)}wrong type: expected {wanted}, "
+            f"got {describe_type(actual)}",
+        )
 
 
 def assert_true(condition, reason, message):

@@ -30,7 +30,9 @@ class RemoteModel:
     def predict(self, x, timeout=None, **kwargs):
         """Runs `model.predict(x, verbose=0)` in the sandbox."""
         kwargs.setdefault("verbose", 0)
-        return self._proxy._call("predict", (x,), kwargs, timeout, handle=self.handle)
+        return self._proxy._call(
+            "predict", (x,), kwargs, timeout, handle=self.handle
+        )
 
     def __repr__(self):
         return f"<RemoteModel {self.type_name}>"
@@ -71,7 +73,9 @@ class SubmissionProxy:
 
     def _call(self, name, args, kwargs, timeout, handle=None):
         timeout = timeout if timeout is not None else self._timeout
-        value = self._sandbox.call(name, args, kwargs, timeout=timeout, handle=handle)
+        value = self._sandbox.call(
+            name, args, kwargs, timeout=timeout, handle=handle
+        )
         if isinstance(value, codec.Remote):
             return RemoteModel(self, value)
         return value

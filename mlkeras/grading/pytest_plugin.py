@@ -30,17 +30,41 @@ RUN_KEY = pytest.StashKey()
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("mlkeras", "mlkeras grading (active only with --submission)")
-    group.addoption("--submission", metavar="FILE", default=None,
-                    help="grade this submission (a .py file or a folder) in a sandbox")
-    group.addoption("--lab", metavar="ID", default=None,
-                    help="the lab whose checks to run, e.g. 03 (default: from the file name)")
-    group.addoption("--hidden", metavar="DIR", default=None,
-                    help="a folder of extra (hidden) check files")
-    group.addoption("--grading-seed", metavar="N", type=int, default=None,
-                    help="seed of the random check inputs (default: a fresh one)")
-    group.addoption("--call-timeout", metavar="SECONDS", type=float, default=None,
-                    help="per-call timeout (default: the exercise's, usually 10 s)")
+    group = parser.getgroup(
+        "mlkeras", "mlkeras grading (active only with --submission)"
+    )
+    group.addoption(
+        "--submission",
+        metavar="FILE",
+        default=None,
+        help="grade this submission (a .py file or a folder) in a sandbox",
+    )
+    group.addoption(
+        "--lab",
+        metavar="ID",
+        default=None,
+        help="the lab whose checks to run, e.g. 03 (default: from the file name)",
+    )
+    group.addoption(
+        "--hidden",
+        metavar="DIR",
+        default=None,
+        help="a folder of extra (hidden) check files",
+    )
+    group.addoption(
+        "--grading-seed",
+        metavar="N",
+        type=int,
+        default=None,
+        help="seed of the random check inputs (default: a fresh one)",
+    )
+    group.addoption(
+        "--call-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="per-call timeout (default: the exercise's, usually 10 s)",
+    )
 
 
 def resolve_submission(path):
@@ -55,21 +79,29 @@ def resolve_submission(path):
     path = pathlib.Path(path)
     if path.is_file():
         if path.suffix != ".py":
-            raise ValueError(f"a submission must be a .py file or a folder. "
-                             f"Received: submission={str(path)!r}")
+            raise ValueError(
+                f"a submission must be a .py file or a folder. "
+                f"Received: submission={str(path)!r}"
+            )
         return path, False
     if path.is_dir():
         candidates = sorted(p for p in path.glob("*.py") if p.is_file())
-        preferred = [p for p in candidates
-                     if exercises.infer_lab(p) or p.name == "submission.py"]
+        preferred = [
+            p
+            for p in candidates
+            if exercises.infer_lab(p) or p.name == "submission.py"
+        ]
         if len(preferred) == 1:
             return preferred[0], True
         if len(candidates) == 1:
             return candidates[0], True
-        raise ValueError(f"cannot tell which .py file in the folder is the submission "
-                         f"(name it submission.py). Received: submission={str(path)!r}")
-    raise FileNotFoundError(f"no such submission file or folder. "
-                            f"Received: submission={str(path)!r}")
+        raise ValueError(
+            f"cannot tell which .py file in the folder is the submission "
+            f"(name it submission.py). Received: submission={str(path)!r}"
+        )
+    raise FileNotFoundError(
+        f"no such submission file or folder. Received: submission={str(path)!r}"
+    )
 
 
 class GradingRun:
@@ -81,7 +113,8 @@ class GradingRun:
         if lab is None:
             raise pytest.UsageError(
                 f"cannot tell the lab from the file name; pass --lab. "
-                f"Received: submission={submission!r}")
+                f"Received: submission={submission!r}"
+            )
         try:
             self.exercise = exercises.find_exercise(lab)
             self.module_file, self.is_folder = resolve_submission(submission)
@@ -93,18 +126,30 @@ class GradingRun:
         if hidden:
             hidden_dir = pathlib.Path(hidden)
             if not hidden_dir.is_dir():
-                raise pytest.UsageError(f"--hidden must be a folder. Received: hidden={hidden!r}")
-            self.hidden_files = sorted(p.resolve() for p in hidden_dir.glob("*.py")
-                                       if p.name not in ("conftest.py", "__init__.py"))
+                raise pytest.UsageError(
+                    f"--hidden must be a folder. Received: hidden={hidden!r}"
+                )
+            self.hidden_files = sorted(
+                p.resolve()
+                for p in hidden_dir.glob("*.py")
+                if p.name not in ("conftest.py", "__init__.py")
+            )
         seed = config.getoption("grading_seed")
         self.seed = secrets.randbits(63) if seed is None else int(seed)
-        call_timeout = config.getoption("call_timeout") or self.exercise.call_timeout
-        self.limits = Limits(call_timeout=call_timeout,
-                             wall_clock=self.exercise.wall_clock,
-                             memory_bytes=self.exercise.memory_bytes,
-                             max_processes=self.exercise.max_processes,
-                             forbidden_imports=self.exercise.forbidden_imports)
-        self.check_files = [str(self.exercise.checks_path), *map(str, self.hidden_files)]
+        call_timeout = (
+            config.getoption("call_timeout") or self.exercise.call_timeout
+        )
+        self.limits = Limits(
+            call_timeout=call_timeout,
+            wall_clock=self.exercise.wall_clock,
+            memory_bytes=self.exercise.memory_bytes,
+            max_processes=self.exercise.max_processes,
+            forbidden_imports=self.exercise.forbidden_imports,
+        )
+        self.check_files = [
+            str(self.exercise.checks_path),
+            *map(str, self.hidden_files),
+        ]
         self._sandbox = None
         self.protections = {}
         self.output = ""
@@ -115,8 +160,12 @@ class GradingRun:
 
     def sandbox(self):
         if self._sandbox is None:
-            self._sandbox = Sandbox(self.module_file, self.limits, lab=self.exercise.lab,
-                                    copy_folder=self.is_folder)
+            self._sandbox = Sandbox(
+                self.module_file,
+                self.limits,
+                lab=self.exercise.lab,
+                copy_folder=self.is_folder,
+            )
         return self._sandbox
 
     def close(self):
@@ -142,8 +191,13 @@ class GradingRun:
             name = self._check_name(item)
             self.order.append(item.nodeid)
             self.checks[item.nodeid] = results_lib.CheckResult(
-                name=name, max_score=points, score=0.0, status="failed",
-                output="not run", hidden=self._is_hidden(item))
+                name=name,
+                max_score=points,
+                score=0.0,
+                status="failed",
+                output="not run",
+                hidden=self._is_hidden(item),
+            )
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -151,16 +205,23 @@ class GradingRun:
         check = self.checks.get(item.nodeid)
         if check is None:
             return report
-        if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+        if call.when == "call" or (
+            call.when == "setup" and report.outcome != "passed"
+        ):
             if report.passed:
-                check.status, check.score, check.output = "passed", check.max_score, ""
+                check.status, check.score, check.output = (
+                    "passed",
+                    check.max_score,
+                    "",
+                )
             elif report.skipped:
                 check.status, check.output = "skipped", "skipped"
             else:
                 check.status, check.score = "failed", 0.0
                 check.output = self._failure_message(call.excinfo)
                 if call.excinfo is not None and isinstance(
-                        call.excinfo.value, (CheckFailure, SubmissionError)):
+                    call.excinfo.value, (CheckFailure, SubmissionError)
+                ):
                     report.longrepr = check.output
         return report
 
@@ -193,16 +254,24 @@ class GradingRun:
     def result(self):
         """The `SubmissionResult` of this run."""
         return results_lib.SubmissionResult(
-            submission=str(self.submission), lab=self.exercise.lab, seed=self.seed,
+            submission=str(self.submission),
+            lab=self.exercise.lab,
+            seed=self.seed,
             checks=[self.checks[nodeid] for nodeid in self.order],
-            protections=dict(self.protections), output=self.output)
+            protections=dict(self.protections),
+            output=self.output,
+        )
 
 
 def pytest_configure(config):
     if not config.getoption("submission", None):
         return
-    config.addinivalue_line("markers", "points(n): how many points a check is worth")
-    config.addinivalue_line("markers", "call_timeout(seconds): the per-call timeout of a check")
+    config.addinivalue_line(
+        "markers", "points(n): how many points a check is worth"
+    )
+    config.addinivalue_line(
+        "markers", "call_timeout(seconds): the per-call timeout of a check"
+    )
     run = GradingRun(config)
     config.stash[RUN_KEY] = run
     config.args[:] = run.check_files
@@ -227,4 +296,6 @@ class _Fixtures:
     def rng(self, request):
         """A NumPy generator seeded from the grader's secret seed and the check."""
         run = request.config.stash[RUN_KEY]
-        return np.random.default_rng([run.seed, zlib.crc32(request.node.name.encode())])
+        return np.random.default_rng(
+            [run.seed, zlib.crc32(request.node.name.encode())]
+        )

@@ -68,20 +68,37 @@ class SubmissionResult:
 
     def to_gradescope(self):
         """The Gradescope autograder `results.json` document."""
-        tests = [{
-            "name": check.name, "score": check.score, "max_score": check.max_score,
-            "status": "passed" if check.status == "passed" else "failed",
-            "output": check.output,
-            "visibility": "after_published" if check.hidden else "visible",
-        } for check in self.checks]
+        tests = [
+            {
+                "name": check.name,
+                "score": check.score,
+                "max_score": check.max_score,
+                "status": "passed" if check.status == "passed" else "failed",
+                "output": check.output,
+                "visibility": "after_published" if check.hidden else "visible",
+            }
+            for check in self.checks
+        ]
         output = self.error or ""
         if self.output:
-            output += ("\n" if output else "") + "Output of the submission (truncated):\n" + self.output
+            output += (
+                ("\n" if output else "")
+                + "Output of the submission (truncated):\n"
+                + self.output
+            )
         return {
-            "score": self.score, "max_score": self.max_score, "output": output,
-            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
-            "extra_data": {"lab": self.lab, "seed": self.seed,
-                           "protections": self.protections, "status": self.status},
+            "score": self.score,
+            "max_score": self.max_score,
+            "output": output,
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": tests,
+            "extra_data": {
+                "lab": self.lab,
+                "seed": self.seed,
+                "protections": self.protections,
+                "status": self.status,
+            },
         }
 
 
@@ -97,22 +114,34 @@ def format_report(result):
     width = max([len(check.name) for check in result.checks] + [10])
     for check in result.checks:
         mark = "PASS" if check.status == "passed" else "FAIL"
-        lines.append(f"  {mark}  {check.name:<{width}}  {_score(check.score)}/"
-                     f"{_score(check.max_score)}")
+        lines.append(
+            f"  {mark}  {check.name:<{width}}  {_score(check.score)}/"
+            f"{_score(check.max_score)}"
+        )
         if check.status != "passed" and check.output:
-            first = check.output.splitlines()[0] if check.output.strip() else check.output
+            first = (
+                check.output.splitlines()[0]
+                if check.output.strip()
+                else check.output
+            )
             lines.append(f"        {first[:300]}")
     lines.append(f"score: {_score(result.score)}/{_score(result.max_score)}")
     if result.protections:
-        lines.append("sandbox: " + "; ".join(f"{name}: {value}"
-                                             for name, value in result.protections.items()))
+        lines.append(
+            "sandbox: "
+            + "; ".join(
+                f"{name}: {value}" for name, value in result.protections.items()
+            )
+        )
     return "\n".join(lines)
 
 
 def atomic_write(path, text):
     """Writes `text` to `path` through a temporary file and a rename."""
     path = pathlib.Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}."
+    )
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
@@ -157,8 +186,12 @@ class GradesTable:
 
     def add(self, name, result):
         """Adds or replaces the row of submission `name` and saves the file."""
-        row = {"submission": name, "score": _score(result.score),
-               "max_score": _score(result.max_score), "status": result.status}
+        row = {
+            "submission": name,
+            "score": _score(result.score),
+            "max_score": _score(result.max_score),
+            "status": result.status,
+        }
         for check in result.checks:
             if check.name not in self.columns:
                 self.columns.append(check.name)
@@ -168,8 +201,12 @@ class GradesTable:
 
     def save(self):
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=[*self.FIXED, *self.columns],
-                                restval="", extrasaction="ignore")
+        writer = csv.DictWriter(
+            buffer,
+            fieldnames=[*self.FIXED, *self.columns],
+            restval="",
+            extrasaction="ignore",
+        )
         writer.writeheader()
         for name in sorted(self.rows):
             writer.writerow(self.rows[name])

@@ -95,7 +95,9 @@ def _namespace_prefix():
         return None
     prefix = ["unshare", "--net", "--pid", "--mount", "--fork", "--kill-child"]
     try:
-        done = subprocess.run(prefix + ["true"], capture_output=True, timeout=20)
+        done = subprocess.run(
+            prefix + ["true"], capture_output=True, timeout=20
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return prefix if done.returncode == 0 else None
@@ -155,13 +157,22 @@ class Sandbox:
         os.chmod(self._root, 0o711)
         work = self._root / "work"
         if self.copy_folder:
-            total = sum(p.stat().st_size for p in self.module_path.parent.rglob("*")
-                        if p.is_file() and not p.is_symlink())
+            total = sum(
+                p.stat().st_size
+                for p in self.module_path.parent.rglob("*")
+                if p.is_file() and not p.is_symlink()
+            )
             if total > _MAX_SUBMISSION_BYTES:
-                raise ValueError(f"the submission folder is larger than "
-                                 f"{_MAX_SUBMISSION_BYTES // 2**20} MiB")
-            shutil.copytree(self.module_path.parent, work, symlinks=False,
-                            ignore=shutil.ignore_patterns("__pycache__"))
+                raise ValueError(
+                    f"the submission folder is larger than "
+                    f"{_MAX_SUBMISSION_BYTES // 2**20} MiB"
+                )
+            shutil.copytree(
+                self.module_path.parent,
+                work,
+                symlinks=False,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
         else:
             work.mkdir()
             shutil.copyfile(self.module_path, work / self.module_path.name)
@@ -184,46 +195,75 @@ class Sandbox:
         from_child_r, from_child_w = os.pipe()
         drop = self._drop_ids()
         config = {
-            "fd_in": to_child_r, "fd_out": from_child_w,
-            "grading_dir": str(_GRADING_DIR), "workdir": str(self._workdir),
+            "fd_in": to_child_r,
+            "fd_out": from_child_w,
+            "grading_dir": str(_GRADING_DIR),
+            "workdir": str(self._workdir),
             "module_path": str(self._workdir / self.module_path.name),
-            "lab": self.lab, "forbidden": list(self.limits.forbidden_imports),
+            "lab": self.lab,
+            "forbidden": list(self.limits.forbidden_imports),
             "memory_bytes": self.limits.memory_bytes,
             "max_processes": self.limits.max_processes,
             "max_file_bytes": self.limits.max_file_bytes,
-            "uid": drop[0] if drop else None, "gid": drop[1] if drop else None,
+            "uid": drop[0] if drop else None,
+            "gid": drop[1] if drop else None,
         }
         prefix = _namespace_prefix() if self.limits.isolate else None
         config["mount_namespace"] = prefix is not None
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(self._workdir), "LANG": "C.UTF-8",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self._workdir),
+            "LANG": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
         for name in ("KERAS_BACKEND",):
             if name in os.environ:
                 env[name] = os.environ[name]
-        command = [*(prefix or []), sys.executable, "-I", str(_CHILD), json.dumps(config)]
+        command = [
+            *(prefix or []),
+            sys.executable,
+            "-I",
+            str(_CHILD),
+            json.dumps(config),
+        ]
         try:
             self._proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=self._output_file,
-                stderr=subprocess.STDOUT, pass_fds=(to_child_r, from_child_w),
-                cwd=self._workdir, env=env, start_new_session=True)
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=self._output_file,
+                stderr=subprocess.STDOUT,
+                pass_fds=(to_child_r, from_child_w),
+                cwd=self._workdir,
+                env=env,
+                start_new_session=True,
+            )
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
         self._to_child, self._from_child = to_child_w, from_child_r
         self._namespaces = prefix is not None
-        deadline = time.monotonic() + min(self.limits.load_timeout, self._remaining())
+        deadline = time.monotonic() + min(
+            self.limits.load_timeout, self._remaining()
+        )
         try:
             ready = codec.read_message(self._from_child, deadline=deadline)
-            if not isinstance(ready, dict) or not isinstance(ready.get("applied"), dict):
+            if not isinstance(ready, dict) or not isinstance(
+                ready.get("applied"), dict
+            ):
                 raise codec.ProtocolError("bad first message")
         except codec.ChannelTimeout:
             self._kill()
             self._load_error = SubmissionError(
-                "timeout", f"importing the submission took longer than "
-                f"{self.limits.load_timeout:g} s (an infinite loop at import?)")
+                "timeout",
+                f"importing the submission took longer than "
+                f"{self.limits.load_timeout:g} s (an infinite loop at import?)",
+            )
             raise self._load_error from None
         except codec.ProtocolError as err:
             status = self._kill()
@@ -234,11 +274,17 @@ class Sandbox:
             self._started = time.monotonic()
         if not ready.get("ready"):
             self._kill()
-            info = ready.get("error") if isinstance(ready.get("error"), dict) else {}
+            info = (
+                ready.get("error")
+                if isinstance(ready.get("error"), dict)
+                else {}
+            )
             self._load_error = SubmissionError(
                 "memory" if info.get("type") == "MemoryError" else "load",
                 f"the submission failed to import: {info.get('type', '?')}: "
-                f"{info.get('message', '')}", str(info.get("traceback", "")))
+                f"{info.get('message', '')}",
+                str(info.get("traceback", "")),
+            )
             raise self._load_error
 
     def _remaining(self):
@@ -280,13 +326,22 @@ class Sandbox:
             else:
                 how = f"exited with status {status}"
             hint = ""
-            if status in (-signal.SIGKILL, -signal.SIGSEGV, 128 + signal.SIGKILL,
-                          128 + signal.SIGSEGV):
-                hint = (f" (perhaps it hit the {self.limits.memory_bytes / 2**30:g} GiB "
-                        f"memory cap)")
-            return SubmissionError("crash", f"the submission's process {how} {when}{hint}")
-        return SubmissionError("protocol", f"unreadable answer from the submission "
-                                           f"{when}: {err}")
+            if status in (
+                -signal.SIGKILL,
+                -signal.SIGSEGV,
+                128 + signal.SIGKILL,
+                128 + signal.SIGSEGV,
+            ):
+                hint = (
+                    f" (perhaps it hit the {self.limits.memory_bytes / 2**30:g} GiB "
+                    f"memory cap)"
+                )
+            return SubmissionError(
+                "crash", f"the submission's process {how} {when}{hint}"
+            )
+        return SubmissionError(
+            "protocol", f"unreadable answer from the submission {when}: {err}"
+        )
 
     def start(self):
         """Starts the child and loads the submission (done lazily by `call`)."""
@@ -331,56 +386,78 @@ class Sandbox:
             raise self._load_error
         if self._started is not None and self._remaining() <= 0:
             raise SubmissionError(
-                "wall_clock", f"the submission used up its {self.limits.wall_clock:g} s "
-                              f"wall-clock budget")
+                "wall_clock",
+                f"the submission used up its {self.limits.wall_clock:g} s "
+                f"wall-clock budget",
+            )
         if not self._alive():
             if self._proc is None and self._started is not None:
                 if self._restarts >= self.limits.max_restarts:
-                    raise SubmissionError("crash", "the submission crashed too often; "
-                                                   "no more restarts")
+                    raise SubmissionError(
+                        "crash",
+                        "the submission crashed too often; no more restarts",
+                    )
                 self._restarts += 1
             elif self._proc is not None:
                 self._kill()
             self._spawn()
         timeout = self.limits.call_timeout if timeout is None else timeout
         budget = min(timeout, self._remaining())
-        request = {"op": "method" if handle is not None else "call", "name": name,
-                   "args": list(args), "kwargs": dict(kwargs or {})}
+        request = {
+            "op": "method" if handle is not None else "call",
+            "name": name,
+            "args": list(args),
+            "kwargs": dict(kwargs or {}),
+        }
         if handle is not None:
             request["handle"] = handle
         try:
             codec.write_message(self._to_child, request)
-            answer = codec.read_message(self._from_child,
-                                        deadline=time.monotonic() + budget)
+            answer = codec.read_message(
+                self._from_child, deadline=time.monotonic() + budget
+            )
         except codec.ChannelTimeout:
             self._kill()
             if budget < timeout:
                 raise SubmissionError(
-                    "wall_clock", f"{name}() ran past the submission's "
-                    f"{self.limits.wall_clock:g} s wall-clock budget") from None
+                    "wall_clock",
+                    f"{name}() ran past the submission's "
+                    f"{self.limits.wall_clock:g} s wall-clock budget",
+                ) from None
             raise SubmissionError(
-                "timeout", f"{name}() did not return within {timeout:g} s "
-                f"(an infinite loop, or too slow)") from None
+                "timeout",
+                f"{name}() did not return within {timeout:g} s "
+                f"(an infinite loop, or too slow)",
+            ) from None
         except (codec.ProtocolError, BrokenPipeError) as err:
             status = self._kill()
             if isinstance(err, BrokenPipeError):
                 err = codec.ChannelClosed(str(err))
             raise self._death_error(status, f"during {name}()", err) from None
-        if not isinstance(answer, dict) or not ({"value"} == set(answer)
-                                                or {"error"} == set(answer)):
+        if not isinstance(answer, dict) or not (
+            {"value"} == set(answer) or {"error"} == set(answer)
+        ):
             self._kill()
             raise SubmissionError("protocol", f"malformed answer from {name}()")
         if "error" in answer:
             info = answer["error"] if isinstance(answer["error"], dict) else {}
             kind = str(info.get("type", "?"))
             reason = {"MemoryError": "memory"}.get(kind, "raised")
-            if kind == "AttributeError" and name and "defines no" in str(info.get("message")):
+            if (
+                kind == "AttributeError"
+                and name
+                and "defines no" in str(info.get("message"))
+            ):
                 reason = "missing"
             message = f"{name}() raised {kind}: {info.get('message', '')}"
             if reason == "memory":
-                message += (f" (the sandbox caps memory at "
-                            f"{self.limits.memory_bytes / 2**30:g} GiB)")
-            raise SubmissionError(reason, message, str(info.get("traceback", "")))
+                message += (
+                    f" (the sandbox caps memory at "
+                    f"{self.limits.memory_bytes / 2**30:g} GiB)"
+                )
+            raise SubmissionError(
+                reason, message, str(info.get("traceback", ""))
+            )
         return answer["value"]
 
     # ------------------------------------------------------------ reports
@@ -405,30 +482,50 @@ class Sandbox:
         limits = self.limits
 
         def active(label, value):
-            return isinstance(applied.get(label), int) and applied[label] == value
+            return (
+                isinstance(applied.get(label), int) and applied[label] == value
+            )
 
         return {
             "separate process": "yes (no pickle, JSON + raw arrays only)",
             "call timeout": f"{limits.call_timeout:g} s",
             "wall-clock limit": f"{limits.wall_clock:g} s",
-            "memory cap": (f"{limits.memory_bytes / 2**30:g} GiB (RLIMIT_AS)"
-                           if active("as", limits.memory_bytes) else "not active"),
-            "process cap": (f"{limits.max_processes} (RLIMIT_NPROC)"
-                            if active("nproc", limits.max_processes) and dropped
-                            else "not active (RLIMIT_NPROC does not bind root)"),
-            "file-size cap": (f"{limits.max_file_bytes // 2**20} MiB"
-                              if active("fsize", limits.max_file_bytes) else "not active"),
+            "memory cap": (
+                f"{limits.memory_bytes / 2**30:g} GiB (RLIMIT_AS)"
+                if active("as", limits.memory_bytes)
+                else "not active"
+            ),
+            "process cap": (
+                f"{limits.max_processes} (RLIMIT_NPROC)"
+                if active("nproc", limits.max_processes) and dropped
+                else "not active (RLIMIT_NPROC does not bind root)"
+            ),
+            "file-size cap": (
+                f"{limits.max_file_bytes // 2**20} MiB"
+                if active("fsize", limits.max_file_bytes)
+                else "not active"
+            ),
             "output": f"captured, first {limits.max_output_chars} characters kept",
-            "network": ("cut (new network namespace)" if getattr(self, "_namespaces", False)
-                        else "not cut (no network namespace available)"),
-            "process tree": ("new PID namespace: all its processes die with it"
-                             if getattr(self, "_namespaces", False)
-                             else "process group only"),
-            "user": (f"unprivileged (uid {applied['uid']})" if dropped
-                     else "same as the grader"),
+            "network": (
+                "cut (new network namespace)"
+                if getattr(self, "_namespaces", False)
+                else "not cut (no network namespace available)"
+            ),
+            "process tree": (
+                "new PID namespace: all its processes die with it"
+                if getattr(self, "_namespaces", False)
+                else "process group only"
+            ),
+            "user": (
+                f"unprivileged (uid {applied['uid']})"
+                if dropped
+                else "same as the grader"
+            ),
             "working folder": "a fresh copy holding only the submission",
-            "temporary folders": (", ".join(applied["private_tmp"]) + " private (tmpfs)"
-                                  if isinstance(applied.get("private_tmp"), list)
-                                  else "shared with the machine"),
+            "temporary folders": (
+                ", ".join(applied["private_tmp"]) + " private (tmpfs)"
+                if isinstance(applied.get("private_tmp"), list)
+                else "shared with the machine"
+            ),
             "forbidden imports": ", ".join(limits.forbidden_imports) or "none",
         }

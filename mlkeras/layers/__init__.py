@@ -10,3 +10,12 @@ from mlkeras.layers.sinusoidal_positional_encoding import (
     SinusoidalPositionalEncoding,
     sinusoidal_encoding,
 )
+
+__all__ = [
+    "MultiHeadAttention",
+    "PeepholeLSTM",
+    "PeepholeLSTMCell",
+    "scaled_dot_product_attention",
+    "SinusoidalPositionalEncoding",
+    "sinusoidal_encoding",
+]

@@ -24,7 +24,7 @@ _DEVICE_KIND = []
 
 
 def _device_kind():
-    """"gpu" when the backend sees an accelerator, else "cpu" (cached)."""
+    """ "gpu" when the backend sees an accelerator, else "cpu" (cached)."""
     if not _DEVICE_KIND:
         devices = keras.distribution.list_devices()
         on_cpu = all(str(d).lower().startswith("cpu") for d in devices)
@@ -190,17 +190,26 @@ class MultiHeadAttention(keras.layers.Layer):
                 "`value_dim` must be a positive integer or None. "
                 f"Received: value_dim={value_dim}"
             )
-        if (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
-                or not 0 <= dropout < 1):
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not 0 <= dropout < 1
+        ):
             raise ValueError(
                 "`dropout` must be a number in [0, 1). "
                 f"Received: dropout={dropout}"
             )
         if output_shape is not None:
-            shape = ((output_shape,) if isinstance(output_shape, int)
-                     else output_shape)
-            if (not isinstance(shape, (tuple, list)) or not shape
-                    or not all(_is_positive_int(d) for d in shape)):
+            shape = (
+                (output_shape,)
+                if isinstance(output_shape, int)
+                else output_shape
+            )
+            if (
+                not isinstance(shape, (tuple, list))
+                or not shape
+                or not all(_is_positive_int(d) for d in shape)
+            ):
                 raise ValueError(
                     "`output_shape` must be a positive integer or a tuple of "
                     f"them. Received: output_shape={output_shape}"
@@ -232,13 +241,15 @@ class MultiHeadAttention(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.projection_activity_regularizer = keras.regularizers.get(
-            activity_regularizer)
+            activity_regularizer
+        )
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.seed = seed
         self._scale = 1.0 / math.sqrt(float(key_dim))
-        self._seed_generator = (keras.random.SeedGenerator(seed)
-                                if dropout > 0 else None)
+        self._seed_generator = (
+            keras.random.SeedGenerator(seed) if dropout > 0 else None
+        )
 
     def _sublayer_kwargs(self):
         # Fresh initializer objects per sublayer, so that seeded
@@ -270,8 +281,11 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
-        for name, shape in (("query", query_shape), ("value", value_shape),
-                            ("key", key_shape)):
+        for name, shape in (
+            ("query", query_shape),
+            ("value", value_shape),
+            ("key", key_shape),
+        ):
             if len(shape) != 3:
                 raise ValueError(
                     f"`{name}` must have rank 3, (batch, sequence, features). "
@@ -282,20 +296,23 @@ class MultiHeadAttention(keras.layers.Layer):
                     f"The last dimension of `{name}` must be known. "
                     f"Received: {name}.shape={tuple(shape)}"
                 )
-        if (key_shape[1] is not None and value_shape[1] is not None
-                and key_shape[1] != value_shape[1]):
+        if (
+            key_shape[1] is not None
+            and value_shape[1] is not None
+            and key_shape[1] != value_shape[1]
+        ):
             raise ValueError(
                 "`key` and `value` must have the same sequence length. "
                 f"Received: key.shape={tuple(key_shape)}, "
                 f"value.shape={tuple(value_shape)}"
             )
-        self._query_dense = self._projection("query", query_shape,
-                                             self.key_dim)
+        self._query_dense = self._projection("query", query_shape, self.key_dim)
         self._key_dense = self._projection("key", key_shape, self.key_dim)
-        self._value_dense = self._projection("value", value_shape,
-                                             self.value_dim)
+        self._value_dense = self._projection(
+            "value", value_shape, self.value_dim
+        )
         out_dims = self._output_shape or (query_shape[-1],)
-        letters = "efgh"[:len(out_dims)]
+        letters = "efgh"[: len(out_dims)]
         self._output_dense = keras.layers.EinsumDense(
             f"abcd,cd{letters}->ab{letters}",
             output_shape=(None, *out_dims),
@@ -304,7 +321,8 @@ class MultiHeadAttention(keras.layers.Layer):
             **self._sublayer_kwargs(),
         )
         self._output_dense.build(
-            (query_shape[0], query_shape[1], self.num_heads, self.value_dim))
+            (query_shape[0], query_shape[1], self.num_heads, self.value_dim)
+        )
         self.built = True
 
     def _project(self, dense, inputs):
@@ -320,15 +338,20 @@ class MultiHeadAttention(keras.layers.Layer):
         regularizer = self.projection_activity_regularizer
         if regularizer is not None:
             batch = ops.cast(ops.shape(outputs)[0], "float32")
-            self.add_loss(ops.divide_no_nan(
-                ops.cast(regularizer(outputs), "float32"), batch))
+            self.add_loss(
+                ops.divide_no_nan(
+                    ops.cast(regularizer(outputs), "float32"), batch
+                )
+            )
         return outputs
 
     def _check_feature_sizes(self, query, value, key):
         """The inputs must match the sizes the projections were built for."""
-        for name, tensor, layer in (("query", query, self._query_dense),
-                                    ("value", value, self._value_dense),
-                                    ("key", key, self._key_dense)):
+        for name, tensor, layer in (
+            ("query", query, self._query_dense),
+            ("value", value, self._value_dense),
+            ("key", key, self._key_dense),
+        ):
             if len(tensor.shape) != 3:
                 raise ValueError(
                     f"`{name}` must have rank 3, (batch, sequence, features). "
@@ -340,16 +363,27 @@ class MultiHeadAttention(keras.layers.Layer):
                     f"This layer was built for `{name}` with {expected} "
                     f"features. Received: {name}.shape={tuple(tensor.shape)}"
                 )
-        if (key.shape[1] is not None and value.shape[1] is not None
-                and key.shape[1] != value.shape[1]):
+        if (
+            key.shape[1] is not None
+            and value.shape[1] is not None
+            and key.shape[1] != value.shape[1]
+        ):
             raise ValueError(
                 "`key` and `value` must have the same sequence length. "
                 f"Received: key.shape={tuple(key.shape)}, "
                 f"value.shape={tuple(value.shape)}"
             )
 
-    def _combined_mask(self, query, value, query_mask, value_mask, key_mask,
-                       attention_mask, use_causal_mask):
+    def _combined_mask(
+        self,
+        query,
+        value,
+        query_mask,
+        value_mask,
+        key_mask,
+        attention_mask,
+        use_causal_mask,
+    ):
         """ANDs every mask into one boolean `(B or 1, T, S)`, or None."""
         batch, length = query.shape[0], query.shape[1]
         source = value.shape[1]
@@ -372,8 +406,9 @@ class MultiHeadAttention(keras.layers.Layer):
                     m = m[None]
                 mask = both(mask, m[:, None, :])
         if attention_mask is not None:
-            _check_mask_shape("attention_mask", attention_mask,
-                              (batch, length, source))
+            _check_mask_shape(
+                "attention_mask", attention_mask, (batch, length, source)
+            )
             attention_mask = ops.cast(attention_mask, "bool")
             if len(attention_mask.shape) == 2:
                 attention_mask = attention_mask[None]
@@ -402,8 +437,10 @@ class MultiHeadAttention(keras.layers.Layer):
         backend = keras.backend.backend()
         if backend == "jax" and self.value_dim != self.key_dim:
             return False  # jax.nn.dot_product_attention needs equal sizes
-        if (keras.backend.standardize_dtype(self.compute_dtype) != "float32"
-                and backend != "jax"):
+        if (
+            keras.backend.standardize_dtype(self.compute_dtype) != "float32"
+            and backend != "jax"
+        ):
             # JAX's fused op takes float32 logits from low-precision inputs;
             # the others may not, so they keep the explicit float32 path.
             return False
@@ -425,19 +462,28 @@ class MultiHeadAttention(keras.layers.Layer):
         if key is None:
             key = value
         self._check_feature_sizes(query, value, key)
-        mask = self._combined_mask(query, value, query_mask, value_mask,
-                                   key_mask, attention_mask, use_causal_mask)
+        mask = self._combined_mask(
+            query,
+            value,
+            query_mask,
+            value_mask,
+            key_mask,
+            attention_mask,
+            use_causal_mask,
+        )
         # Causal alone is passed as a flag to the kernels; it never masks a
         # whole row, since key 0 is always visible.
         causal_flag = use_causal_mask and mask is None
         q = self._project(self._query_dense, query)  # (B, T, N, key_dim)
-        k = self._project(self._key_dense, key)      # (B, S, N, key_dim)
+        k = self._project(self._key_dense, key)  # (B, S, N, key_dim)
         v = self._project(self._value_dense, value)  # (B, S, N, value_dim)
         dropout_active = bool(self.dropout > 0 and training)
         scores = None
         if self._use_fused(return_attention_scores, dropout_active):
             attended = ops.dot_product_attention(
-                q, k, v,
+                q,
+                k,
+                v,
                 mask=None if mask is None else mask[:, None],
                 scale=self._scale,
                 is_causal=causal_flag,
@@ -447,13 +493,15 @@ class MultiHeadAttention(keras.layers.Layer):
                 # Fused kernels spread a fully masked row evenly over the
                 # keys; zero it, as the explicit path does.
                 seen = ops.any(mask, axis=-1)  # (B or 1, T)
-                attended = attended * ops.cast(seen[:, :, None, None],
-                                               attended.dtype)
+                attended = attended * ops.cast(
+                    seen[:, :, None, None], attended.dtype
+                )
         else:
             if causal_flag:
                 mask = self._causal_mask(query, value)
-            attended, scores = self._explicit_attention(q, k, v, mask,
-                                                        dropout_active)
+            attended, scores = self._explicit_attention(
+                q, k, v, mask, dropout_active
+            )
         output = self._project(self._output_dense, attended)
         if return_attention_scores:
             return output, scores
@@ -474,50 +522,71 @@ class MultiHeadAttention(keras.layers.Layer):
         weights = ops.cast(weights, v.dtype)
         kept = weights
         if dropout_active:
-            kept = keras.random.dropout(weights, self.dropout,
-                                        seed=self._seed_generator)
+            kept = keras.random.dropout(
+                weights, self.dropout, seed=self._seed_generator
+            )
         attended = ops.matmul(kept, ops.transpose(v, (0, 2, 1, 3)))
         return ops.transpose(attended, (0, 2, 1, 3)), weights
 
-    def compute_output_spec(self, query, value, key=None, query_mask=None,
-                            value_mask=None, key_mask=None,
-                            attention_mask=None, use_causal_mask=False,
-                            return_attention_scores=False, training=None):
+    def compute_output_spec(
+        self,
+        query,
+        value,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        training=None,
+    ):
         out_dims = self._output_shape or (query.shape[-1],)
         output = keras.KerasTensor(
             (query.shape[0], query.shape[1], *out_dims),
-            dtype=self.compute_dtype)
+            dtype=self.compute_dtype,
+        )
         if not return_attention_scores:
             return output
         scores = keras.KerasTensor(
             (query.shape[0], self.num_heads, query.shape[1], value.shape[1]),
-            dtype=self.compute_dtype)
+            dtype=self.compute_dtype,
+        )
         return output, scores
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "num_heads": self.num_heads,
-            "key_dim": self.key_dim,
-            "value_dim": self.value_dim,
-            "dropout": self.dropout,
-            "use_bias": self.use_bias,
-            "output_shape": self._output_shape,
-            "flash_attention": self.flash_attention,
-            "kernel_initializer": keras.initializers.serialize(
-                self.kernel_initializer),
-            "bias_initializer": keras.initializers.serialize(
-                self.bias_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(
-                self.kernel_regularizer),
-            "bias_regularizer": keras.regularizers.serialize(
-                self.bias_regularizer),
-            "activity_regularizer": keras.regularizers.serialize(
-                self.projection_activity_regularizer),
-            "kernel_constraint": keras.constraints.serialize(
-                self.kernel_constraint),
-            "bias_constraint": keras.constraints.serialize(
-                self.bias_constraint),
-            "seed": self.seed,
-        })
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "value_dim": self.value_dim,
+                "dropout": self.dropout,
+                "use_bias": self.use_bias,
+                "output_shape": self._output_shape,
+                "flash_attention": self.flash_attention,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(
+                    self.bias_initializer
+                ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                ),
+                "bias_regularizer": keras.regularizers.serialize(
+                    self.bias_regularizer
+                ),
+                "activity_regularizer": keras.regularizers.serialize(
+                    self.projection_activity_regularizer
+                ),
+                "kernel_constraint": keras.constraints.serialize(
+                    self.kernel_constraint
+                ),
+                "bias_constraint": keras.constraints.serialize(
+                    self.bias_constraint
+                ),
+                "seed": self.seed,
+            }
+        )
         return config

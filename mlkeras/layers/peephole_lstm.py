@@ -7,12 +7,26 @@ from mlkeras.layers.peephole_lstm_backprop import peephole_lstm_sequence
 from mlkeras.layers.peephole_lstm_cell import PeepholeLSTMCell
 
 _CELL_ARGUMENTS = (
-    "units", "activation", "recurrent_activation", "use_bias",
-    "kernel_initializer", "recurrent_initializer", "bias_initializer",
-    "peephole_initializer", "unit_forget_bias", "kernel_regularizer",
-    "recurrent_regularizer", "bias_regularizer", "peephole_regularizer",
-    "kernel_constraint", "recurrent_constraint", "bias_constraint",
-    "peephole_constraint", "dropout", "recurrent_dropout", "seed",
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "peephole_initializer",
+    "unit_forget_bias",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "peephole_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "peephole_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
 )
 
 
@@ -206,7 +220,8 @@ class PeepholeLSTM(keras.layers.RNN):
             raise ValueError(
                 "`PeepholeLSTM` expects inputs of rank 3, "
                 "(batch, timesteps, features). "
-                f"Received: sequences.shape={tuple(sequences_shape)}")
+                f"Received: sequences.shape={tuple(sequences_shape)}"
+            )
         super().build(sequences_shape, initial_state_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
@@ -214,20 +229,24 @@ class PeepholeLSTM(keras.layers.RNN):
             raise ValueError(
                 "`PeepholeLSTM` expects inputs of rank 3, "
                 "(batch, timesteps, features). "
-                f"Received: sequences.shape={tuple(sequences.shape)}")
+                f"Received: sequences.shape={tuple(sequences.shape)}"
+            )
         if mask is not None:
             mask = keras.tree.flatten(mask)[0]
             expected = tuple(sequences.shape[:2])
             found = tuple(mask.shape)
             if len(found) != 2 or any(
-                    a is not None and b is not None and a != b
-                    for a, b in zip(found, expected)):
+                a is not None and b is not None and a != b
+                for a, b in zip(found, expected)
+            ):
                 raise ValueError(
                     "`mask` must have shape (batch, timesteps) = "
                     f"{expected}, matching the inputs. "
-                    f"Received: mask.shape={found}")
-        return super().call(sequences, initial_state=initial_state,
-                            mask=mask, training=training)
+                    f"Received: mask.shape={found}"
+                )
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
@@ -235,23 +254,26 @@ class PeepholeLSTM(keras.layers.RNN):
         recurrent_mask = None
         if training and cell.dropout > 0.0:
             input_mask = ops.expand_dims(
-                cell._dropout_mask(sequences[:, 0, :], cell.dropout), 1)
+                cell._dropout_mask(sequences[:, 0, :], cell.dropout), 1
+            )
         if training and cell.recurrent_dropout > 0.0:
             recurrent_mask = cell._dropout_mask(
-                initial_state[0], cell.recurrent_dropout)
+                initial_state[0], cell.recurrent_dropout
+            )
         if mask is None and recurrent_mask is None and self._fused_ok():
-            return self._fused_inner_loop(sequences, initial_state,
-                                          input_mask)
+            return self._fused_inner_loop(sequences, initial_state, input_mask)
         # One product for the input part of every step and gate.
         projected = cell.project_inputs(sequences, input_mask)
         # The cell reads these while `RNN.inner_loop` runs it step by step.
         cell._projected_inputs = True
         cell._sequence_recurrent_mask = recurrent_mask
         cell._sequence_weights = cell.recurrent_weights(
-            projected.dtype, ops.shape(sequences)[0])
+            projected.dtype, ops.shape(sequences)[0]
+        )
         try:
             return super().inner_loop(
-                projected, initial_state, mask=mask, training=training)
+                projected, initial_state, mask=mask, training=training
+            )
         finally:
             cell._projected_inputs = False
             cell._sequence_recurrent_mask = None
@@ -260,10 +282,12 @@ class PeepholeLSTM(keras.layers.RNN):
     def _fused_ok(self):
         """Whether `peephole_lstm_sequence` computes this layer's call."""
         cell = self.cell
-        return (not self.unroll
-                and keras.backend.backend() in ("tensorflow", "jax")
-                and cell.activation is keras.activations.tanh
-                and cell.recurrent_activation is keras.activations.sigmoid)
+        return (
+            not self.unroll
+            and keras.backend.backend() in ("tensorflow", "jax")
+            and cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid
+        )
 
     def _fused_inner_loop(self, sequences, initial_state, input_mask):
         cell = self.cell
@@ -276,13 +300,21 @@ class PeepholeLSTM(keras.layers.RNN):
             sequences = ops.flip(sequences, axis=0)
         dtype = sequences.dtype
         kernel = ops.cast(cell.kernel, dtype)
-        bias = (ops.cast(cell.bias, dtype) if cell.use_bias
-                else ops.zeros((4 * cell.units,), dtype=dtype))
+        bias = (
+            ops.cast(cell.bias, dtype)
+            if cell.use_bias
+            else ops.zeros((4 * cell.units,), dtype=dtype)
+        )
         weights = cell.recurrent_weights(dtype, ops.shape(sequences)[1])
         # `RNN.call` has cast the states to the compute dtype already.
         outputs, h, c = peephole_lstm_sequence(
-            sequences, kernel, bias, *weights, *initial_state,
-            return_sequences=self.return_sequences)
+            sequences,
+            kernel,
+            bias,
+            *weights,
+            *initial_state,
+            return_sequences=self.return_sequences,
+        )
         if self.return_sequences:
             outputs = ops.transpose(outputs, (1, 0, 2))
         else:
@@ -305,6 +337,7 @@ class PeepholeLSTM(keras.layers.RNN):
 def _cell_property(name):
     def getter(self):
         return getattr(self.cell, name)
+
     getter.__doc__ = f"The cell's `{name}`."
     return property(getter)
 

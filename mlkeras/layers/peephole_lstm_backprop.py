@@ -91,11 +91,13 @@ def _loop(step, steps, initial_state, reverse=False):
 
     loop = keras.layers.RNN(
         _StepFunction(flat_step, [ops.shape(s)[-1] for s in initial_state]),
-        return_sequences=True)
-    _, outputs, states = loop.inner_loop(index, list(initial_state),
-                                         mask=None)
-    outputs = tuple(ops.reshape(o, (steps, batch_size, width))
-                    for o, width in zip(outputs, widths))
+        return_sequences=True,
+    )
+    _, outputs, states = loop.inner_loop(index, list(initial_state), mask=None)
+    outputs = tuple(
+        ops.reshape(o, (steps, batch_size, width))
+        for o, width in zip(outputs, widths)
+    )
     return outputs, states
 
 
@@ -126,6 +128,7 @@ class _Schedule:
         """
         parts = []
         if self.has_loop:
+
             def iteration(k, state):
                 kept = []
                 for j in range(self.unroll):
@@ -135,8 +138,9 @@ class _Schedule:
 
             kept, state = _loop(iteration, self.loops, state)
             width = len(kept) // self.unroll
-            parts = [kept[j * width:(j + 1) * width]
-                     for j in range(self.unroll)]
+            parts = [
+                kept[j * width : (j + 1) * width] for j in range(self.unroll)
+            ]
         rest = []
         for t in self.rest:
             kept_t, state = step(t, state)
@@ -157,12 +161,15 @@ class _Schedule:
             rest[n], state = step(self.rest[n], kept_rest[n], state)
         parts = []
         if self.has_loop:
+
             def iteration(k, state):
                 outputs = [None] * self.unroll
                 for j in reversed(range(self.unroll)):
                     outputs[j], state = step(
                         self.unroll * k + j,
-                        tuple(a[k] for a in kept_parts[j]), state)
+                        tuple(a[k] for a in kept_parts[j]),
+                        state,
+                    )
                 return tuple(outputs), state
 
             parts, state = _loop(iteration, self.loops, state, reverse=True)
@@ -181,17 +188,25 @@ class _Schedule:
                 pieces.append(parts[0])
             else:
                 block = ops.stack(parts, axis=1)
-                pieces.append(
-                    ops.reshape(block, (-1, *ops.shape(block)[2:])))
+                pieces.append(ops.reshape(block, (-1, *ops.shape(block)[2:])))
         pieces.extend(ops.expand_dims(r, 0) for r in rest)
         if len(pieces) == 1:
             return pieces[0]
         return ops.concatenate(pieces, axis=0)
 
 
-def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
-                           input_peephole, forget_peephole, output_peephole,
-                           h, c, return_sequences=True):
+def peephole_lstm_sequence(
+    inputs,
+    kernel,
+    bias,
+    recurrent_kernel,
+    input_peephole,
+    forget_peephole,
+    output_peephole,
+    h,
+    c,
+    return_sequences=True,
+):
     """Runs the peephole LSTM over a time-major input sequence.
 
     The input part of every step and gate, `x_t W + b`, is one matrix
@@ -232,19 +247,23 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
         if on_tensorflow:
             # One product with a weight per gate, `(4, input_dim + 1, units)`,
             # gives each gate's input part as its own contiguous tensor.
-            w_b_gates = ops.transpose(ops.reshape(w_b, (-1, 4, units)),
-                                      (1, 0, 2))
-            z_x = ops.reshape(ops.matmul(flat_x[None], w_b_gates),
-                              (4, steps, batch_size, units))
+            w_b_gates = ops.transpose(
+                ops.reshape(w_b, (-1, 4, units)), (1, 0, 2)
+            )
+            z_x = ops.reshape(
+                ops.matmul(flat_x[None], w_b_gates),
+                (4, steps, batch_size, units),
+            )
             z_x_gates = [z_x[n] for n in range(4)]
-            u_gates = [u[:, n * units:(n + 1) * units] for n in range(4)]
+            u_gates = [u[:, n * units : (n + 1) * units] for n in range(4)]
 
             def preactivations(t, h_prev):
-                return [z_g[t] + ops.matmul(h_prev, u_g)
-                        for z_g, u_g in zip(z_x_gates, u_gates)]
+                return [
+                    z_g[t] + ops.matmul(h_prev, u_g)
+                    for z_g, u_g in zip(z_x_gates, u_gates)
+                ]
         else:
-            z_x = ops.reshape(ops.matmul(flat_x, w_b),
-                              (steps, batch_size, -1))
+            z_x = ops.reshape(ops.matmul(flat_x, w_b), (steps, batch_size, -1))
 
             def preactivations(t, h_prev):
                 return ops.split(z_x[t] + ops.matmul(h_prev, u), 4, axis=-1)
@@ -266,27 +285,34 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
         outputs = (h_last, c_last)
         if return_sequences:
             kept_parts, kept_rest = kept
-            h_prevs = schedule.time_major([part[0] for part in kept_parts],
-                                          [kept_t[0] for kept_t in kept_rest])
+            h_prevs = schedule.time_major(
+                [part[0] for part in kept_parts],
+                [kept_t[0] for kept_t in kept_rest],
+            )
             hs = ops.concatenate([h_prevs[1:], h_last[None]], axis=0)
             outputs = (hs,) + outputs
 
         def grad(*args, upstream=None):
             if upstream is None:
                 upstream = args[0] if len(args) == 1 else args
-            upstream = [ops.zeros_like(like) if d is None else d
-                        for d, like in zip(upstream, outputs)]
+            upstream = [
+                ops.zeros_like(like) if d is None else d
+                for d, like in zip(upstream, outputs)
+            ]
             d_hs = upstream[0] if return_sequences else None
             d_h_last, d_c_last = upstream[-2:]
             if on_tensorflow:
-                u_halves_t = [ops.transpose(u[:, :2 * units]),
-                              ops.transpose(u[:, 2 * units:])]
+                u_halves_t = [
+                    ops.transpose(u[:, : 2 * units]),
+                    ops.transpose(u[:, 2 * units :]),
+                ]
 
                 def to_previous_output(dz_gates):
                     dz_if = ops.concatenate(dz_gates[:2], axis=-1)
                     dz_co = ops.concatenate(dz_gates[2:], axis=-1)
-                    return (ops.matmul(dz_co, u_halves_t[1])
-                            + ops.matmul(dz_if, u_halves_t[0]))
+                    return ops.matmul(dz_co, u_halves_t[1]) + ops.matmul(
+                        dz_if, u_halves_t[0]
+                    )
             else:
                 u_t = ops.transpose(u)
 
@@ -317,32 +343,71 @@ def peephole_lstm_sequence(inputs, kernel, bias, recurrent_kernel,
                 d_p_i = d_p_i + dz_gates[0] * c_prev
                 d_p_f = d_p_f + dz_gates[1] * c_prev
                 d_p_o = d_p_o + dz_gates[3] * c_t
-                return dz, [dh_prev, dc_prev, c_prev, d_u, d_w_b, d_p_i,
-                            d_p_f, d_p_o]
+                return dz, [
+                    dh_prev,
+                    dc_prev,
+                    c_prev,
+                    d_u,
+                    d_w_b,
+                    d_p_i,
+                    d_p_f,
+                    d_p_o,
+                ]
 
             zeros = ops.zeros_like(p_i)
             (dz_parts, dz_rest), states = schedule.backward(
-                backward, kept,
-                [d_h_last, d_c_last, c_last, ops.zeros_like(u),
-                 ops.zeros_like(w_b), zeros, zeros, zeros])
+                backward,
+                kept,
+                [
+                    d_h_last,
+                    d_c_last,
+                    c_last,
+                    ops.zeros_like(u),
+                    ops.zeros_like(w_b),
+                    zeros,
+                    zeros,
+                    zeros,
+                ],
+            )
             dh_0, dc_0, _, d_u, d_w_b, d_p_i, d_p_f, d_p_o = states
             w_t = ops.transpose(w)
 
             def to_inputs(dz):
                 flat = ops.reshape(dz, (-1, ops.shape(dz)[-1]))
-                return ops.reshape(ops.matmul(flat, w_t),
-                                   (*ops.shape(dz)[:-1], -1))
+                return ops.reshape(
+                    ops.matmul(flat, w_t), (*ops.shape(dz)[:-1], -1)
+                )
 
-            d_x = schedule.time_major([to_inputs(dz) for dz in dz_parts],
-                                      [to_inputs(dz) for dz in dz_rest],
-                                      reverse=True)
-            return (d_x, d_w_b[:-1], d_w_b[-1], d_u, d_p_i, d_p_f, d_p_o,
-                    dh_0, dc_0)
+            d_x = schedule.time_major(
+                [to_inputs(dz) for dz in dz_parts],
+                [to_inputs(dz) for dz in dz_rest],
+                reverse=True,
+            )
+            return (
+                d_x,
+                d_w_b[:-1],
+                d_w_b[-1],
+                d_u,
+                d_p_i,
+                d_p_f,
+                d_p_o,
+                dh_0,
+                dc_0,
+            )
 
         return outputs, grad
 
-    outputs = sequence(inputs, kernel, bias, recurrent_kernel, input_peephole,
-                       forget_peephole, output_peephole, h, c)
+    outputs = sequence(
+        inputs,
+        kernel,
+        bias,
+        recurrent_kernel,
+        input_peephole,
+        forget_peephole,
+        output_peephole,
+        h,
+        c,
+    )
     if return_sequences:
         return tuple(outputs)
     return (None, *outputs)

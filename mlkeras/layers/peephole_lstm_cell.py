@@ -7,15 +7,19 @@ from keras import ops
 def _check_units(units):
     if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
         raise ValueError(
-            "`units` must be a positive integer. "
-            f"Received: units={units!r}")
+            f"`units` must be a positive integer. Received: units={units!r}"
+        )
 
 
 def _check_rate(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            0.0 <= value < 1.0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (0.0 <= value < 1.0)
+    ):
         raise ValueError(
-            f"`{name}` must be a float in [0, 1). Received: {name}={value!r}")
+            f"`{name}` must be a float in [0, 1). Received: {name}={value!r}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="mlkeras")
@@ -149,32 +153,32 @@ class PeepholeLSTMCell(keras.layers.Layer):
         _check_units(units)
         _check_rate("dropout", dropout)
         _check_rate("recurrent_dropout", recurrent_dropout)
-        if seed is not None and (isinstance(seed, bool)
-                                 or not isinstance(seed, int)):
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int)
+        ):
             raise ValueError(
-                f"`seed` must be an integer or None. Received: seed={seed!r}")
+                f"`seed` must be an integer or None. Received: seed={seed!r}"
+            )
         super().__init__(**kwargs)
         self.units = units
         self.activation = keras.activations.get(activation)
-        self.recurrent_activation = keras.activations.get(
-            recurrent_activation)
+        self.recurrent_activation = keras.activations.get(recurrent_activation)
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(
-            recurrent_initializer)
+            recurrent_initializer
+        )
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.peephole_initializer = keras.initializers.get(
-            peephole_initializer)
+        self.peephole_initializer = keras.initializers.get(peephole_initializer)
         self.unit_forget_bias = unit_forget_bias
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(
-            recurrent_regularizer)
+            recurrent_regularizer
+        )
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.peephole_regularizer = keras.regularizers.get(
-            peephole_regularizer)
+        self.peephole_regularizer = keras.regularizers.get(peephole_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.recurrent_constraint = keras.constraints.get(
-            recurrent_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.peephole_constraint = keras.constraints.get(peephole_constraint)
         self.dropout = float(dropout)
@@ -195,44 +199,57 @@ class PeepholeLSTMCell(keras.layers.Layer):
         if input_dim is None:
             raise ValueError(
                 "The last dimension of the inputs of `PeepholeLSTMCell` must "
-                f"be known. Received: input_shape={input_shape}")
+                f"be known. Received: input_shape={input_shape}"
+            )
         units = self.units
         self.kernel = self.add_weight(
-            shape=(input_dim, 4 * units), name="kernel",
+            shape=(input_dim, 4 * units),
+            name="kernel",
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
+            constraint=self.kernel_constraint,
+        )
         self.recurrent_kernel = self.add_weight(
-            shape=(units, 4 * units), name="recurrent_kernel",
+            shape=(units, 4 * units),
+            name="recurrent_kernel",
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint)
+            constraint=self.recurrent_constraint,
+        )
         if self.use_bias:
             if self.unit_forget_bias:
+
                 def bias_initializer(shape, dtype=None):
                     del shape
                     base = self.bias_initializer
-                    return ops.concatenate([
-                        base((units,), dtype=dtype),
-                        keras.initializers.Ones()((units,), dtype=dtype),
-                        base((2 * units,), dtype=dtype),
-                    ])
+                    return ops.concatenate(
+                        [
+                            base((units,), dtype=dtype),
+                            keras.initializers.Ones()((units,), dtype=dtype),
+                            base((2 * units,), dtype=dtype),
+                        ]
+                    )
             else:
                 bias_initializer = self.bias_initializer
             self.bias = self.add_weight(
-                shape=(4 * units,), name="bias",
+                shape=(4 * units,),
+                name="bias",
                 initializer=bias_initializer,
                 regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint)
+                constraint=self.bias_constraint,
+            )
         else:
             self.bias = None
         self.input_peephole, self.forget_peephole, self.output_peephole = (
             self.add_weight(
-                shape=(units,), name=f"{gate}_peephole",
+                shape=(units,),
+                name=f"{gate}_peephole",
                 initializer=self.peephole_initializer,
                 regularizer=self.peephole_regularizer,
-                constraint=self.peephole_constraint)
-            for gate in ("input", "forget", "output"))
+                constraint=self.peephole_constraint,
+            )
+            for gate in ("input", "forget", "output")
+        )
 
     def project_inputs(self, inputs, input_mask=None):
         """Returns `inputs W + b`, the input part of all four gates.
@@ -266,15 +283,23 @@ class PeepholeLSTMCell(keras.layers.Layer):
         Returns:
             A tuple of four tensors.
         """
-        peepholes = [ops.cast(p, dtype) for p in (
-            self.input_peephole, self.forget_peephole, self.output_peephole)]
+        peepholes = [
+            ops.cast(p, dtype)
+            for p in (
+                self.input_peephole,
+                self.forget_peephole,
+                self.output_peephole,
+            )
+        ]
         if batch_size is not None:
-            peepholes = [ops.broadcast_to(p, (batch_size, self.units))
-                         for p in peepholes]
+            peepholes = [
+                ops.broadcast_to(p, (batch_size, self.units)) for p in peepholes
+            ]
         return (ops.cast(self.recurrent_kernel, dtype), *peepholes)
 
-    def recurrent_step(self, projected, states, recurrent_mask=None,
-                       weights=None):
+    def recurrent_step(
+        self, projected, states, recurrent_mask=None, weights=None
+    ):
         """Runs the recurrent part of one step on projected inputs.
 
         Args:
@@ -308,46 +333,55 @@ class PeepholeLSTMCell(keras.layers.Layer):
     def call(self, inputs, states, training=False):
         if self._projected_inputs:
             return self.recurrent_step(
-                inputs, states, self._sequence_recurrent_mask,
-                self._sequence_weights)
+                inputs,
+                states,
+                self._sequence_recurrent_mask,
+                self._sequence_weights,
+            )
         input_mask = None
         recurrent_mask = None
         if training and self.dropout > 0.0:
             input_mask = self._dropout_mask(inputs, self.dropout)
         if training and self.recurrent_dropout > 0.0:
             recurrent_mask = self._dropout_mask(
-                states[0], self.recurrent_dropout)
+                states[0], self.recurrent_dropout
+            )
         projected = self.project_inputs(inputs, input_mask)
         return self.recurrent_step(projected, states, recurrent_mask)
 
     def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)
-                for _ in range(2)]
+        return [
+            ops.zeros((batch_size, self.units), dtype=self.compute_dtype)
+            for _ in range(2)
+        ]
 
     def get_config(self):
         config = super().get_config()
         serialize = keras.saving.serialize_keras_object
-        config.update({
-            "units": self.units,
-            "activation": keras.activations.serialize(self.activation),
-            "recurrent_activation": keras.activations.serialize(
-                self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": serialize(self.kernel_initializer),
-            "recurrent_initializer": serialize(self.recurrent_initializer),
-            "bias_initializer": serialize(self.bias_initializer),
-            "peephole_initializer": serialize(self.peephole_initializer),
-            "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": serialize(self.kernel_regularizer),
-            "recurrent_regularizer": serialize(self.recurrent_regularizer),
-            "bias_regularizer": serialize(self.bias_regularizer),
-            "peephole_regularizer": serialize(self.peephole_regularizer),
-            "kernel_constraint": serialize(self.kernel_constraint),
-            "recurrent_constraint": serialize(self.recurrent_constraint),
-            "bias_constraint": serialize(self.bias_constraint),
-            "peephole_constraint": serialize(self.peephole_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
-        })
+        config.update(
+            {
+                "units": self.units,
+                "activation": keras.activations.serialize(self.activation),
+                "recurrent_activation": keras.activations.serialize(
+                    self.recurrent_activation
+                ),
+                "use_bias": self.use_bias,
+                "kernel_initializer": serialize(self.kernel_initializer),
+                "recurrent_initializer": serialize(self.recurrent_initializer),
+                "bias_initializer": serialize(self.bias_initializer),
+                "peephole_initializer": serialize(self.peephole_initializer),
+                "unit_forget_bias": self.unit_forget_bias,
+                "kernel_regularizer": serialize(self.kernel_regularizer),
+                "recurrent_regularizer": serialize(self.recurrent_regularizer),
+                "bias_regularizer": serialize(self.bias_regularizer),
+                "peephole_regularizer": serialize(self.peephole_regularizer),
+                "kernel_constraint": serialize(self.kernel_constraint),
+                "recurrent_constraint": serialize(self.recurrent_constraint),
+                "bias_constraint": serialize(self.bias_constraint),
+                "peephole_constraint": serialize(self.peephole_constraint),
+                "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout,
+                "seed": self.seed,
+            }
+        )
         return config

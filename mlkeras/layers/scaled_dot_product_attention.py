@@ -47,22 +47,30 @@ def scaled_dot_product_attention(query, key, value, mask=None):
                 f"`{name}` must have rank 2 or more. "
                 f"Received: {name}.shape={tuple(tensor.shape)}"
             )
-    if query.shape[-1] is not None and key.shape[-1] is not None and (
-            query.shape[-1] != key.shape[-1]):
+    if (
+        query.shape[-1] is not None
+        and key.shape[-1] is not None
+        and (query.shape[-1] != key.shape[-1])
+    ):
         raise ValueError(
             "`query` and `key` must have the same last dimension. Received: "
             f"query.shape={tuple(query.shape)}, key.shape={tuple(key.shape)}"
         )
-    if key.shape[-2] is not None and value.shape[-2] is not None and (
-            key.shape[-2] != value.shape[-2]):
+    if (
+        key.shape[-2] is not None
+        and value.shape[-2] is not None
+        and (key.shape[-2] != value.shape[-2])
+    ):
         raise ValueError(
             "`key` and `value` must have the same length. Received: "
             f"key.shape={tuple(key.shape)}, value.shape={tuple(value.shape)}"
         )
     depth = query.shape[-1]
     scale = 1.0 / math.sqrt(float(depth))
-    logits = ops.matmul(ops.cast(query, "float32") * scale,
-                        ops.swapaxes(ops.cast(key, "float32"), -1, -2))
+    logits = ops.matmul(
+        ops.cast(query, "float32") * scale,
+        ops.swapaxes(ops.cast(key, "float32"), -1, -2),
+    )
     if mask is not None:
         mask = ops.cast(mask, "bool")
         logits = ops.where(mask, logits, -1e9)

@@ -10,12 +10,13 @@ _LAYOUTS = ("interleaved", "concatenated")
 def _check_encoding_args(depth, max_wavelength):
     if isinstance(depth, bool) or not isinstance(depth, int) or depth <= 0:
         raise ValueError(
-            "`depth` must be a positive integer. "
-            f"Received: depth={depth}"
+            f"`depth` must be a positive integer. Received: depth={depth}"
         )
-    if (isinstance(max_wavelength, bool)
-            or not isinstance(max_wavelength, (int, float))
-            or not max_wavelength > 0):
+    if (
+        isinstance(max_wavelength, bool)
+        or not isinstance(max_wavelength, (int, float))
+        or not max_wavelength > 0
+    ):
         raise ValueError(
             "`max_wavelength` must be a positive number. "
             f"Received: max_wavelength={max_wavelength}"
@@ -34,12 +35,14 @@ def _encoding_table(length, depth, max_wavelength, start_index, layout):
     positions = positions + ops.cast(start_index, "float32")
     # Pair i turns at the rate max_wavelength ** (-2i / depth); `depth` is
     # static, so the rates are exact float64 numbers rounded once to float32.
-    rates = np.power(float(max_wavelength),
-                     -2.0 * np.arange(num_sin, dtype="float64") / depth)
+    rates = np.power(
+        float(max_wavelength),
+        -2.0 * np.arange(num_sin, dtype="float64") / depth,
+    )
     rates = ops.convert_to_tensor(rates.astype("float32"))
     angles = ops.expand_dims(positions, 1) * ops.expand_dims(rates, 0)
-    sines = ops.sin(angles)                     # (length, num_sin)
-    cosines = ops.cos(angles[:, :num_cos])      # (length, num_cos)
+    sines = ops.sin(angles)  # (length, num_sin)
+    cosines = ops.cos(angles[:, :num_cos])  # (length, num_cos)
     if layout == "concatenated":
         return ops.concatenate([sines, cosines], axis=-1)
     if num_cos == 0:  # depth 1: a single sine channel
@@ -90,8 +93,9 @@ def sinusoidal_encoding(length, depth, max_wavelength=10000, start_index=0):
         raise ValueError(
             f"`length` must be a non-negative integer. Received: length={length}"
         )
-    return _encoding_table(length, depth, max_wavelength, start_index,
-                           "interleaved")
+    return _encoding_table(
+        length, depth, max_wavelength, start_index, "interleaved"
+    )
 
 
 @keras.saving.register_keras_serializable(package="mlkeras")
@@ -141,9 +145,11 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
     """
 
     def __init__(self, max_wavelength=10000, layout="interleaved", **kwargs):
-        if (isinstance(max_wavelength, bool)
-                or not isinstance(max_wavelength, (int, float))
-                or not max_wavelength > 0):
+        if (
+            isinstance(max_wavelength, bool)
+            or not isinstance(max_wavelength, (int, float))
+            or not max_wavelength > 0
+        ):
             raise ValueError(
                 "`max_wavelength` must be a positive number. "
                 f"Received: max_wavelength={max_wavelength}"
@@ -172,8 +178,13 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         length = ops.shape(inputs)[1]
-        table = _encoding_table(length, inputs.shape[-1], self.max_wavelength,
-                                start_index, self.layout)
+        table = _encoding_table(
+            length,
+            inputs.shape[-1],
+            self.max_wavelength,
+            start_index,
+            self.layout,
+        )
         return inputs + ops.cast(table, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
@@ -181,6 +192,7 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"max_wavelength": self.max_wavelength,
-                       "layout": self.layout})
+        config.update(
+            {"max_wavelength": self.max_wavelength, "layout": self.layout}
+        )
         return config

@@ -12,8 +12,10 @@ from mlkeras.transfer.model_info import model_info
 from mlkeras.transfer.preprocessing import ImagenetPreprocessing
 from mlkeras.transfer.registry import PREPROCESSING_MODES
 
-_POOLINGS = {"avg": keras.layers.GlobalAveragePooling2D,
-             "max": keras.layers.GlobalMaxPooling2D}
+_POOLINGS = {
+    "avg": keras.layers.GlobalAveragePooling2D,
+    "max": keras.layers.GlobalMaxPooling2D,
+}
 
 
 def _spatial_axes(data_format):
@@ -25,9 +27,13 @@ def _channel_axis(data_format):
 
 
 def _check_input_shape(input_shape, info, data_format):
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(d is None or (isinstance(d, int) and d > 0)
-                       for d in input_shape)):
+    if (
+        not isinstance(input_shape, (tuple, list))
+        or len(input_shape) != 3
+        or not all(
+            d is None or (isinstance(d, int) and d > 0) for d in input_shape
+        )
+    ):
         raise ValueError(
             "`input_shape` must be a tuple of 3 positive integers (height, "
             "width, channels) or None for a free height or width. Received: "
@@ -84,21 +90,26 @@ def _load_weights(base, path, description):
 
 def _make_base(info, input_shape, weights):
     if weights != "imagenet":
-        base = info.constructor(include_top=False, weights=None,
-                                input_shape=input_shape)
+        base = info.constructor(
+            include_top=False, weights=None, input_shape=input_shape
+        )
         if weights is not None:
-            _load_weights(base, weights,
-                          f"{info.name} (include_top=False, input_shape="
-                          f"{input_shape})")
+            _load_weights(
+                base,
+                weights,
+                f"{info.name} (include_top=False, input_shape={input_shape})",
+            )
         return base
     try:
-        return info.constructor(include_top=False, weights="imagenet",
-                                input_shape=input_shape)
+        return info.constructor(
+            include_top=False, weights="imagenet", input_shape=input_shape
+        )
     except Exception as error:
         if not _is_download_failure(error):
             raise
         cache = os.path.join(
-            os.environ.get("KERAS_HOME", os.path.join("~", ".keras")), "models")
+            os.environ.get("KERAS_HOME", os.path.join("~", ".keras")), "models"
+        )
         raise WeightsUnavailableError(
             f"The ImageNet weights of {info.name} are not in the Keras cache "
             f"({cache}) and could not be downloaded ({error}). Copy the "
@@ -129,10 +140,17 @@ def _make_head_input(preprocessing, mode_default):
     return preprocessing
 
 
-def build_transfer_model(name, num_classes, input_shape=None,
-                         weights="imagenet", pooling="avg", dropout=0.2,
-                         augmentation=None, trainable_base=False,
-                         preprocessing=None):
+def build_transfer_model(
+    name,
+    num_classes,
+    input_shape=None,
+    weights="imagenet",
+    pooling="avg",
+    dropout=0.2,
+    augmentation=None,
+    trainable_base=False,
+    preprocessing=None,
+):
     """Builds a classifier from a pretrained `keras.applications` base.
 
     The model takes raw pixel values in [0, 255]. Inside it, in order: the
@@ -201,8 +219,11 @@ def build_transfer_model(name, num_classes, input_shape=None,
         raise ValueError(
             f"`pooling` must be 'avg' or 'max'. Received: pooling={pooling!r}"
         )
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
-            or not 0 <= dropout < 1:
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, (int, float))
+        or not 0 <= dropout < 1
+    ):
         raise ValueError(
             f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}"
         )
@@ -239,10 +260,16 @@ def build_transfer_model(name, num_classes, input_shape=None,
         info = model_info(name)
         if input_shape is None:
             size = info.default_input_size
-            input_shape = ((size, size, 3) if data_format == "channels_last"
-                           else (3, size, size))
+            input_shape = (
+                (size, size, 3)
+                if data_format == "channels_last"
+                else (3, size, size)
+            )
         input_shape = _check_input_shape(input_shape, info, data_format)
-        if weights == "imagenet" and input_shape[_channel_axis(data_format)] != 3:
+        if (
+            weights == "imagenet"
+            and input_shape[_channel_axis(data_format)] != 3
+        ):
             raise ValueError(
                 "ImageNet weights need RGB images with 3 channels. Received: "
                 f"input_shape={input_shape}"
@@ -269,9 +296,11 @@ def build_transfer_model(name, num_classes, input_shape=None,
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     if num_classes == 2:
-        outputs = keras.layers.Dense(1, activation="sigmoid",
-                                     name="predictions")(x)
+        outputs = keras.layers.Dense(
+            1, activation="sigmoid", name="predictions"
+        )(x)
     else:
-        outputs = keras.layers.Dense(num_classes, activation="softmax",
-                                     name="predictions")(x)
+        outputs = keras.layers.Dense(
+            num_classes, activation="softmax", name="predictions"
+        )(x)
     return keras.Model(inputs, outputs, name=f"{base.name}_transfer")

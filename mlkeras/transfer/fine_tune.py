@@ -2,8 +2,7 @@
 
 import keras
 
-from mlkeras.transfer.freezing import freeze
-from mlkeras.transfer.freezing import unfreeze
+from mlkeras.transfer.freezing import freeze, unfreeze
 from mlkeras.transfer.losses import head_loss
 
 
@@ -16,8 +15,11 @@ def _check_epochs(name, value):
 
 
 def _check_rate(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not value > 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+    ):
         raise ValueError(
             f"`{name}` must be a positive number. Received: {name}={value!r}"
         )
@@ -47,19 +49,31 @@ def _merge(histories, model):
         length = len(history.epoch)
         for key in keys:
             combined.history[key].extend(
-                history.history.get(key, [None] * length))
+                history.history.get(key, [None] * length)
+            )
         combined.epoch.extend(history.epoch)
         combined.params = history.params
     combined.set_model(model)
     return combined
 
 
-def fine_tune(model, train_data, validation_data, head_epochs,
-              fine_tune_epochs, head_learning_rate=1e-3,
-              fine_tune_learning_rate=1e-5, unfreeze_last=None, loss=None,
-              metrics=("accuracy",), optimizer="adam",
-              keep_batchnorm_frozen=True, callbacks=None, batch_size=None,
-              verbose=0):
+def fine_tune(
+    model,
+    train_data,
+    validation_data,
+    head_epochs,
+    fine_tune_epochs,
+    head_learning_rate=1e-3,
+    fine_tune_learning_rate=1e-5,
+    unfreeze_last=None,
+    loss=None,
+    metrics=("accuracy",),
+    optimizer="adam",
+    keep_batchnorm_frozen=True,
+    callbacks=None,
+    batch_size=None,
+    verbose=0,
+):
     """Trains a transfer model's head, then fine-tunes part of its base.
 
     Phase one freezes the base (`freeze`), compiles with
@@ -118,7 +132,9 @@ def fine_tune(model, train_data, validation_data, head_epochs,
           https://keras.io/guides/transfer_learning/
     """
     if not isinstance(model, keras.Model):
-        raise ValueError(f"`model` must be a keras.Model. Received: model={model!r}")
+        raise ValueError(
+            f"`model` must be a keras.Model. Received: model={model!r}"
+        )
     _check_epochs("head_epochs", head_epochs)
     _check_epochs("fine_tune_epochs", fine_tune_epochs)
     _check_rate("head_learning_rate", head_learning_rate)
@@ -146,21 +162,39 @@ def fine_tune(model, train_data, validation_data, head_epochs,
         freeze(model)
         phases.append((head_learning_rate, 0, head_epochs))
     if fine_tune_epochs:
-        phases.append((fine_tune_learning_rate, head_epochs,
-                       head_epochs + fine_tune_epochs))
+        phases.append(
+            (
+                fine_tune_learning_rate,
+                head_epochs,
+                head_epochs + fine_tune_epochs,
+            )
+        )
 
     histories = []
     for learning_rate, first_epoch, last_epoch in phases:
         if first_epoch > 0 or not head_epochs:
-            unfreeze(model, last_n_layers=unfreeze_last,
-                     keep_batchnorm_frozen=keep_batchnorm_frozen)
-        model.compile(optimizer=_make_optimizer(optimizer, learning_rate),
-                      loss=loss, metrics=metrics)
-        history = model.fit(x, y, batch_size=batch_size,
-                            validation_data=validation_data,
-                            initial_epoch=first_epoch, epochs=last_epoch,
-                            callbacks=callbacks, verbose=verbose)
-        history.history["learning_rate"] = (
-            [float(learning_rate)] * len(history.epoch))
+            unfreeze(
+                model,
+                last_n_layers=unfreeze_last,
+                keep_batchnorm_frozen=keep_batchnorm_frozen,
+            )
+        model.compile(
+            optimizer=_make_optimizer(optimizer, learning_rate),
+            loss=loss,
+            metrics=metrics,
+        )
+        history = model.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            initial_epoch=first_epoch,
+            epochs=last_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        history.history["learning_rate"] = [float(learning_rate)] * len(
+            history.epoch
+        )
         histories.append(history)
     return _merge(histories, model)

@@ -44,8 +44,10 @@ def get_base(model):
         raise ValueError(
             f"`model` must be a keras.Model. Received: model={model!r}"
         )
-    inner = [layer.layer if isinstance(layer, InferenceMode) else layer
-             for layer in model.layers]
+    inner = [
+        layer.layer if isinstance(layer, InferenceMode) else layer
+        for layer in model.layers
+    ]
     nested = [layer for layer in inner if isinstance(layer, keras.Model)]
     if not nested:
         return model
@@ -83,8 +85,11 @@ def _check_layer_choice(base, last_n_layers, from_layer):
         )
     count = len(base.layers)
     if last_n_layers is not None:
-        if isinstance(last_n_layers, bool) or not isinstance(last_n_layers, int) \
-                or last_n_layers < 1:
+        if (
+            isinstance(last_n_layers, bool)
+            or not isinstance(last_n_layers, int)
+            or last_n_layers < 1
+        ):
             raise ValueError(
                 "`last_n_layers` must be a positive integer. Received: "
                 f"last_n_layers={last_n_layers!r}"
@@ -100,8 +105,11 @@ def _check_layer_choice(base, last_n_layers, from_layer):
                 f"Received: from_layer={from_layer!r}"
             )
         return names.index(from_layer)
-    if isinstance(from_layer, bool) or not isinstance(from_layer, int) \
-            or not -count <= from_layer < count:
+    if (
+        isinstance(from_layer, bool)
+        or not isinstance(from_layer, int)
+        or not -count <= from_layer < count
+    ):
         raise ValueError(
             "`from_layer` must be a layer name or an index into the base's "
             f"{count} layers. Received: from_layer={from_layer!r}"
@@ -109,8 +117,9 @@ def _check_layer_choice(base, last_n_layers, from_layer):
     return from_layer % count
 
 
-def unfreeze(model, last_n_layers=None, from_layer=None,
-             keep_batchnorm_frozen=True):
+def unfreeze(
+    model, last_n_layers=None, from_layer=None, keep_batchnorm_frozen=True
+):
     """Makes (part of) the base of a transfer model trainable again.
 
     The whole model becomes trainable, then the base's layers before the

@@ -4,8 +4,11 @@ import keras
 
 
 def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) \
-            or num_classes < 2:
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int)
+        or num_classes < 2
+    ):
         raise ValueError(
             "`num_classes` must be an integer of at least 2 (a classifier "
             f"needs two classes). Received: num_classes={num_classes!r}"

@@ -1,8 +1,7 @@
 """`ModelInfo`: what mlkeras knows about one `keras.applications` model."""
 
 import dataclasses
-from typing import Callable
-from typing import Optional
+from typing import Callable, Optional
 
 import keras
 
@@ -101,8 +100,15 @@ def model_info(name):
     figures = registry.FIGURES.get(name)
     extra = {}
     if figures is not None:
-        fields = ("size_mb", "top1_accuracy", "top5_accuracy", "parameters",
-                  "depth", "cpu_ms", "gpu_ms")
+        fields = (
+            "size_mb",
+            "top1_accuracy",
+            "top5_accuracy",
+            "parameters",
+            "depth",
+            "cpu_ms",
+            "gpu_ms",
+        )
         extra = dict(zip(fields, figures))
     return ModelInfo(
         name=name,

@@ -77,8 +77,9 @@ class ImagenetPreprocessing(keras.layers.Layer):
     def _per_channel(self, values, rank):
         shape = [1] * rank
         shape[self._channel_axis] = 3
-        return ops.reshape(ops.convert_to_tensor(values, self.compute_dtype),
-                           shape)
+        return ops.reshape(
+            ops.convert_to_tensor(values, self.compute_dtype), shape
+        )
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype)

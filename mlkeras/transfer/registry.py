@@ -46,14 +46,62 @@ MODELS = {
     "EfficientNetB5": ("efficientnet", "EfficientNet", 456, 32, "builtin"),
     "EfficientNetB6": ("efficientnet", "EfficientNet", 528, 32, "builtin"),
     "EfficientNetB7": ("efficientnet", "EfficientNet", 600, 32, "builtin"),
-    "EfficientNetV2B0": ("efficientnet_v2", "EfficientNetV2", 224, 32, "builtin"),
-    "EfficientNetV2B1": ("efficientnet_v2", "EfficientNetV2", 240, 32, "builtin"),
-    "EfficientNetV2B2": ("efficientnet_v2", "EfficientNetV2", 260, 32, "builtin"),
-    "EfficientNetV2B3": ("efficientnet_v2", "EfficientNetV2", 300, 32, "builtin"),
-    "EfficientNetV2S": ("efficientnet_v2", "EfficientNetV2", 384, 32, "builtin"),
-    "EfficientNetV2M": ("efficientnet_v2", "EfficientNetV2", 480, 32, "builtin"),
-    "EfficientNetV2L": ("efficientnet_v2", "EfficientNetV2", 480, 32, "builtin"),
-    "InceptionResNetV2": ("inception_resnet_v2", "InceptionResNetV2", 299, 75, "tf"),
+    "EfficientNetV2B0": (
+        "efficientnet_v2",
+        "EfficientNetV2",
+        224,
+        32,
+        "builtin",
+    ),
+    "EfficientNetV2B1": (
+        "efficientnet_v2",
+        "EfficientNetV2",
+        240,
+        32,
+        "builtin",
+    ),
+    "EfficientNetV2B2": (
+        "efficientnet_v2",
+        "EfficientNetV2",
+        260,
+        32,
+        "builtin",
+    ),
+    "EfficientNetV2B3": (
+        "efficientnet_v2",
+        "EfficientNetV2",
+        300,
+        32,
+        "builtin",
+    ),
+    "EfficientNetV2S": (
+        "efficientnet_v2",
+        "EfficientNetV2",
+        384,
+        32,
+        "builtin",
+    ),
+    "EfficientNetV2M": (
+        "efficientnet_v2",
+        "EfficientNetV2",
+        480,
+        32,
+        "builtin",
+    ),
+    "EfficientNetV2L": (
+        "efficientnet_v2",
+        "EfficientNetV2",
+        480,
+        32,
+        "builtin",
+    ),
+    "InceptionResNetV2": (
+        "inception_resnet_v2",
+        "InceptionResNetV2",
+        299,
+        75,
+        "tf",
+    ),
     "InceptionV3": ("inception_v3", "InceptionV3", 299, 75, "tf"),
     "MobileNet": ("mobilenet", "MobileNet", 224, 32, "tf"),
     "MobileNetV2": ("mobilenet_v2", "MobileNetV2", 224, 32, "tf"),
@@ -107,7 +155,8 @@ def installed_constructors():
         `keras.applications` whose name starts with a capital letter.
     """
     return sorted(
-        name for name in dir(keras.applications)
+        name
+        for name in dir(keras.applications)
         if name[:1].isupper() and callable(getattr(keras.applications, name))
     )
 
@@ -138,7 +187,8 @@ def list_models(pattern="*"):
         )
     wanted = pattern.lower()
     return [
-        name for name in installed_constructors()
+        name
+        for name in installed_constructors()
         if name in MODELS and fnmatch.fnmatchcase(name.lower(), wanted)
     ]
 
@@ -159,10 +209,14 @@ def resolve_name(name):
     by_lower = {model.lower(): model for model in known}
     if name.lower() in by_lower:
         return by_lower[name.lower()]
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3,
-                                      cutoff=0.5)
-    hint = (f" Did you mean {', '.join(repr(by_lower[c]) for c in close)}?"
-            if close else "")
+    close = difflib.get_close_matches(
+        name.lower(), list(by_lower), n=3, cutoff=0.5
+    )
+    hint = (
+        f" Did you mean {', '.join(repr(by_lower[c]) for c in close)}?"
+        if close
+        else ""
+    )
     raise ValueError(
         f"Unknown model {name!r}.{hint} `mlkeras.transfer.list_models()` "
         f"lists all {len(known)}. Received: name={name!r}"

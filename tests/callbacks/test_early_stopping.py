@@ -36,8 +36,12 @@ class _WeightTaggedModel:
 
 def _tag(model, epoch):
     """Gives the model weights that say which epoch they come from."""
-    model.set_weights([np.full(w.shape, float(epoch), dtype=w.dtype)
-                       for w in model.get_weights()])
+    model.set_weights(
+        [
+            np.full(w.shape, float(epoch), dtype=w.dtype)
+            for w in model.get_weights()
+        ]
+    )
 
 
 def _drive(callback, values, monitor="val_loss", model=None):
@@ -74,15 +78,14 @@ def _random_case(rng):
         "patience": int(rng.integers(0, 5)),
         "min_delta": float(rng.choice([0.0, rng.uniform(0, 0.3)])),
         "mode": str(rng.choice(["min", "max", "auto"])),
-        "baseline": (None if rng.random() < 0.5
-                     else float(rng.normal())),
+        "baseline": (None if rng.random() < 0.5 else float(rng.normal())),
         "restore_best_weights": bool(rng.random() < 0.6),
         "start_from_epoch": int(rng.choice([0, 0, 1, 3])),
     }
     nan = rng.random(n) < 0.08
     # Keras's NaN-first bug (a NaN first monitored value becomes "best") is
     # the one documented difference.
-    nan[:kwargs["start_from_epoch"] + 1] = False
+    nan[: kwargs["start_from_epoch"] + 1] = False
     values[nan] = np.nan
     return [float(v) for v in values], kwargs
 
@@ -113,8 +116,9 @@ def test_same_stop_epoch_and_restored_weights_as_keras_on_random_sequences():
 def test_same_epochs_and_weights_as_keras_inside_a_real_fit():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 2)).astype("float32")
-    y = (x @ np.array([[1.0], [-2.0]], dtype="float32")
-         + rng.normal(size=(64, 1)).astype("float32"))
+    y = x @ np.array([[1.0], [-2.0]], dtype="float32") + rng.normal(
+        size=(64, 1)
+    ).astype("float32")
     x_val, y_val = x[:16], -y[:16]  # validation loss soon rises
     start = _tiny_model().get_weights()
     results = []
@@ -122,19 +126,32 @@ def test_same_epochs_and_weights_as_keras_inside_a_real_fit():
         model = _tiny_model()
         model.set_weights(start)
         stopper = cls(patience=2, restore_best_weights=True)
-        history = model.fit(x, y, validation_data=(x_val, y_val), epochs=30,
-                            batch_size=64, shuffle=False, verbose=0,
-                            callbacks=[stopper])
-        results.append((len(history.history["loss"]), stopper.best_epoch,
-                        [w.tolist() for w in model.get_weights()]))
+        history = model.fit(
+            x,
+            y,
+            validation_data=(x_val, y_val),
+            epochs=30,
+            batch_size=64,
+            shuffle=False,
+            verbose=0,
+            callbacks=[stopper],
+        )
+        results.append(
+            (
+                len(history.history["loss"]),
+                stopper.best_epoch,
+                [w.tolist() for w in model.get_weights()],
+            )
+        )
     assert results[0] == results[1]
     assert results[0][0] < 30
 
 
 def test_first_value_nan_is_never_best_unlike_keras():
     values = [float("nan"), 3.0, 2.0, 2.5, 2.6, 2.7]
-    theirs = keras.callbacks.EarlyStopping(patience=2,
-                                           restore_best_weights=True)
+    theirs = keras.callbacks.EarlyStopping(
+        patience=2, restore_best_weights=True
+    )
     _, keras_weights = _drive(theirs, values)
     assert np.isnan(theirs.best) and keras_weights == 0.0  # the NaN epoch
 
@@ -147,8 +164,7 @@ def test_first_value_nan_is_never_best_unlike_keras():
 
 def test_relative_min_delta_needs_a_fraction_of_best():
     values = [10.0, 9.95, 9.85, 9.84, 9.83, 9.0]
-    ours = EarlyStopping(min_delta=0.01, min_delta_mode="relative",
-                         patience=2)
+    ours = EarlyStopping(min_delta=0.01, min_delta_mode="relative", patience=2)
     last, _ = _drive(ours, values)
     # 9.95 misses 10 * (1 - 0.01) = 9.9; 9.85 beats it; 9.84 and 9.83 miss
     # 9.85 * 0.99 = 9.7515, so patience runs out at epoch 4.
@@ -160,8 +176,13 @@ def test_relative_min_delta_needs_a_fraction_of_best():
     assert absolute.best_epoch == 5 and absolute.stop_reason is None
 
     rising = [1.0, 1.5, 1.52, 1.53]
-    up = EarlyStopping(monitor="val_accuracy", min_delta=0.1,
-                       min_delta_mode="relative", patience=1, mode="max")
+    up = EarlyStopping(
+        monitor="val_accuracy",
+        min_delta=0.1,
+        min_delta_mode="relative",
+        patience=1,
+        mode="max",
+    )
     last, _ = _drive(up, rising, monitor="val_accuracy")
     assert up.best == 1.5 and last == 2
 
@@ -169,7 +190,9 @@ def test_relative_min_delta_needs_a_fraction_of_best():
 def _ema(values, factor):
     out, smoothed = [], None
     for v in values:
-        smoothed = v if smoothed is None else factor * smoothed + (1 - factor) * v
+        smoothed = (
+            v if smoothed is None else factor * smoothed + (1 - factor) * v
+        )
         out.append(smoothed)
     return out
 
@@ -178,15 +201,18 @@ def _ema(values, factor):
 def test_smoothing_equals_keras_on_the_moving_average(factor):
     rng = np.random.default_rng(7)
     for _ in range(40):
-        values = list(np.cumsum(rng.normal(size=20)) * 0.2
-                      + rng.normal(size=20))
-        ours = EarlyStopping(patience=3, smoothing=factor,
-                             restore_best_weights=True)
-        theirs = keras.callbacks.EarlyStopping(patience=3,
-                                               restore_best_weights=True)
-        assert (_drive(ours, values, model=_WeightTaggedModel())
-                == _drive(theirs, _ema(values, factor),
-                          model=_WeightTaggedModel()))
+        values = list(
+            np.cumsum(rng.normal(size=20)) * 0.2 + rng.normal(size=20)
+        )
+        ours = EarlyStopping(
+            patience=3, smoothing=factor, restore_best_weights=True
+        )
+        theirs = keras.callbacks.EarlyStopping(
+            patience=3, restore_best_weights=True
+        )
+        assert _drive(ours, values, model=_WeightTaggedModel()) == _drive(
+            theirs, _ema(values, factor), model=_WeightTaggedModel()
+        )
         assert ours.best == pytest.approx(float(theirs.best))
 
 
@@ -226,15 +252,17 @@ def test_stopping_threshold_stops_once_better_than_the_target():
     assert last == 2 and ours.stopped_epoch == 2
     assert "stopping_threshold" in ours.stop_reason
 
-    up = EarlyStopping(monitor="val_accuracy", patience=10,
-                       stopping_threshold=0.9)
+    up = EarlyStopping(
+        monitor="val_accuracy", patience=10, stopping_threshold=0.9
+    )
     last, _ = _drive(up, [0.5, 0.95, 0.97], monitor="val_accuracy")
     assert last == 1
 
 
 def test_divergence_threshold_stops_once_worse_than_the_limit():
-    ours = EarlyStopping(patience=10, divergence_threshold=2.0,
-                         restore_best_weights=True)
+    ours = EarlyStopping(
+        patience=10, divergence_threshold=2.0, restore_best_weights=True
+    )
     last, weights = _drive(ours, [1.0, 0.8, 1.9, 2.5, 0.1])
     assert last == 3 and weights == 1.0
     assert "diverged" in ours.stop_reason and ours.best == 0.8
@@ -272,26 +300,29 @@ def test_auto_mode_maximises_accuracy_metrics():
     model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
     model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)
     ours = EarlyStopping(monitor="val_accuracy", patience=0)
-    last, _ = _drive(ours, [0.5, 0.6, 0.55], monitor="val_accuracy",
-                     model=model)
+    last, _ = _drive(
+        ours, [0.5, 0.6, 0.55], monitor="val_accuracy", model=model
+    )
     assert ours.best == 0.6 and last == 2
     with pytest.raises(ValueError, match="mode='min' or mode='max'"):
-        _drive(EarlyStopping(monitor="val_thing"), [1.0],
-               monitor="val_thing")
+        _drive(EarlyStopping(monitor="val_thing"), [1.0], monitor="val_thing")
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"patience": -1}, "patience"),
-    ({"patience": 1.5}, "patience"),
-    ({"min_delta": -0.1}, "min_delta"),
-    ({"mode": "minimum"}, "mode"),
-    ({"min_delta_mode": "percent"}, "min_delta_mode"),
-    ({"smoothing": 1.0}, "smoothing"),
-    ({"stopping_threshold": float("nan")}, "stopping_threshold"),
-    ({"divergence_threshold": "big"}, "divergence_threshold"),
-    ({"start_from_epoch": -2}, "start_from_epoch"),
-    ({"monitor": ""}, "monitor"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"patience": -1}, "patience"),
+        ({"patience": 1.5}, "patience"),
+        ({"min_delta": -0.1}, "min_delta"),
+        ({"mode": "minimum"}, "mode"),
+        ({"min_delta_mode": "percent"}, "min_delta_mode"),
+        ({"smoothing": 1.0}, "smoothing"),
+        ({"stopping_threshold": float("nan")}, "stopping_threshold"),
+        ({"divergence_threshold": "big"}, "divergence_threshold"),
+        ({"start_from_epoch": -2}, "start_from_epoch"),
+        ({"monitor": ""}, "monitor"),
+    ],
+)
 def test_bad_arguments_raise_naming_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=f"Received: {name}="):
         EarlyStopping(**kwargs)

@@ -16,8 +16,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from mlkeras.callbacks import GradientNormLogger
-from tests.backends import REPO_ROOT
-from tests.backends import run_tests_on_backend
+from tests.backends import REPO_ROOT, run_tests_on_backend
 
 BACKEND = keras.backend.backend()
 
@@ -30,14 +29,21 @@ def _data(n=48, features=5, seed=0):
 
 
 def _model(optimizer=None, jit_compile=False, hidden_init="glorot_uniform"):
-    model = keras.Sequential([
-        keras.Input((5,)),
-        keras.layers.Dense(8, activation="tanh", name="hidden",
-                           kernel_initializer=hidden_init),
-        keras.layers.Dense(1, name="out"),
-    ])
-    model.compile(optimizer or keras.optimizers.SGD(0.1), "mse",
-                  jit_compile=jit_compile)
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(
+                8,
+                activation="tanh",
+                name="hidden",
+                kernel_initializer=hidden_init,
+            ),
+            keras.layers.Dense(1, name="out"),
+        ]
+    )
+    model.compile(
+        optimizer or keras.optimizers.SGD(0.1), "mse", jit_compile=jit_compile
+    )
     return model
 
 
@@ -56,7 +62,8 @@ def _reference_gradients(model, weights, x, y):
 
     def loss_fn(trainable):
         y_pred, _ = model.stateless_call(
-            trainable, [v.value for v in model.non_trainable_variables], x)
+            trainable, [v.value for v in model.non_trainable_variables], x
+        )
         return jax.numpy.mean(jax.numpy.square(y_pred - y))
 
     grads = jax.grad(loss_fn)([jax.numpy.asarray(w) for w in weights])
@@ -73,28 +80,38 @@ def _replay(model, weights, x, y, batch_size, steps, lr, clipnorm=None):
     records = []
     for step in range(steps):
         start = (step * batch_size) % len(x)
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         grads = _reference_gradients(
-            model, [w.astype("float32") for w in weights], xb, yb)
+            model, [w.astype("float32") for w in weights], xb, yb
+        )
         records.append(grads)
         if clipnorm is not None:
-            grads = [g * clipnorm / max(np.linalg.norm(g), clipnorm)
-                     for g in grads]
+            grads = [
+                g * clipnorm / max(np.linalg.norm(g), clipnorm) for g in grads
+            ]
         weights = [w - lr * g for w, g in zip(weights, grads)]
     return records
 
 
-@pytest.mark.parametrize("jit_compile, clipnorm", [(False, 1e-3),
-                                                   (True, 1e-3),
-                                                   (True, None)])
+@pytest.mark.parametrize(
+    "jit_compile, clipnorm", [(False, 1e-3), (True, 1e-3), (True, None)]
+)
 def test_norms_equal_hand_computed_norms_of_every_applied_step(
-        jit_compile, clipnorm):
+    jit_compile, clipnorm
+):
     x, y = _data()
     model = _model(keras.optimizers.SGD(0.1, clipnorm=clipnorm), jit_compile)
     initial = model.get_weights()
     logger = GradientNormLogger()
-    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
-              callbacks=[logger])
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[logger],
+    )
 
     records = _replay(model, initial, x, y, 16, 6, 0.1, clipnorm)
     assert logger.history["step"] == [1, 2, 3, 4, 5, 6]
@@ -102,12 +119,15 @@ def test_norms_equal_hand_computed_norms_of_every_applied_step(
     expected_global = [_norm(g) for g in records]
     expected_hidden = [_norm(g[:2]) for g in records]
     expected_out = [_norm(g[2:]) for g in records]
-    np.testing.assert_allclose(logger.history["grad_norm"], expected_global,
-                               rtol=1e-5)
-    np.testing.assert_allclose(logger.history["grad_norm/hidden"],
-                               expected_hidden, rtol=1e-5)
-    np.testing.assert_allclose(logger.history["grad_norm/out"], expected_out,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"], expected_global, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        logger.history["grad_norm/hidden"], expected_hidden, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        logger.history["grad_norm/out"], expected_out, rtol=1e-5
+    )
     if clipnorm is not None:
         # The clipped gradients would all have norm <= clipnorm per variable.
         assert min(logger.history["grad_norm/out"]) > 10 * clipnorm
@@ -118,31 +138,50 @@ def test_norm_is_taken_before_global_clipnorm_with_adam():
     model = _model(keras.optimizers.Adam(0.01, global_clipnorm=0.01))
     initial = model.get_weights()
     logger = GradientNormLogger()
-    model.fit(x, y, batch_size=48, epochs=3, shuffle=False, verbose=0,
-              callbacks=[logger])
+    model.fit(
+        x,
+        y,
+        batch_size=48,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[logger],
+    )
     first = _reference_gradients(model, initial, x, y)
     assert _norm(first) > 0.1
-    np.testing.assert_allclose(logger.history["grad_norm"][0], _norm(first),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"][0], _norm(first), rtol=1e-5
+    )
     # Later steps see the weights Adam moved, so their gradients differ.
     assert len(set(logger.history["grad_norm"])) == 3
 
 
-@pytest.mark.parametrize("make_optimizer", [
-    lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1)),
-    lambda: keras.optimizers.SGD(0.1, loss_scale_factor=64.0),
-], ids=["dynamic_loss_scale", "static_loss_scale_factor"])
-def test_norms_are_of_the_unscaled_gradients_with_loss_scaling(
-        make_optimizer):
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1)),
+        lambda: keras.optimizers.SGD(0.1, loss_scale_factor=64.0),
+    ],
+    ids=["dynamic_loss_scale", "static_loss_scale_factor"],
+)
+def test_norms_are_of_the_unscaled_gradients_with_loss_scaling(make_optimizer):
     x, y = _data()
     model = _model(make_optimizer())
     initial = model.get_weights()
     logger = GradientNormLogger()
-    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0,
-              callbacks=[logger])
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[logger],
+    )
     records = _replay(model, initial, x, y, 16, 3, 0.1)
-    np.testing.assert_allclose(logger.history["grad_norm"],
-                               [_norm(g) for g in records], rtol=1e-5)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"], [_norm(g) for g in records], rtol=1e-5
+    )
 
 
 def test_norms_under_mixed_precision_match_float32_gradients():
@@ -162,10 +201,12 @@ def test_norms_under_mixed_precision_match_float32_gradients():
     reference = _model()
     reference.set_weights(initial)
     first = _reference_gradients(reference, initial, x, y)
-    np.testing.assert_allclose(logger.history["grad_norm"], [_norm(first)],
-                               rtol=5e-3)
-    np.testing.assert_allclose(logger.history["grad_norm/out"],
-                               [_norm(first[2:])], rtol=5e-3)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"], [_norm(first)], rtol=5e-3
+    )
+    np.testing.assert_allclose(
+        logger.history["grad_norm/out"], [_norm(first[2:])], rtol=5e-3
+    )
 
 
 def test_per_variable_norms_are_keyed_by_variable_path():
@@ -178,8 +219,11 @@ def test_per_variable_norms_are_keyed_by_variable_path():
     assert logger.names == paths
     grads = _reference_gradients(model, initial, x, y)
     for path, grad in zip(paths, grads):
-        np.testing.assert_allclose(logger.history[f"grad_norm/{path}"][0],
-                                   np.linalg.norm(grad), rtol=1e-5)
+        np.testing.assert_allclose(
+            logger.history[f"grad_norm/{path}"][0],
+            np.linalg.norm(grad),
+            rtol=1e-5,
+        )
 
 
 @pytest.mark.parametrize("batch_logs", [False, True])
@@ -190,12 +234,19 @@ def test_norms_reach_history_csv_logger_and_batch_logs(tmp_path, batch_logs):
     batch_logs_seen = []
     spy = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: batch_logs_seen.append(
-            logs.get("grad_norm/out")))
+            logs.get("grad_norm/out")
+        )
+    )
     csv_path = tmp_path / "epochs.csv"
-    history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False,
-                        verbose=0, callbacks=[logger, spy,
-                                              keras.callbacks.CSVLogger(
-                                                  str(csv_path))])
+    history = model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[logger, spy, keras.callbacks.CSVLogger(str(csv_path))],
+    )
     recorded = logger.history["grad_norm/out"]
     assert len(recorded) == 6
     if batch_logs:
@@ -205,14 +256,18 @@ def test_norms_reach_history_csv_logger_and_batch_logs(tmp_path, batch_logs):
         assert batch_logs_seen[2] == pytest.approx(recorded[2], rel=1e-6)
         assert batch_logs_seen[5] == pytest.approx(recorded[5], rel=1e-6)
         assert [batch_logs_seen[i] for i in (0, 1, 3, 4)] == [None] * 4
-    last_of_epoch = [logger.history["grad_norm"][2],
-                     logger.history["grad_norm"][5]]
-    assert history.history["grad_norm"] == pytest.approx(last_of_epoch,
-                                                         rel=1e-6)
+    last_of_epoch = [
+        logger.history["grad_norm"][2],
+        logger.history["grad_norm"][5],
+    ]
+    assert history.history["grad_norm"] == pytest.approx(
+        last_of_epoch, rel=1e-6
+    )
     with open(csv_path) as f:
         rows = list(csv.DictReader(f))
     assert [float(r["grad_norm/hidden"]) for r in rows] == pytest.approx(
-        [logger.history["grad_norm/hidden"][i] for i in (2, 5)], rel=1e-6)
+        [logger.history["grad_norm/hidden"][i] for i in (2, 5)], rel=1e-6
+    )
 
 
 def test_epoch_logs_get_the_norms_when_the_number_of_steps_is_unknown():
@@ -220,38 +275,52 @@ def test_epoch_logs_get_the_norms_when_the_number_of_steps_is_unknown():
 
     def batches():
         for start in range(0, len(x), 16):
-            yield x[start:start + 16], y[start:start + 16]
+            yield x[start : start + 16], y[start : start + 16]
 
     model = _model()
     logger = GradientNormLogger()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras: "input ran out of data"
-        history = model.fit(batches(), epochs=1, shuffle=False, verbose=0,
-                            callbacks=[logger])
+        history = model.fit(
+            batches(), epochs=1, shuffle=False, verbose=0, callbacks=[logger]
+        )
     assert logger.history["step"] == [1, 2, 3]
     assert history.history["grad_norm"] == pytest.approx(
-        [logger.history["grad_norm"][-1]], rel=1e-6)
+        [logger.history["grad_norm"][-1]], rel=1e-6
+    )
     assert history.history["grad_norm/hidden"] == pytest.approx(
-        [logger.history["grad_norm/hidden"][-1]], rel=1e-6)
+        [logger.history["grad_norm/hidden"][-1]], rel=1e-6
+    )
 
 
 def test_every_n_steps_records_only_multiples_of_n(tmp_path):
     x, y = _data(n=80)
     logger = GradientNormLogger(every_n_steps=3, csv_path=tmp_path / "g.csv")
-    _model().fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
-                 callbacks=[logger])
+    _model().fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[logger],
+    )
     assert logger.history["step"] == [3, 6, 9]
     assert logger.history["epoch"] == [0, 1, 1]
     with open(tmp_path / "g.csv") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["step", "epoch", "grad_norm", "grad_norm/hidden",
-                       "grad_norm/out"]
+    assert rows[0] == [
+        "step",
+        "epoch",
+        "grad_norm",
+        "grad_norm/hidden",
+        "grad_norm/out",
+    ]
     assert [int(r[0]) for r in rows[1:]] == [3, 6, 9]
     assert [float(r[2]) for r in rows[1:]] == logger.history["grad_norm"]
 
 
-def test_norms_are_read_back_in_blocks_of_100_steps_and_at_epoch_end(
-        tmp_path):
+def test_norms_are_read_back_in_blocks_of_100_steps_and_at_epoch_end(tmp_path):
     # 240 steps in the epoch: blocks end at steps 100 and 200, the rest
     # arrives with the epoch's end.
     x, y = _data(n=480)
@@ -266,20 +335,31 @@ def test_norms_are_read_back_in_blocks_of_100_steps_and_at_epoch_end(
             rows = len(f.read().splitlines()) - 1
         seen.append((batch + 1, len(logger.history["step"]), rows))
 
-    model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0,
-              callbacks=[logger, keras.callbacks.LambdaCallback(
-                  on_train_batch_end=count)])
-    expected = [(step, 100 * (step // 100), 100 * (step // 100))
-                for step in range(1, 240)] + [(240, 240, 240)]
+    model.fit(
+        x,
+        y,
+        batch_size=2,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[
+            logger,
+            keras.callbacks.LambdaCallback(on_train_batch_end=count),
+        ],
+    )
+    expected = [
+        (step, 100 * (step // 100), 100 * (step // 100))
+        for step in range(1, 240)
+    ] + [(240, 240, 240)]
     assert seen == expected
     assert logger.history["step"] == list(range(1, 241))
     records = _replay(model, initial, x, y, 2, 240, 0.1, None)
-    np.testing.assert_allclose(logger.history["grad_norm"],
-                               [_norm(g) for g in records], rtol=1e-4)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"], [_norm(g) for g in records], rtol=1e-4
+    )
 
 
-def test_sparse_records_survive_the_buffer_read_back_every_100_steps(
-        tmp_path):
+def test_sparse_records_survive_the_buffer_read_back_every_100_steps(tmp_path):
     # Records at every 7th of 240 steps. On TensorFlow the norms of the
     # last 100 steps are read back from the buffer at steps 100 and 200.
     x, y = _data(n=480)
@@ -294,33 +374,51 @@ def test_sparse_records_survive_the_buffer_read_back_every_100_steps(
             with open(csv_path) as f:
                 written[batch + 1] = len(f.read().splitlines()) - 1
 
-    model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0,
-              callbacks=[logger, keras.callbacks.LambdaCallback(
-                  on_train_batch_end=count)])
+    model.fit(
+        x,
+        y,
+        batch_size=2,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[
+            logger,
+            keras.callbacks.LambdaCallback(on_train_batch_end=count),
+        ],
+    )
     steps = list(range(7, 241, 7))
     assert logger.history["step"] == steps
     # Without the buffer (JAX) the records wait for 100 of their own.
     assert written == {99: 0, 100: 14 if BACKEND == "tensorflow" else 0}
     records = _replay(model, initial, x, y, 2, 240, 0.1, None)
-    np.testing.assert_allclose(logger.history["grad_norm"],
-                               [_norm(records[s - 1]) for s in steps],
-                               rtol=1e-4)
-    np.testing.assert_allclose(logger.history["grad_norm/out"],
-                               [_norm(records[s - 1][2:]) for s in steps],
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"],
+        [_norm(records[s - 1]) for s in steps],
+        rtol=1e-4,
+    )
+    np.testing.assert_allclose(
+        logger.history["grad_norm/out"],
+        [_norm(records[s - 1][2:]) for s in steps],
+        rtol=1e-4,
+    )
 
 
-@pytest.mark.parametrize("steps_per_execution, batch_logs",
-                         [(1, False), (2, False), (1, True)])
+@pytest.mark.parametrize(
+    "steps_per_execution, batch_logs", [(1, False), (2, False), (1, True)]
+)
 def test_the_step_returns_only_kerass_logs_where_a_buffer_is_used(
-        steps_per_execution, batch_logs):
+    steps_per_execution, batch_logs
+):
     # Every value a step returns costs time to hand over, so on TensorFlow
     # with one step per call the norms go to a buffer variable instead,
     # unless every step is read anyway.
     x, y = _data()
     model = _model()
-    model.compile(keras.optimizers.SGD(0.1), "mse",
-                  steps_per_execution=steps_per_execution)
+    model.compile(
+        keras.optimizers.SGD(0.1),
+        "mse",
+        steps_per_execution=steps_per_execution,
+    )
     initial = model.get_weights()
     logger = GradientNormLogger(batch_logs=batch_logs)
     seen = []
@@ -331,19 +429,32 @@ def test_the_step_returns_only_kerass_logs_where_a_buffer_is_used(
         return after_step(logs)
 
     logger._after_step = spy
-    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0,
-              callbacks=[logger])
-    buffered = (BACKEND == "tensorflow" and steps_per_execution == 1
-                and not batch_logs)
-    expected = ["loss"] if buffered else sorted(
-        ["loss", "_mlkeras_packed_gradient_norms"])
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[logger],
+    )
+    buffered = (
+        BACKEND == "tensorflow" and steps_per_execution == 1 and not batch_logs
+    )
+    expected = (
+        ["loss"]
+        if buffered
+        else sorted(["loss", "_mlkeras_packed_gradient_norms"])
+    )
     assert seen and all(keys == expected for keys in seen)
     steps = [1, 2, 3] if steps_per_execution == 1 else [2, 3]
     assert logger.history["step"] == steps
     records = _replay(model, initial, x, y, 16, 3, 0.1, None)
-    np.testing.assert_allclose(logger.history["grad_norm"],
-                               [_norm(records[s - 1]) for s in steps],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"],
+        [_norm(records[s - 1]) for s in steps],
+        rtol=1e-5,
+    )
 
 
 def test_steps_per_execution_records_each_call_at_its_last_step():
@@ -352,15 +463,23 @@ def test_steps_per_execution_records_each_call_at_its_last_step():
     model.compile(keras.optimizers.SGD(0.1), "mse", steps_per_execution=2)
     initial = model.get_weights()
     logger = GradientNormLogger()
-    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
-              callbacks=[logger])
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[logger],
+    )
     assert logger.history["step"] == [2, 4, 5, 7, 9, 10]
     assert logger.history["epoch"] == [0, 0, 0, 1, 1, 1]
     records = _replay(model, initial, x, y, 16, 10, 0.1, None)
     np.testing.assert_allclose(
         logger.history["grad_norm"],
         [_norm(records[step - 1]) for step in (2, 4, 5, 7, 9, 10)],
-        rtol=1e-5)
+        rtol=1e-5,
+    )
 
 
 def test_one_instance_serves_two_fits_and_the_model_is_restored():
@@ -393,8 +512,17 @@ def test_a_failed_fit_is_cleaned_up_by_the_next_and_own_methods_survive():
 
     logger = GradientNormLogger()
     with pytest.raises(RuntimeError, match="crash"):
-        model.fit(x, y, batch_size=48, epochs=2, verbose=0, callbacks=[
-            logger, keras.callbacks.LambdaCallback(on_epoch_end=crash)])
+        model.fit(
+            x,
+            y,
+            batch_size=48,
+            epochs=2,
+            verbose=0,
+            callbacks=[
+                logger,
+                keras.callbacks.LambdaCallback(on_epoch_end=crash),
+            ],
+        )
     model.fit(x, y, batch_size=48, epochs=2, verbose=0, callbacks=[logger])
     assert logger.history["step"] == [1, 2]
     assert vars(model)["train_step"] is own_train_step
@@ -403,20 +531,21 @@ def test_a_failed_fit_is_cleaned_up_by_the_next_and_own_methods_survive():
 
 def test_warns_naming_the_layer_whose_gradient_vanishes():
     x, y = _data()
-    model = keras.Sequential([
-        keras.Input((5,)),
-        keras.layers.Dense(4, name="starved"),
-        keras.layers.Dense(4, name="blocker", kernel_initializer="zeros",
-                           trainable=False),
-        keras.layers.Dense(1, name="head"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(4, name="starved"),
+            keras.layers.Dense(
+                4, name="blocker", kernel_initializer="zeros", trainable=False
+            ),
+            keras.layers.Dense(1, name="head"),
+        ]
+    )
     model.compile(keras.optimizers.SGD(0.01), "mse")
     logger = GradientNormLogger(exploding_threshold=None)
     with pytest.warns(UserWarning, match="Vanishing") as record:
-        model.fit(x, y, batch_size=16, epochs=2, verbose=0,
-                  callbacks=[logger])
-    messages = [str(w.message) for w in record if "Vanishing" in
-                str(w.message)]
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[logger])
+    messages = [str(w.message) for w in record if "Vanishing" in str(w.message)]
     assert len(messages) == 1
     assert "starved" in messages[0] and "head" not in messages[0]
     assert max(logger.history["grad_norm/starved"]) < 1e-7
@@ -426,48 +555,64 @@ def test_warns_once_when_the_global_norm_explodes_or_is_not_finite():
     x, y = _data()
     model = _model()
     with pytest.warns(UserWarning, match="exceeds") as record:
-        model.fit(x, y * 1e4, batch_size=16, epochs=2, verbose=0,
-                  callbacks=[GradientNormLogger(exploding_threshold=10.0)])
+        model.fit(
+            x,
+            y * 1e4,
+            batch_size=16,
+            epochs=2,
+            verbose=0,
+            callbacks=[GradientNormLogger(exploding_threshold=10.0)],
+        )
     assert sum("Exploding" in str(w.message) for w in record) == 1
 
     y_bad = y.copy()
     y_bad[0] = np.nan
     logger = GradientNormLogger(exploding_threshold=None)
     with pytest.warns(UserWarning, match="is nan"):
-        _model().fit(x, y_bad, batch_size=48, epochs=1, verbose=0,
-                     callbacks=[logger])
+        _model().fit(
+            x, y_bad, batch_size=48, epochs=1, verbose=0, callbacks=[logger]
+        )
 
 
 def test_no_warning_for_healthy_training():
     x, y = _data()
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        _model().fit(x, y, batch_size=16, epochs=2, verbose=0,
-                     callbacks=[GradientNormLogger()])
+        _model().fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=2,
+            verbose=0,
+            callbacks=[GradientNormLogger()],
+        )
 
 
 def test_plot_returns_a_log_scale_figure_with_one_line_per_layer():
     x, y = _data()
     logger = GradientNormLogger()
-    _model().fit(x, y, batch_size=16, epochs=2, verbose=0,
-                 callbacks=[logger])
+    _model().fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[logger])
     fig = logger.plot()
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels == ["hidden", "out", "global"]
-    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(),
-                               logger.history["grad_norm/out"])
+    np.testing.assert_allclose(
+        ax.get_lines()[1].get_ydata(), logger.history["grad_norm/out"]
+    )
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"every_n_steps": 0}, "every_n_steps"),
-    ({"every_n_steps": 1.5}, "every_n_steps"),
-    ({"vanishing_threshold": -1.0}, "vanishing_threshold"),
-    ({"exploding_threshold": 0}, "exploding_threshold"),
-    ({"csv_path": 3}, "csv_path"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"every_n_steps": 0}, "every_n_steps"),
+        ({"every_n_steps": 1.5}, "every_n_steps"),
+        ({"vanishing_threshold": -1.0}, "vanishing_threshold"),
+        ({"exploding_threshold": 0}, "exploding_threshold"),
+        ({"csv_path": 3}, "csv_path"),
+    ],
+)
 def test_bad_arguments_raise_naming_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=f"Received: {name}="):
         GradientNormLogger(**kwargs)
@@ -541,15 +686,26 @@ def tensorflow_child(tmp_path_factory):
     if BACKEND != "tensorflow":
         pytest.skip("tf.distribute and the kill test run on TensorFlow")
     folder = tmp_path_factory.mktemp("child")
-    paths = {"result": folder / "mirrored.json", "csv": folder / "norms.csv",
-             "log": folder / "stderr.txt"}
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-               KERAS_BACKEND="tensorflow")
+    paths = {
+        "result": folder / "mirrored.json",
+        "csv": folder / "norms.csv",
+        "log": folder / "stderr.txt",
+    }
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
     with open(paths["log"], "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD_SCRIPT, str(paths["result"]),
-             str(paths["csv"])],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+            [
+                sys.executable,
+                "-c",
+                _CHILD_SCRIPT,
+                str(paths["result"]),
+                str(paths["csv"]),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     yield proc, paths
     if proc.poll() is None:
         proc.kill()
@@ -560,15 +716,18 @@ def _wait_for(condition, proc, paths, timeout=240):
     deadline = time.monotonic() + timeout
     while not condition():
         if proc.poll() is not None:
-            pytest.fail("the training process ended early:\n"
-                        + paths["log"].read_text()[-3000:])
+            pytest.fail(
+                "the training process ended early:\n"
+                + paths["log"].read_text()[-3000:]
+            )
         if time.monotonic() > deadline:
             pytest.fail("the training process took too long")
         time.sleep(0.1)
 
 
 def test_mirrored_strategy_over_two_cpus_logs_the_single_device_norm(
-        tensorflow_child):
+    tensorflow_child,
+):
     proc, paths = tensorflow_child
     _wait_for(paths["result"].exists, proc, paths)
     out = json.loads(paths["result"].read_text())
@@ -580,8 +739,9 @@ def test_mirrored_strategy_over_two_cpus_logs_the_single_device_norm(
 def test_csv_rows_written_before_a_kill_survive_intact(tensorflow_child):
     proc, paths = tensorflow_child
     path = paths["csv"]
-    _wait_for(lambda: path.exists() and path.read_text().count("\n") > 10,
-              proc, paths)
+    _wait_for(
+        lambda: path.exists() and path.read_text().count("\n") > 10, proc, paths
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
@@ -596,14 +756,16 @@ def test_csv_rows_written_before_a_kill_survive_intact(tensorflow_child):
     for row in body:
         assert len(row) == 5
         norms = [float(v) for v in row[2:]]
-        assert norms[0] == pytest.approx(np.hypot(norms[1], norms[2]),
-                                         rel=1e-5)
+        assert norms[0] == pytest.approx(np.hypot(norms[1], norms[2]), rel=1e-5)
     assert path.read_text().endswith("\n")
 
 
 def test_logger_runs_on_jax_backend():
     # The backend-specific parts: the tapped step, its logs, the clean-up.
     run_tests_on_backend(
-        "jax", __file__, "-k",
+        "jax",
+        __file__,
+        "-k",
         "(hand_computed and 0.001) or dynamic_loss_scale or reach "
-        "or two_fits or steps_per_execution")
+        "or two_fits or steps_per_execution",
+    )

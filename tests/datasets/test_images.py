@@ -18,7 +18,9 @@ def test_digits_split_has_image_shapes_and_covers_every_image():
     all_y = np.concatenate([y_train, y_test])
     order = np.lexsort(all_x.reshape(len(all_x), -1).T)
     ref_order = np.lexsort(reference.images.reshape(1797, -1).T)
-    np.testing.assert_allclose(all_x[order], reference.images[ref_order], atol=1e-5)
+    np.testing.assert_allclose(
+        all_x[order], reference.images[ref_order], atol=1e-5
+    )
     np.testing.assert_array_equal(all_y[order], reference.target[ref_order])
 
 

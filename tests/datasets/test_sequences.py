@@ -26,7 +26,9 @@ def test_adding_problem_is_deterministic_under_a_seed():
     a = datasets.make_adding_problem(10, 8, seed=2)
     b = datasets.make_adding_problem(10, 8, seed=2)
     np.testing.assert_array_equal(a[0], b[0])
-    assert not np.array_equal(a[0], datasets.make_adding_problem(10, 8, seed=3)[0])
+    assert not np.array_equal(
+        a[0], datasets.make_adding_problem(10, 8, seed=3)[0]
+    )
 
 
 def test_copy_and_reverse_tasks():

@@ -13,10 +13,12 @@ class MlkerasTinyNumbers(tfds.core.GeneratorBasedBuilder):
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "x": tfds.features.Scalar(dtype=np.int64),
-                "label": tfds.features.ClassLabel(num_classes=2),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "x": tfds.features.Scalar(dtype=np.int64),
+                    "label": tfds.features.ClassLabel(num_classes=2),
+                }
+            ),
             supervised_keys=("x", "label"),
         )
 
@@ -39,22 +41,32 @@ def test_mock_data_flows_through_load_tfds(tmp_path):
 
 def test_mock_data_as_numpy_with_batches(tmp_path):
     with tfds.testing.mock_data(num_examples=8):
-        batches = list(datasets.load_tfds("mnist", split="test", data_dir=tmp_path,
-                                          as_numpy=True, batch_size=4))
+        batches = list(
+            datasets.load_tfds(
+                "mnist",
+                split="test",
+                data_dir=tmp_path,
+                as_numpy=True,
+                batch_size=4,
+            )
+        )
     assert [b[0].shape for b in batches] == [(4, 28, 28, 1)] * 2
 
 
 def test_a_cached_data_set_is_read_without_downloading(tmp_path, monkeypatch):
     MlkerasTinyNumbers(data_dir=str(tmp_path)).download_and_prepare()
     monkeypatch.setenv(tfds_loader.OFFLINE_ENV, "1")
-    ds = datasets.load_tfds("mlkeras_tiny_numbers", data_dir=tmp_path,
-                            download=False, as_numpy=True)
+    ds = datasets.load_tfds(
+        "mlkeras_tiny_numbers", data_dir=tmp_path, download=False, as_numpy=True
+    )
     pairs = sorted((int(x), int(y)) for x, y in ds)
     assert pairs == [(i, i % 2) for i in range(12)]
 
 
 def test_a_missing_data_set_is_prepared_when_downloads_are_allowed(tmp_path):
-    ds = datasets.load_tfds("mlkeras_tiny_numbers", data_dir=tmp_path, as_numpy=True)
+    ds = datasets.load_tfds(
+        "mlkeras_tiny_numbers", data_dir=tmp_path, as_numpy=True
+    )
     assert len(list(ds)) == 12
     assert (tmp_path / "mlkeras_tiny_numbers" / "1.0.0").is_dir()
 
@@ -67,15 +79,18 @@ def test_data_dir_comes_from_the_environment(tmp_path, monkeypatch):
 
 
 def test_offline_and_not_cached_names_the_offline_alternative(tmp_path):
-    with pytest.raises(datasets.DatasetUnavailableError,
-                       match="load_digits") as info:
+    with pytest.raises(
+        datasets.DatasetUnavailableError, match="load_digits"
+    ) as info:
         datasets.load_tfds("mnist", data_dir=tmp_path, download=False)
     assert str(tmp_path) in str(info.value)
 
 
 def test_offline_environment_forbids_downloads(tmp_path, monkeypatch):
     monkeypatch.setenv(tfds_loader.OFFLINE_ENV, "1")
-    with pytest.raises(datasets.DatasetUnavailableError, match="MLKERAS_OFFLINE"):
+    with pytest.raises(
+        datasets.DatasetUnavailableError, match="MLKERAS_OFFLINE"
+    ):
         datasets.load_tfds("cifar10", data_dir=tmp_path)
 
 
@@ -83,9 +98,12 @@ def test_a_failed_download_becomes_a_clear_error(tmp_path, monkeypatch):
     def no_network(self, *args, **kwargs):
         raise ConnectionError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_network)
-    with pytest.raises(datasets.DatasetUnavailableError,
-                       match="make_shapes.*|offline") as info:
+    monkeypatch.setattr(
+        tfds.core.DatasetBuilder, "download_and_prepare", no_network
+    )
+    with pytest.raises(
+        datasets.DatasetUnavailableError, match="make_shapes.*|offline"
+    ) as info:
         datasets.load_tfds("cifar10", data_dir=tmp_path)
     assert "ConnectionError" in str(info.value)
     assert isinstance(info.value.__cause__, ConnectionError)

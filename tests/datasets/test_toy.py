@@ -64,7 +64,9 @@ def test_function_regression_samples_the_named_function():
     assert x.shape == y.shape == (64, 1) and x.dtype == np.float32
     np.testing.assert_allclose(y, np.sin(x), atol=1e-6)
     assert np.all(np.diff(x[:, 0]) >= 0)
-    x2, y2 = datasets.make_function_regression(np.square, 64, x_range=(0, 2), seed=0)
+    x2, y2 = datasets.make_function_regression(
+        np.square, 64, x_range=(0, 2), seed=0
+    )
     np.testing.assert_allclose(y2, x2**2, rtol=1e-5)
 
 

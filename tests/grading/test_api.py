@@ -21,7 +21,9 @@ from mlkeras.grading import exercises
 
 HERE = pathlib.Path(__file__).parent / "submissions"
 ISOLATED = pytest.mark.skipif(
-    os.geteuid() != 0, reason="needs root: the drop to nobody and the namespaces guard these")
+    os.geteuid() != 0,
+    reason="needs root: the drop to nobody and the namespaces guard these",
+)
 LAB03 = HERE / "lab03"
 ADVERSARIAL = sorted((LAB03 / "adversarial").glob("*.py"))
 RELU_CHECKS = ("relu_matches_keras", "activation_keeps_float32_dtype[relu]")
@@ -41,26 +43,42 @@ def batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     out = root / "grades"
     submissions = []
-    for path in [LAB03 / "correct.py", exercises.find_exercise("03").starter_path,
-                 *sorted(LAB03.glob("fails_*.py")), *ADVERSARIAL]:
+    for path in [
+        LAB03 / "correct.py",
+        exercises.find_exercise("03").starter_path,
+        *sorted(LAB03.glob("fails_*.py")),
+        *ADVERSARIAL,
+    ]:
         target = root / ("starter.py" if path.name == "lab03.py" else path.name)
         shutil.copyfile(path, target)
         submissions.append(target)
     targets = [out / "grades.csv", out / "correct" / "results.json"]
     # Without root there is no drop to nobody: aiming the writers at the real
     # results would only show that, so they get their real targets as root only.
-    for name in ("background_rewriter.py", "writes_outside.py") if os.geteuid() == 0 else ():
+    for name in (
+        ("background_rewriter.py", "writes_outside.py")
+        if os.geteuid() == 0
+        else ()
+    ):
         source = (root / name).read_text()
-        paths = [str(p) for p in targets] + [str(root / "correct.py"), str(root / name)]
-        source = source.replace("TARGETS = []  # filled in by the test", f"TARGETS = {paths!r}")
-        source = source.replace('TARGETS = ["../escaped.txt", "/etc/mlkeras-escaped.txt"]  '
-                                '# the test adds more',
-                                f'TARGETS = ["../escaped.txt", "/etc/mlkeras-escaped.txt", '
-                                f'*{paths!r}]')
+        paths = [str(p) for p in targets] + [
+            str(root / "correct.py"),
+            str(root / name),
+        ]
+        source = source.replace(
+            "TARGETS = []  # filled in by the test", f"TARGETS = {paths!r}"
+        )
+        source = source.replace(
+            'TARGETS = ["../escaped.txt", "/etc/mlkeras-escaped.txt"]  '
+            "# the test adds more",
+            f'TARGETS = ["../escaped.txt", "/etc/mlkeras-escaped.txt", '
+            f"*{paths!r}]",
+        )
         (root / name).write_text(source)
     missing = root / "never_handed_in.py"
-    finished = grading.grade([*submissions, missing], lab="03", out=out, seed=1234,
-                             call_timeout=2.0)
+    finished = grading.grade(
+        [*submissions, missing], lab="03", out=out, seed=1234, call_timeout=2.0
+    )
     time.sleep(1.0)
     return {"out": out, "root": root, "results": finished}
 
@@ -74,41 +92,62 @@ def test_correct_submission_gets_full_marks_in_a_hostile_batch(batch):
 def test_starter_scores_zero_on_every_check(batch):
     result = batch["results"]["starter"]
     assert result.score == 0
-    assert all("NotImplementedError" in output for output in _outputs(result).values())
+    assert all(
+        "NotImplementedError" in output for output in _outputs(result).values()
+    )
 
 
-@pytest.mark.parametrize("name, failing", [
-    ("fails_softmax_stability", {"softmax_is_stable_for_large_logits"}),
-    ("fails_relu_dtype", {"relu_matches_keras"}),
-    ("fails_leaky_relu_ignores_alpha", {"leaky_relu_uses_the_given_alpha"}),
-])
-def test_wrong_submission_fails_exactly_the_check_its_name_says(batch, name, failing):
+@pytest.mark.parametrize(
+    "name, failing",
+    [
+        ("fails_softmax_stability", {"softmax_is_stable_for_large_logits"}),
+        ("fails_relu_dtype", {"relu_matches_keras"}),
+        ("fails_leaky_relu_ignores_alpha", {"leaky_relu_uses_the_given_alpha"}),
+    ],
+)
+def test_wrong_submission_fails_exactly_the_check_its_name_says(
+    batch, name, failing
+):
     scores = _scores(batch["results"][name])
     assert {check for check, score in scores.items() if score == 0} == failing
 
 
 @pytest.mark.parametrize("path", ADVERSARIAL, ids=[p.stem for p in ADVERSARIAL])
-def test_adversarial_submission_scores_zero_on_the_checks_it_attacks(batch, path):
+def test_adversarial_submission_scores_zero_on_the_checks_it_attacks(
+    batch, path
+):
     result = batch["results"][path.stem]
     starter = _scores(batch["results"]["starter"])
     scores = _scores(result)
     assert result.status == "graded"
     for check in RELU_CHECKS:
-        assert scores[check] == starter[check] == 0, (check, _outputs(result)[check])
+        assert scores[check] == starter[check] == 0, (
+            check,
+            _outputs(result)[check],
+        )
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("exit_at_import", "SystemExit"), ("os_exit_in_relu", "exited with status 0"),
-    ("infinite_loop", "did not return within 2 s"), ("memory_bomb", "memory"),
-    ("eq_always_true", "wrong values"), ("broadcast_shape", "wrong shape"),
-    ("forbidden_import", "NumPy-only"), ("patches_numpy_allclose", "wrong values"),
-    ("reads_caller_frame", "wrong values"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("exit_at_import", "SystemExit"),
+        ("os_exit_in_relu", "exited with status 0"),
+        ("infinite_loop", "did not return within 2 s"),
+        ("memory_bomb", "memory"),
+        ("eq_always_true", "wrong values"),
+        ("broadcast_shape", "wrong shape"),
+        ("forbidden_import", "NumPy-only"),
+        ("patches_numpy_allclose", "wrong values"),
+        ("reads_caller_frame", "wrong values"),
+    ],
+)
 def test_failure_message_says_why(batch, name, reason):
     assert reason in _outputs(batch["results"][name])["relu_matches_keras"]
 
 
-@pytest.mark.parametrize("name", ["os_exit_in_relu", "infinite_loop", "memory_bomb"])
+@pytest.mark.parametrize(
+    "name", ["os_exit_in_relu", "infinite_loop", "memory_bomb"]
+)
 def test_attack_on_one_function_leaves_the_others_graded(batch, name):
     scores = _scores(batch["results"][name])
     assert all(scores[check] == 1 for check in SIGMOID_CHECKS)
@@ -117,10 +156,16 @@ def test_attack_on_one_function_leaves_the_others_graded(batch, name):
 @ISOLATED
 def test_nothing_outside_the_sandbox_was_rewritten(batch):
     out, root = batch["out"], batch["root"]
-    rows = {row["submission"]: row for row in csv.DictReader(open(out / "grades.csv"))}
+    rows = {
+        row["submission"]: row
+        for row in csv.DictReader(open(out / "grades.csv"))
+    }
     assert rows["correct"]["score"] == "19"
     assert rows["background_rewriter"]["score"] == "0"
-    assert json.loads((out / "correct" / "results.json").read_text())["score"] == 19
+    assert (
+        json.loads((out / "correct" / "results.json").read_text())["score"]
+        == 19
+    )
     assert not (root / "escaped.txt").exists()
     assert "escaped" not in (root / "correct.py").read_text()
 
@@ -139,7 +184,9 @@ def test_no_sandboxed_process_outlives_the_batch(batch):
 
 
 def test_fake_output_stays_in_the_output_field(batch):
-    document = json.loads((batch["out"] / "prints_fake_results" / "results.json").read_text())
+    document = json.loads(
+        (batch["out"] / "prints_fake_results" / "results.json").read_text()
+    )
     assert document["score"] == 0
     assert "19 passed" in document["output"]
     assert all(test["score"] == 0 for test in document["tests"])
@@ -158,10 +205,19 @@ def test_grades_csv_has_a_row_and_a_column_per_check(batch):
 
 
 def test_results_json_follows_the_gradescope_format(batch):
-    document = json.loads((batch["out"] / "correct" / "results.json").read_text())
+    document = json.loads(
+        (batch["out"] / "correct" / "results.json").read_text()
+    )
     assert document["score"] == 19
     test = document["tests"][0]
-    assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+    assert set(test) >= {
+        "name",
+        "score",
+        "max_score",
+        "status",
+        "output",
+        "visibility",
+    }
     assert test["visibility"] == "visible" and test["status"] == "passed"
     assert "network" in document["extra_data"]["protections"]
 
@@ -186,10 +242,15 @@ def test_hidden_checks_count_and_are_published_after_the_deadline(tmp_path):
         "import numpy as np\n"
         "from mlkeras.grading.expect import assert_array\n\n"
         "def test_relu_of_negative_zero_is_zero(submission):\n"
-        "    assert_array(submission.relu(np.array([-0.0, -1.0])), np.zeros(2), atol=0, rtol=0)\n")
-    result = grading.check(LAB03 / "correct.py", lab="03", hidden=hidden, seed=3)
+        "    assert_array(submission.relu(np.array([-0.0, -1.0])), np.zeros(2), atol=0, rtol=0)\n"
+    )
+    result = grading.check(
+        LAB03 / "correct.py", lab="03", hidden=hidden, seed=3
+    )
     hidden_checks = [c for c in result.checks if c.hidden]
-    assert [c.name for c in hidden_checks] == ["hidden: relu_of_negative_zero_is_zero"]
+    assert [c.name for c in hidden_checks] == [
+        "hidden: relu_of_negative_zero_is_zero"
+    ]
     assert hidden_checks[0].status == "passed"
     document = result.to_gradescope()
     assert document["tests"][-1]["visibility"] == "after_published"
@@ -201,10 +262,18 @@ def test_check_rejects_an_unknown_lab_naming_it(tmp_path):
 
 
 def test_parallel_jobs_grade_like_a_single_job(tmp_path):
-    paths = [LAB03 / "correct.py", LAB03 / "fails_softmax_stability.py",
-             LAB03 / "adversarial" / "exit_at_import.py"]
-    finished = grading.grade(paths, lab="03", out=tmp_path / "grades", jobs=2, seed=5)
+    paths = [
+        LAB03 / "correct.py",
+        LAB03 / "fails_softmax_stability.py",
+        LAB03 / "adversarial" / "exit_at_import.py",
+    ]
+    finished = grading.grade(
+        paths, lab="03", out=tmp_path / "grades", jobs=2, seed=5
+    )
     assert {name: result.score for name, result in finished.items()} == {
-        "correct": 19, "fails_softmax_stability": 18, "exit_at_import": 0}
+        "correct": 19,
+        "fails_softmax_stability": 18,
+        "exit_at_import": 0,
+    }
     rows = list(csv.DictReader(open(tmp_path / "grades" / "grades.csv")))
     assert len(rows) == 3

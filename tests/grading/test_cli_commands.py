@@ -26,17 +26,38 @@ def test_check_prints_the_report_and_exits_with_the_verdict(tmp_path, capsys):
     cli.main(["exercise", "05", "-o", str(target)])
     assert cli.main(["check", str(target)]) == 1
     assert "score: 0/5" in capsys.readouterr().out
-    assert cli.main(["check", str(SUBMISSIONS / "lab05" / "correct.py"), "--lab", "05"]) == 0
+    assert (
+        cli.main(
+            ["check", str(SUBMISSIONS / "lab05" / "correct.py"), "--lab", "05"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "score: 5/5" in out and "sandbox:" in out
 
 
 def test_grade_writes_a_table_with_one_row_per_submission(tmp_path, capsys):
     out = tmp_path / "grades"
-    code = cli.main(["grade", "--lab", "05", "--out", str(out), "--jobs", "1",
-                     str(SUBMISSIONS / "lab05" / "correct.py"),
-                     str(SUBMISSIONS / "lab05" / "fails_clip_zero_gradients.py")])
+    code = cli.main(
+        [
+            "grade",
+            "--lab",
+            "05",
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            str(SUBMISSIONS / "lab05" / "correct.py"),
+            str(SUBMISSIONS / "lab05" / "fails_clip_zero_gradients.py"),
+        ]
+    )
     assert code == 0
-    rows = {row["submission"]: row for row in csv.DictReader(open(out / "grades.csv"))}
-    assert rows["correct"]["score"] == "5" and rows["fails_clip_zero_gradients"]["score"] == "4"
+    rows = {
+        row["submission"]: row
+        for row in csv.DictReader(open(out / "grades.csv"))
+    }
+    assert (
+        rows["correct"]["score"] == "5"
+        and rows["fails_clip_zero_gradients"]["score"] == "4"
+    )
     assert (out / "correct" / "results.json").exists()

@@ -15,7 +15,7 @@ def _roundtrip(value):
     data = codec.encode(value)
     magic, header_size, payload_size = struct.unpack("!4sIQ", data[:16])
     assert magic == codec.MAGIC
-    return codec.decode(data[16:16 + header_size], data[16 + header_size:])
+    return codec.decode(data[16 : 16 + header_size], data[16 + header_size :])
 
 
 def _frame(header, payload=b""):
@@ -24,9 +24,13 @@ def _frame(header, payload=b""):
 
 
 def test_plain_values_and_arrays_round_trip():
-    value = {"a": [1, 2.5, None, True, "text"], "b": (np.arange(6, dtype="int32").reshape(2, 3),
-                                                      np.float32(1.5)),
-             "c": float("nan"), "d": -float("inf"), 3: 2**70}
+    value = {
+        "a": [1, 2.5, None, True, "text"],
+        "b": (np.arange(6, dtype="int32").reshape(2, 3), np.float32(1.5)),
+        "c": float("nan"),
+        "d": -float("inf"),
+        3: 2**70,
+    }
     back = _roundtrip(value)
     assert back["a"] == [1, 2.5, None, True, "text"]
     assert isinstance(back["b"], tuple)
@@ -58,17 +62,27 @@ def test_generators_are_collected_into_yielded_lists():
 
 
 def test_decoder_rejects_object_dtype_from_the_child():
-    header, payload = _frame({"tree": {"$": "ndarray", "i": 0},
-                              "arrays": [{"dtype": "|O", "shape": [1], "offset": 0,
-                                          "nbytes": 8}]}, b"\0" * 8)
+    header, payload = _frame(
+        {
+            "tree": {"$": "ndarray", "i": 0},
+            "arrays": [{"dtype": "|O", "shape": [1], "offset": 0, "nbytes": 8}],
+        },
+        b"\0" * 8,
+    )
     with pytest.raises(codec.ProtocolError, match="not allowed"):
         codec.decode(header, payload)
 
 
 def test_decoder_rejects_a_shape_that_does_not_match_the_bytes():
-    header, payload = _frame({"tree": {"$": "ndarray", "i": 0},
-                              "arrays": [{"dtype": "<f8", "shape": [1000000], "offset": 0,
-                                          "nbytes": 8}]}, b"\0" * 8)
+    header, payload = _frame(
+        {
+            "tree": {"$": "ndarray", "i": 0},
+            "arrays": [
+                {"dtype": "<f8", "shape": [1000000], "offset": 0, "nbytes": 8}
+            ],
+        },
+        b"\0" * 8,
+    )
     with pytest.raises(codec.ProtocolError, match="size"):
         codec.decode(header, payload)
 
@@ -83,8 +97,15 @@ def test_decoder_never_unpickles_a_pickle_payload():
     assert not os.path.exists("/tmp/mlkeras-codec-pwned")
 
 
-@pytest.mark.parametrize("tree", [{"$": "pickle", "v": "x"}, {"$": "float", "v": "1e999"},
-                                  {"$": "ndarray", "i": 5}, {"$": "dict", "v": [[[1], 2]]}])
+@pytest.mark.parametrize(
+    "tree",
+    [
+        {"$": "pickle", "v": "x"},
+        {"$": "float", "v": "1e999"},
+        {"$": "ndarray", "i": 5},
+        {"$": "dict", "v": [[[1], 2]]},
+    ],
+)
 def test_decoder_rejects_unknown_tags_and_bad_references(tree):
     header, payload = _frame({"tree": tree, "arrays": []})
     with pytest.raises(codec.ProtocolError):

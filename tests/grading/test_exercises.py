@@ -17,9 +17,15 @@ KERAS_LABS = {"02", "12", "16"}  # import Keras in the sandbox: ~20 s each here
 
 
 def _labs(fast_keras_lab):
-    return [pytest.param(e.lab, marks=[pytest.mark.slow] if e.lab in KERAS_LABS
-                         and e.lab != fast_keras_lab else [])
-            for e in exercises.list_exercises()]
+    return [
+        pytest.param(
+            e.lab,
+            marks=[pytest.mark.slow]
+            if e.lab in KERAS_LABS and e.lab != fast_keras_lab
+            else [],
+        )
+        for e in exercises.list_exercises()
+    ]
 
 
 @pytest.mark.parametrize("lab", _labs(fast_keras_lab="12"))
@@ -31,18 +37,35 @@ def test_correct_solution_passes_every_check(lab):
 
 @pytest.mark.parametrize("lab", _labs(fast_keras_lab=None))
 def test_empty_starter_scores_zero(lab):
-    result = grading.check(exercises.find_exercise(lab).starter_path, lab=lab, seed=11)
+    result = grading.check(
+        exercises.find_exercise(lab).starter_path, lab=lab, seed=11
+    )
     assert result.score == 0
     assert all("NotImplementedError" in c.output for c in result.checks)
 
 
-@pytest.mark.parametrize("lab, name, check", [
-    ("01", "fails_step_at_zero", "step_is_one_from_zero_upwards"),
-    ("04", "fails_minibatches_not_shuffled", "minibatches_shuffle_reproducibly_by_seed"),
-    ("05", "fails_clip_zero_gradients", "clip_keeps_zero_gradients_zero"),
-    ("07", "fails_bce_without_clipping", "binary_crossentropy_is_finite_for_certain_predictions"),
-    ("06", "fails_he_normal_not_truncated", "he_normal_is_truncated_at_two_deviations"),
-])
+@pytest.mark.parametrize(
+    "lab, name, check",
+    [
+        ("01", "fails_step_at_zero", "step_is_one_from_zero_upwards"),
+        (
+            "04",
+            "fails_minibatches_not_shuffled",
+            "minibatches_shuffle_reproducibly_by_seed",
+        ),
+        ("05", "fails_clip_zero_gradients", "clip_keeps_zero_gradients_zero"),
+        (
+            "07",
+            "fails_bce_without_clipping",
+            "binary_crossentropy_is_finite_for_certain_predictions",
+        ),
+        (
+            "06",
+            "fails_he_normal_not_truncated",
+            "he_normal_is_truncated_at_two_deviations",
+        ),
+    ],
+)
 def test_wrong_solution_fails_the_check_its_name_says(lab, name, check):
     result = grading.check(HERE / f"lab{lab}" / f"{name}.py", lab=lab, seed=11)
     outcome = {c.name: c for c in result.checks}
@@ -64,7 +87,9 @@ def test_lab_is_inferred_from_the_file_name():
 
 
 def test_every_lab_has_an_exercise():
-    assert [e.lab for e in exercises.list_exercises()] == [f"{n:02d}" for n in range(1, 17)]
+    assert [e.lab for e in exercises.list_exercises()] == [
+        f"{n:02d}" for n in range(1, 17)
+    ]
 
 
 def test_keras_model_exercises_allow_keras():

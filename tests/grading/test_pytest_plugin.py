@@ -6,19 +6,35 @@ import subprocess
 import sys
 
 # Lab 01's checks use NumPy formulas only, so this pytest process need not import Keras.
-SUBMISSION = pathlib.Path(__file__).parent / "submissions" / "lab01" / "correct.py"
+SUBMISSION = (
+    pathlib.Path(__file__).parent / "submissions" / "lab01" / "correct.py"
+)
 
 
 def _pytest(tmp_path, *args):
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "mlkeras.grading.pytest_plugin",
-         "-p", "no:cacheprovider", *args],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "mlkeras.grading.pytest_plugin",
+            "-p",
+            "no:cacheprovider",
+            *args,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
 
 
 def test_plugin_runs_the_lab_checks_on_the_submission(tmp_path):
-    done = _pytest(tmp_path, "--submission", str(SUBMISSION), "--lab", "01", "-q")
+    done = _pytest(
+        tmp_path, "--submission", str(SUBMISSION), "--lab", "01", "-q"
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "5 passed" in done.stdout
     assert "score: 5/5" in done.stdout
@@ -28,7 +44,8 @@ def test_plugin_does_nothing_without_submission(tmp_path):
     (tmp_path / "test_plain.py").write_text(
         "def test_plain(request):\n"
         "    names = request.fixturenames\n"
-        "    assert 'submission' not in request.session._fixturemanager._arg2fixturedefs\n")
+        "    assert 'submission' not in request.session._fixturemanager._arg2fixturedefs\n"
+    )
     done = _pytest(tmp_path, "-q", "test_plain.py")
     assert done.returncode == 0, done.stdout[-3000:]
     assert "1 passed" in done.stdout and "mlkeras grading" not in done.stdout

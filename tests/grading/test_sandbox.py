@@ -24,113 +24,150 @@ def _reason(sandbox, name, *args):
 
 
 def test_arrays_cross_both_ways_and_output_is_captured(tmp_path):
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         import numpy as np
         print("hi from the student")
         def double(x):
             return 2 * x
-    """) as sandbox:
+    """,
+    ) as sandbox:
         result = sandbox.call("double", [np.arange(4.0)])
         np.testing.assert_array_equal(result, np.arange(4.0) * 2)
         assert "hi from the student" in sandbox.output()
 
 
 def test_a_hang_times_out_and_the_next_call_gets_a_fresh_child(tmp_path):
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         def hang():
             while True:
                 pass
         def ok():
             return 1
-    """, call_timeout=1.0) as sandbox:
+    """,
+        call_timeout=1.0,
+    ) as sandbox:
         assert _reason(sandbox, "hang")[0] == "timeout"
         assert sandbox.call("ok") == 1
 
 
 def test_the_wall_clock_budget_stops_further_calls(tmp_path):
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         import time
         def slow():
             time.sleep(1.2)
             return 1
-    """, call_timeout=5.0, wall_clock=2.0) as sandbox:
+    """,
+        call_timeout=5.0,
+        wall_clock=2.0,
+    ) as sandbox:
         sandbox.call("slow")
         assert _reason(sandbox, "slow")[0] == "wall_clock"
         assert _reason(sandbox, "slow")[0] == "wall_clock"
 
 
 def test_memory_blow_up_is_reported_as_memory(tmp_path):
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         import numpy as np
         def hog():
             keep = []
             while True:
                 keep.append(np.ones(2**24))
-    """, memory_bytes=1 * 2**30) as sandbox:
+    """,
+        memory_bytes=1 * 2**30,
+    ) as sandbox:
         reason, message = _reason(sandbox, "hog")
         assert reason == "memory" and "1 GiB" in message
 
 
 def test_os_exit_is_a_crash_with_its_status(tmp_path):
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         import os
         def leave():
             os._exit(0)
-    """) as sandbox:
+    """,
+    ) as sandbox:
         reason, message = _reason(sandbox, "leave")
         assert reason == "crash" and "status 0" in message
 
 
 def test_exit_at_import_fails_every_call_with_a_load_error(tmp_path):
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         import sys
         def f():
             return 1
         sys.exit(0)
-    """) as sandbox:
+    """,
+    ) as sandbox:
         for _ in range(2):
             reason, message = _reason(sandbox, "f")
             assert reason == "load" and "SystemExit" in message
 
 
 def test_forbidden_import_fails_with_a_message_saying_why(tmp_path):
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         def f():
             import keras
-    """, forbidden_imports=("keras", "tensorflow")) as sandbox:
+    """,
+        forbidden_imports=("keras", "tensorflow"),
+    ) as sandbox:
         reason, message = _reason(sandbox, "f")
         assert reason == "raised" and "NumPy-only" in message
 
 
 def test_missing_function_is_named(tmp_path):
     with _sandbox(tmp_path, "x = 1\n") as sandbox:
-        assert _reason(sandbox, "relu") == ("missing",
-                                            "relu() raised AttributeError: the submission "
-                                            "defines no 'relu'")
+        assert _reason(sandbox, "relu") == (
+            "missing",
+            "relu() raised AttributeError: the submission defines no 'relu'",
+        )
 
 
 def test_working_folder_holds_only_the_submission(tmp_path):
     (tmp_path / "secret_checks.py").write_text("EXPECTED = 1\n")
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         import os
         def listing():
             return sorted(os.listdir("."))
-    """) as sandbox:
+    """,
+    ) as sandbox:
         assert sandbox.call("listing") == ["student.py"]
 
 
-@pytest.mark.skipif(not ROOT, reason="namespaces and the drop to nobody need root")
+@pytest.mark.skipif(
+    not ROOT, reason="namespaces and the drop to nobody need root"
+)
 def test_as_root_the_child_is_nobody_without_network(tmp_path):
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         import os, socket
         def who():
             return os.getuid()
         def connect():
             socket.create_connection(("1.1.1.1", 53), timeout=2)
-    """) as sandbox:
+    """,
+    ) as sandbox:
         assert sandbox.call("who") == 65534
         reason, message = _reason(sandbox, "connect")
-        assert reason == "raised" and ("unreachable" in message or "OSError" in message)
+        assert reason == "raised" and (
+            "unreachable" in message or "OSError" in message
+        )
         protections = sandbox.protections()
         assert protections["network"].startswith("cut")
         assert protections["user"].startswith("unprivileged")
@@ -140,16 +177,21 @@ def test_as_root_the_child_is_nobody_without_network(tmp_path):
 @pytest.mark.skipif(not ROOT, reason="the mount namespace needs root")
 def test_files_written_to_tmp_stay_in_the_sandbox(tmp_path):
     name = f"mlkeras-sandbox-leak-{os.getpid()}.txt"
-    with _sandbox(tmp_path, f"""
+    with _sandbox(
+        tmp_path,
+        f"""
         def leak():
             for folder in ("/tmp", "/dev/shm"):
                 with open(folder + "/" + {name!r}, "w") as stream:
                     stream.write("leaked")
             return 1
-    """) as sandbox:
+    """,
+    ) as sandbox:
         assert sandbox.call("leak") == 1
         assert "private" in sandbox.protections()["temporary folders"]
-    assert not os.path.exists(f"/tmp/{name}") and not os.path.exists(f"/dev/shm/{name}")
+    assert not os.path.exists(f"/tmp/{name}") and not os.path.exists(
+        f"/dev/shm/{name}"
+    )
 
 
 def _processes_mentioning(text):
@@ -168,7 +210,9 @@ def _processes_mentioning(text):
 def test_processes_the_child_starts_die_with_it(tmp_path):
     import time
 
-    with _sandbox(tmp_path, """
+    with _sandbox(
+        tmp_path,
+        """
         import os, time
         def spawn():
             if os.fork() == 0:
@@ -177,7 +221,8 @@ def test_processes_the_child_starts_die_with_it(tmp_path):
                     time.sleep(60)
                 os._exit(0)
             return 1
-    """) as sandbox:
+    """,
+    ) as sandbox:
         assert sandbox.call("spawn") == 1
         root = str(sandbox._root)
         time.sleep(0.3)

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from mlkeras import datasets
-from mlkeras import labs
+from mlkeras import datasets, labs
 
 
 def lab01_results(run_lab_quick):
@@ -41,8 +40,9 @@ def test_perceptron_predict_matches_the_weighted_sum_and_step(lab01):
     x = np.array([[0.5, -1.0], [1.0, 1.0], [-2.0, 0.0]])
     w, b = np.array([2.0, 1.0]), -0.5
     z = x @ w + b
-    np.testing.assert_array_equal(lab01.perceptron_predict(x, w, b),
-                                  (z >= 0).astype(int))
+    np.testing.assert_array_equal(
+        lab01.perceptron_predict(x, w, b), (z >= 0).astype(int)
+    )
 
 
 def test_learning_rule_update_moves_towards_a_misclassified_point(lab01):

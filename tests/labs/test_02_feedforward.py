@@ -18,7 +18,8 @@ def lab(run_lab_quick):
 
 def load_lab_module():
     spec = importlib.util.spec_from_file_location(
-        "lab_02", REPO_ROOT / "labs" / f"{LAB_ID}.py")
+        "lab_02", REPO_ROOT / "labs" / f"{LAB_ID}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -49,8 +50,11 @@ def test_deep_network_without_activations_fits_like_one_dense_layer(lab):
     single = results["single_dense_mse"]
     np.testing.assert_allclose(results["deep_linear_mse"], single, rtol=1e-3)
     np.testing.assert_allclose(single, results["least_squares_mse"], rtol=1e-3)
-    np.testing.assert_allclose(results["deep_linear_collapsed_slope"],
-                               results["single_dense_slope"], atol=1e-3)
+    np.testing.assert_allclose(
+        results["deep_linear_collapsed_slope"],
+        results["single_dense_slope"],
+        atol=1e-3,
+    )
     assert results["deep_linear_collapse_max_abs_diff"] < 1e-4
     # The same depth with tanh is far better: the activations are what count.
     assert results["deep_tanh_mse"] < single / 10
@@ -77,15 +81,18 @@ def test_parameter_count_helper_matches_keras_for_other_shapes():
 
     module = load_lab_module()
     for sizes in [(3, 1), (5, 7, 2), (10, 1, 10, 1)]:
-        model = keras.Sequential([keras.Input((sizes[0],))] + [
-            keras.layers.Dense(units) for units in sizes[1:]])
+        model = keras.Sequential(
+            [keras.Input((sizes[0],))]
+            + [keras.layers.Dense(units) for units in sizes[1:]]
+        )
         assert module.count_parameters_by_hand(sizes) == model.count_params()
 
 
 def test_staircase_weights_follow_the_function():
     module = load_lab_module()
     kernel, bias, out_kernel, out_bias = module.staircase_weights(
-        200, -1.0, 1.0, np.square)
+        200, -1.0, 1.0, np.square
+    )
     x = np.linspace(-0.95, 0.95, 101)[:, None]
     hidden = 0.5 * (1.0 + np.tanh(0.5 * (x @ kernel + bias)))  # sigmoid
     approx = hidden @ out_kernel + out_bias

@@ -17,8 +17,15 @@ def test_lab_prints_a_summary_and_plots_functions_with_derivatives(lab):
     assert "Summary:" in proc.stdout
     for name in ("activations_and_derivatives.png", "swish_gelu_relu.png"):
         assert (out_dir / name).stat().st_size > 1000
-    expected = {"ReLU", "Leaky ReLU", "PReLU", "sigmoid", "tanh",
-                "Swish (SiLU)", "GELU"}
+    expected = {
+        "ReLU",
+        "Leaky ReLU",
+        "PReLU",
+        "sigmoid",
+        "tanh",
+        "Swish (SiLU)",
+        "GELU",
+    }
     assert expected <= set(results["activations"])
 
 
@@ -28,7 +35,8 @@ def test_sigmoid_slope_peaks_at_a_quarter_and_tanh_at_one(lab):
     assert results["tanh_max_derivative"] == pytest.approx(1.0, abs=1e-6)
     for name in ("sigmoid", "tanh"):
         assert results["activations"][name]["argmax_derivative"] == (
-            pytest.approx(0.0, abs=0.01))
+            pytest.approx(0.0, abs=0.01)
+        )
 
 
 def test_measured_derivatives_match_the_formulas(lab):
@@ -66,8 +74,9 @@ def test_softmax_sums_to_one_and_stays_finite_for_huge_logits(lab):
     assert results["softmax_huge_sum"] == pytest.approx(1.0, abs=1e-6)
     # Shift invariance: [1000, 999, 998] behaves like [2, 1, 0].
     reference = np.exp([2.0, 1.0, 0.0]) / np.exp([2.0, 1.0, 0.0]).sum()
-    np.testing.assert_allclose(results["softmax_huge_logits"], reference,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        results["softmax_huge_logits"], reference, atol=1e-6
+    )
     assert not results["naive_softmax_huge_finite"]
 
 

@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import pytest
 
 from mlkeras import labs
@@ -18,7 +17,8 @@ def lab05():
 
 
 def test_sigmoid_first_layer_gradient_is_orders_of_magnitude_below_output(
-        run_lab_quick):
+    run_lab_quick,
+):
     sigmoid = lab05_results(run_lab_quick)["vanishing"]["sigmoid"]
     assert sigmoid["first_to_last_ratio"] < 1e-3
     # The norm shrinks layer by layer on the way down.
@@ -29,7 +29,8 @@ def test_sigmoid_first_layer_gradient_is_orders_of_magnitude_below_output(
 
 
 def test_relu_he_batchnorm_and_residual_each_raise_the_first_layer_gradient(
-        run_lab_quick):
+    run_lab_quick,
+):
     results = lab05_results(run_lab_quick)
     sigmoid_ratio = results["sigmoid_first_to_last_ratio"]
     for kind in ("relu_he", "batchnorm", "residual"):
@@ -39,13 +40,16 @@ def test_relu_he_batchnorm_and_residual_each_raise_the_first_layer_gradient(
         assert run["verdict"] == "healthy", kind
         assert not run["logger_vanishing_warning"], kind
         # Its first layer learns; the sigmoid network's hardly moves.
-        assert (run["first_layer_relative_change"]
-                > 100 * results["vanishing"]["sigmoid"][
-                    "first_layer_relative_change"]), kind
+        assert (
+            run["first_layer_relative_change"]
+            > 100
+            * results["vanishing"]["sigmoid"]["first_layer_relative_change"]
+        ), kind
 
 
 def test_large_initialisation_explodes_and_clipping_keeps_training_finite(
-        run_lab_quick):
+    run_lab_quick,
+):
     explode = lab05_results(run_lab_quick)["exploding"]
     raw = explode["no clipping"]
     assert not raw["loss_finite"]
@@ -58,7 +62,8 @@ def test_large_initialisation_explodes_and_clipping_keeps_training_finite(
         assert math.isfinite(clipped["final_loss"]), name
         # The same large gradient arrives; only the step is capped.
         assert clipped["first_global_norm"] == pytest.approx(
-            raw["first_global_norm"], rel=1e-3), name
+            raw["first_global_norm"], rel=1e-3
+        ), name
 
 
 def test_gradient_norm_figure_is_saved(run_lab_quick):
@@ -68,8 +73,12 @@ def test_gradient_norm_figure_is_saved(run_lab_quick):
 
 def test_diagnose_names_each_problem_from_a_history(lab05):
     steps = [1, 2, 3]
-    healthy = {"grad_norm": [1.0, 1.0, 1.0], "grad_norm/dense_01": [0.5] * 3,
-               "grad_norm/output": [1.0] * 3, "step": steps}
+    healthy = {
+        "grad_norm": [1.0, 1.0, 1.0],
+        "grad_norm/dense_01": [0.5] * 3,
+        "grad_norm/output": [1.0] * 3,
+        "step": steps,
+    }
     assert lab05.diagnose(healthy)["verdict"] == "healthy"
     vanishing = dict(healthy, **{"grad_norm/dense_01": [1e-6, 1e-5, 1e-6]})
     report = lab05.diagnose(vanishing)

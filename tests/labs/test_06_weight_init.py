@@ -31,8 +31,9 @@ def test_equal_initial_weights_keep_hidden_units_identical(lab):
     assert zeros["kernel_change"] == 0
     assert random["unit_spread"] > 0.1
     assert random["distinct_hidden_outputs"] == 16
-    assert random["accuracy"] > max(zeros["accuracy"],
-                                    constant["accuracy"]) + 0.05
+    assert (
+        random["accuracy"] > max(zeros["accuracy"], constant["accuracy"]) + 0.05
+    )
 
 
 def test_glorot_keeps_tanh_stable_and_small_uniform_vanishes(lab):
@@ -57,7 +58,8 @@ def test_he_keeps_relu_stable_where_glorot_halves_the_variance(lab):
     assert 0.2 < he["gradient_first_over_last"] < 5
     # Glorot loses a factor sqrt(1/2) of the std per ReLU layer.
     assert deep["Glorot uniform / relu"]["gain_per_layer"] == pytest.approx(
-        0.5 ** 0.5, abs=0.04)
+        0.5**0.5, abs=0.04
+    )
     assert deep["Glorot uniform / relu"]["last_over_first"] < 1e-3
     assert deep["uniform(-0.05, 0.05) / relu"]["last_over_first"] < 1e-6
     assert deep["uniform(-1, 1) / relu"]["last_over_first"] > 1e6

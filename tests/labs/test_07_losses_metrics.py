@@ -5,8 +5,17 @@ import pytest
 
 from mlkeras import labs
 
-LOSSES = ("MSE", "MAE", "MSLE", "BCE", "BCE from logits", "CCE",
-          "CCE from logits", "sparse CCE", "KL divergence")
+LOSSES = (
+    "MSE",
+    "MAE",
+    "MSLE",
+    "BCE",
+    "BCE from logits",
+    "CCE",
+    "CCE from logits",
+    "sparse CCE",
+    "KL divergence",
+)
 
 
 def lab07_results(run_lab_quick):
@@ -43,11 +52,19 @@ def test_kl_divergence_is_non_negative_zero_only_at_equality(run_lab_quick):
 
 def test_mse_prefers_the_mean_and_mae_the_median(run_lab_quick):
     rewards = lab07_results(run_lab_quick)["rewards"]
-    assert abs(rewards["best_constant_mse"] - rewards["outlier_data_mean"]) < 0.02
-    assert abs(rewards["best_constant_mae"] - rewards["outlier_data_median"]) < 0.2
-    assert rewards["msle_under_predict_half"] > 2 * rewards["msle_over_predict_half"]
+    assert (
+        abs(rewards["best_constant_mse"] - rewards["outlier_data_mean"]) < 0.02
+    )
+    assert (
+        abs(rewards["best_constant_mae"] - rewards["outlier_data_median"]) < 0.2
+    )
+    assert (
+        rewards["msle_under_predict_half"]
+        > 2 * rewards["msle_over_predict_half"]
+    )
     assert abs(rewards["grad_wrt_logit_bce_confidently_wrong"]) > 100 * abs(
-        rewards["grad_wrt_logit_mse_confidently_wrong"])
+        rewards["grad_wrt_logit_mse_confidently_wrong"]
+    )
 
 
 def test_accuracy_and_loss_move_differently_during_training(run_lab_quick):
@@ -60,7 +77,9 @@ def test_accuracy_and_loss_move_differently_during_training(run_lab_quick):
     # The training loss falls in epochs where the accuracy stays put or drops.
     assert train["loss_down_accuracy_not_up"] >= 0.2 * train["epochs_compared"]
     val = watch["validation"]
-    assert val["loss_down_accuracy_not_up"] + val["loss_up_accuracy_not_down"] >= 3
+    assert (
+        val["loss_down_accuracy_not_up"] + val["loss_up_accuracy_not_down"] >= 3
+    )
     training = results["training"]
     assert training["loss"][-1] < 0.5 * training["loss"][0]
 
@@ -70,10 +89,13 @@ def test_kl_divergence_by_hand_matches_its_definition(lab07):
     q = np.array([[0.25, 0.25, 0.5]])
     # The zero entry of p contributes (almost, after clipping) nothing; the
     # two halves give log(2) / 2 each.
-    np.testing.assert_allclose(lab07.kl_divergence(p, q), [np.log(2)], atol=1e-5)
+    np.testing.assert_allclose(
+        lab07.kl_divergence(p, q), [np.log(2)], atol=1e-5
+    )
 
 
 def test_binary_crossentropy_from_logits_is_finite_for_huge_logits(lab07):
     loss = lab07.binary_crossentropy_from_logits(
-        np.array([[1.0, 0.0]]), np.array([[-1000.0, 1000.0]]))
+        np.array([[1.0, 0.0]]), np.array([[-1000.0, 1000.0]])
+    )
     np.testing.assert_allclose(loss, [1000.0])

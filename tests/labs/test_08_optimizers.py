@@ -22,7 +22,8 @@ def test_numpy_update_rules_follow_keras_optimizers(run_lab_quick):
 
 
 def test_adaptive_optimizers_need_fewer_steps_in_an_ill_conditioned_valley(
-        run_lab_quick):
+    run_lab_quick,
+):
     results = lab08_results(run_lab_quick)
     curvatures = results["curvatures"]
     assert max(curvatures) / min(curvatures) >= 50
@@ -36,18 +37,23 @@ def test_adaptive_optimizers_need_fewer_steps_in_an_ill_conditioned_valley(
 def test_sgd_diverges_above_two_over_the_largest_curvature(run_lab_quick):
     results = lab08_results(run_lab_quick)
     assert results["sgd_stability_limit"] == pytest.approx(
-        2 / max(results["curvatures"]))
+        2 / max(results["curvatures"])
+    )
     start = results["start_loss"]
     assert results["target_loss"] < start
     assert results["sgd_final_loss_below_limit"] < start
     assert results["sgd_final_loss_above_limit"] > 100 * start
 
 
-def test_rotating_the_valley_changes_nothing_for_sgd_and_momentum(run_lab_quick):
+def test_rotating_the_valley_changes_nothing_for_sgd_and_momentum(
+    run_lab_quick,
+):
     results = lab08_results(run_lab_quick)
     for name in ("SGD", "momentum"):
-        assert (results["rotated_quadratic"][name]["steps"]
-                == results["quadratic"][name]["steps"])
+        assert (
+            results["rotated_quadratic"][name]["steps"]
+            == results["quadratic"][name]["steps"]
+        )
 
 
 def test_every_optimizer_trains_the_small_model(run_lab_quick):
@@ -61,8 +67,10 @@ def test_quadratic_gradient_is_the_matrix_times_the_point(lab08):
     problem = lab08.Quadratic((1.0, 9.0), angle=0.3)
     w = np.array([0.7, -1.2])
     eps = 1e-6
-    numeric = [(problem.loss(w + eps * e) - problem.loss(w - eps * e)) / (2 * eps)
-               for e in np.eye(2)]
+    numeric = [
+        (problem.loss(w + eps * e) - problem.loss(w - eps * e)) / (2 * eps)
+        for e in np.eye(2)
+    ]
     np.testing.assert_allclose(problem.grad(w), numeric, rtol=1e-6)
     np.testing.assert_allclose(np.linalg.eigvalsh(problem.a), [1.0, 9.0])
 

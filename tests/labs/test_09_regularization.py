@@ -19,11 +19,13 @@ def test_keras_penalties_equal_the_formulas(run_lab_quick):
     results = lab09_results(run_lab_quick)
     for name in ("L1", "L2", "elastic net"):
         assert results["penalty_by_keras"][name] == pytest.approx(
-            results["penalty_by_hand"][name], rel=1e-5), name
+            results["penalty_by_hand"][name], rel=1e-5
+        ), name
 
 
 def test_l1_zeroes_more_weights_than_elastic_net_and_elastic_net_more_than_l2(
-        run_lab_quick):
+    run_lab_quick,
+):
     sparsity = lab09_results(run_lab_quick)["sparsity"]
     tolerance = lab09_results(run_lab_quick)["zero_tolerance"]
     counts = {}
@@ -39,8 +41,7 @@ def test_l1_zeroes_more_weights_than_elastic_net_and_elastic_net_more_than_l2(
     # L1 selects features: all five that matter survive.
     assert sparsity["L1"]["relevant_kept"] == 5
     # L2 still shrinks the weight vector as a whole.
-    assert (sparsity["L2"]["weight_l2_norm"]
-            < sparsity["none"]["weight_l2_norm"])
+    assert sparsity["L2"]["weight_l2_norm"] < sparsity["none"]["weight_l2_norm"]
 
 
 def test_dropout_narrows_the_train_validation_gap(run_lab_quick):
@@ -64,8 +65,9 @@ def test_early_stopping_stops_and_restores_the_best_epoch(run_lab_quick):
     assert early["best"] == pytest.approx(min(history))
     # The weights in the model after fit are the best epoch's.
     assert early["restored_matches_best"]
-    assert early["val_loss_after_restore"] == pytest.approx(min(history),
-                                                            rel=1e-4)
+    assert early["val_loss_after_restore"] == pytest.approx(
+        min(history), rel=1e-4
+    )
     assert early["val_loss_after_restore"] < early["last_val_loss_seen"]
 
 
@@ -86,6 +88,7 @@ def test_side_by_side_heads_train_like_separate_models(lab09):
         alone = lab09.fit_linear(x, y, {name: regularizer}, epochs=3, seed=0)
         # Zero start, same batches: a head trained beside another ends
         # where it ends alone.
-        np.testing.assert_allclose(together[name], alone[name], rtol=1e-4,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            together[name], alone[name], rtol=1e-4, atol=1e-6
+        )
     assert not np.allclose(together["none"], together["L1"])

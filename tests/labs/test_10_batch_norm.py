@@ -17,7 +17,8 @@ def lab10():
 
 @pytest.mark.parametrize("case", ["keras_dense", "keras_conv"])
 def test_numpy_batch_norm_matches_keras_in_training_and_inference(
-        run_lab_quick, case):
+    run_lab_quick, case
+):
     row = lab10_results(run_lab_quick)[case]
     assert row["train_max_abs_diff"] < 1e-4
     assert row["moving_stats_max_abs_diff"] < 1e-4
@@ -32,7 +33,10 @@ def test_gamma_and_beta_can_undo_the_normalization(run_lab_quick):
 
 
 def test_a_batch_of_one_comes_out_as_beta_in_training_mode(run_lab_quick):
-    assert lab10_results(run_lab_quick)["batch_of_one_max_abs_diff_from_beta"] < 1e-9
+    assert (
+        lab10_results(run_lab_quick)["batch_of_one_max_abs_diff_from_beta"]
+        < 1e-9
+    )
 
 
 def test_batch_norm_reaches_the_target_loss_in_fewer_epochs(run_lab_quick):
@@ -40,7 +44,8 @@ def test_batch_norm_reaches_the_target_loss_in_fewer_epochs(run_lab_quick):
     plain, bn = training["plain"], training["batch norm"]
     assert bn["epochs_to_target"] is not None
     assert plain["epochs_to_target"] is None or (
-        bn["epochs_to_target"] < plain["epochs_to_target"])
+        bn["epochs_to_target"] < plain["epochs_to_target"]
+    )
     assert bn["loss"][-1] < plain["loss"][-1]
 
 
@@ -62,6 +67,7 @@ def test_statistics_are_per_channel_for_images(lab10):
     np.testing.assert_allclose(y.mean(axis=(0, 1, 2)), 0.0, atol=1e-9)
     # Unit variance, except for what epsilon holds back on the small channel.
     variance = x.var(axis=(0, 1, 2))
-    np.testing.assert_allclose(y.std(axis=(0, 1, 2)),
-                               np.sqrt(variance / (variance + layer.epsilon)))
+    np.testing.assert_allclose(
+        y.std(axis=(0, 1, 2)), np.sqrt(variance / (variance + layer.epsilon))
+    )
     assert abs(y[..., 1].std() - 1) < 1e-3

@@ -58,16 +58,20 @@ def test_cnn_beats_an_mlp_of_the_same_size(run_lab_quick):
     # Quick mode trains for a few epochs only; full mode reaches >= 95 %.
     assert results["cnn_test_accuracy"] >= 0.9
     assert results["cnn_test_accuracy"] >= results["mlp_test_accuracy"] - 0.03
-    assert (results["cnn_shifted_test_accuracy"]
-            > results["mlp_shifted_test_accuracy"] + 0.1)
+    assert (
+        results["cnn_shifted_test_accuracy"]
+        > results["mlp_shifted_test_accuracy"] + 0.1
+    )
 
 
 def test_augmentation_helps_a_small_training_set_on_moved_digits(run_lab_quick):
     results = lab11_results(run_lab_quick)
     assert results["augmentation_mean_pixel_change"] > 0.01
     small = results["small_training_set"]
-    assert (small["augmentation"]["shifted_test_accuracy"]
-            > small["no augmentation"]["shifted_test_accuracy"] + 0.1)
+    assert (
+        small["augmentation"]["shifted_test_accuracy"]
+        > small["no augmentation"]["shifted_test_accuracy"] + 0.1
+    )
     assert small["augmentation"]["test_accuracy"] > 0.7
 
 
@@ -87,5 +91,6 @@ def test_output_length_formulas(lab11):
 
 def test_pool_2d_takes_block_maxima(lab11):
     x = np.arange(16.0).reshape(4, 4)
-    np.testing.assert_array_equal(lab11.pool_2d(x, 2, np.max),
-                                  [[5.0, 7.0], [13.0, 15.0]])
+    np.testing.assert_array_equal(
+        lab11.pool_2d(x, 2, np.max), [[5.0, 7.0], [13.0, 15.0]]
+    )

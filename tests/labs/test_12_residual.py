@@ -31,8 +31,10 @@ def test_gradient_norms_are_logged_for_every_layer(run_lab_quick):
     for run in results["runs"].values():
         if run["depth"] != depth:
             continue
-        for key in ("grad_norm_per_layer_first_step",
-                    "grad_norm_per_layer_last_epoch"):
+        for key in (
+            "grad_norm_per_layer_first_step",
+            "grad_norm_per_layer_last_epoch",
+        ):
             norms = np.array(run[key])
             assert norms.shape == (depth,)
             assert np.all(np.isfinite(norms)) and np.all(norms > 0)
@@ -42,10 +44,14 @@ def test_skips_carry_more_gradient_to_the_first_layer(run_lab_quick):
     runs = lab12_results(run_lab_quick)["runs"]
     depth = lab12_results(run_lab_quick)["depth"]
     residual, plain = runs[f"residual {depth}"], runs[f"plain {depth}"]
-    assert (residual["grad_norm_first_layer_first_step"]
-            > 5 * plain["grad_norm_first_layer_first_step"])
-    assert (residual["first_to_last_ratio_first_step"]
-            > plain["first_to_last_ratio_first_step"])
+    assert (
+        residual["grad_norm_first_layer_first_step"]
+        > 5 * plain["grad_norm_first_layer_first_step"]
+    )
+    assert (
+        residual["first_to_last_ratio_first_step"]
+        > plain["first_to_last_ratio_first_step"]
+    )
 
 
 def test_plain_and_residual_networks_have_the_same_layers(lab12):
@@ -54,7 +60,9 @@ def test_plain_and_residual_networks_have_the_same_layers(lab12):
     assert plain.count_params() == residual.count_params()
     dense = [layer.name for layer in residual.layers if "dense" in layer.name]
     assert len(dense) == 5
-    assert len([layer for layer in residual.layers if "skip" in layer.name]) == 5
+    assert (
+        len([layer for layer in residual.layers if "skip" in layer.name]) == 5
+    )
 
 
 def test_a_residual_layer_with_zero_weights_is_the_identity(lab12):

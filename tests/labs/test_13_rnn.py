@@ -27,18 +27,20 @@ def test_hand_written_steps_match_the_layers(run_lab_quick):
 
 
 def test_bptt_by_hand_equals_autodiff_and_follows_the_spectral_norm(
-        run_lab_quick):
+    run_lab_quick,
+):
     results = lab13_results(run_lab_quick)
     assert results["bptt_max_relative_diff"] < 1e-4
     ratios = results["spectral_norm_gradient_ratio_at_49_steps"]
-    np.testing.assert_allclose(ratios["linear s=0.9"], 0.9 ** 49, rtol=1e-6)
+    np.testing.assert_allclose(ratios["linear s=0.9"], 0.9**49, rtol=1e-6)
     np.testing.assert_allclose(ratios["linear s=1.0"], 1.0, rtol=1e-6)
-    np.testing.assert_allclose(ratios["linear s=1.1"], 1.1 ** 49, rtol=1e-6)
+    np.testing.assert_allclose(ratios["linear s=1.1"], 1.1**49, rtol=1e-6)
     assert ratios["tanh s=1.0"] < 1e-2
 
 
 def test_simple_rnn_fails_the_adding_problem_where_gated_layers_succeed(
-        run_lab_quick):
+    run_lab_quick,
+):
     results = lab13_results(run_lab_quick)
     baseline = results["adding_baseline_mse"]
     assert 0.14 < baseline < 0.2
@@ -68,14 +70,14 @@ def test_topologies_bidirectional_and_stateful(run_lab_quick):
     assert bidirectional["forward_outputs_changed_before_t0"] == 0
     assert bidirectional["bidirectional_outputs_changed_before_t0"] == 8
     assert bidirectional["bidirectional_features"] == (
-        2 * bidirectional["forward_features"])
+        2 * bidirectional["forward_features"]
+    )
     stateful = results["stateful"]
     assert stateful["stateful_chunks_vs_whole_max_abs_diff"] < 1e-5
     assert stateful["reset_between_chunks_vs_whole_max_abs_diff"] > 1e-3
 
 
-def test_peepholes_give_a_cleaner_timed_spike_on_the_same_budget(
-        run_lab_quick):
+def test_peepholes_give_a_cleaner_timed_spike_on_the_same_budget(run_lab_quick):
     timing = lab13_results(run_lab_quick)["timing"]
     lstm, peephole = timing["LSTM"], timing["PeepholeLSTM"]
     for kind in ("LSTM", "PeepholeLSTM"):
@@ -86,8 +88,7 @@ def test_peepholes_give_a_cleaner_timed_spike_on_the_same_budget(
     # to the silent-then-spike target (quick runs, seeds 0-4: 0.63-0.91 of
     # the LSTM's test MSE) and fires exactly on time at least as often.
     assert peephole["test_mse"] < 0.95 * lstm["test_mse"]
-    assert (peephole["exact_timing_accuracy"]
-            >= lstm["exact_timing_accuracy"])
+    assert peephole["exact_timing_accuracy"] >= lstm["exact_timing_accuracy"]
 
 
 def test_adding_and_timing_figures_are_saved(run_lab_quick):
@@ -100,9 +101,13 @@ def test_hand_bptt_matches_a_finite_difference(lab13):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 5, 2))
     y = rng.normal(size=(3, 1))
-    weights = [rng.normal(size=(2, 4)) * 0.5, rng.normal(size=(4, 4)) * 0.5,
-               rng.normal(size=4) * 0.1, rng.normal(size=(4, 1)),
-               rng.normal(size=1)]
+    weights = [
+        rng.normal(size=(2, 4)) * 0.5,
+        rng.normal(size=(4, 4)) * 0.5,
+        rng.normal(size=4) * 0.1,
+        rng.normal(size=(4, 1)),
+        rng.normal(size=1),
+    ]
 
     def loss(w):
         h = np.zeros((3, 4))
@@ -115,8 +120,9 @@ def test_hand_bptt_matches_a_finite_difference(lab13):
     bumped = [w.copy() for w in weights]
     bumped[1][2, 3] += eps
     numeric = (loss(bumped) - loss(weights)) / eps
-    np.testing.assert_allclose(grads["recurrent_kernel"][2, 3], numeric,
-                               rtol=1e-3, atol=1e-7)
+    np.testing.assert_allclose(
+        grads["recurrent_kernel"][2, 3], numeric, rtol=1e-3, atol=1e-7
+    )
     assert shares[0] == 0.0 and len(shares) == 5
 
 
@@ -132,9 +138,13 @@ def test_timing_task_target_is_one_spike_when_the_interval_ends(lab13):
 def test_timing_scores_reward_only_a_silent_output_with_an_exact_spike(lab13):
     _, y, end = lab13.make_timing_task(40, 20, (3, 7), seed=2)
     perfect = lab13.timing_scores(y[..., 0], y, end)
-    assert perfect == {"exact_timing_accuracy": 1.0,
-                       "mean_abs_timing_error": 0.0, "spike_height": 1.0,
-                       "leak": 0.0, "test_mse": 0.0}
+    assert perfect == {
+        "exact_timing_accuracy": 1.0,
+        "mean_abs_timing_error": 0.0,
+        "spike_height": 1.0,
+        "leak": 0.0,
+        "test_mse": 0.0,
+    }
     early = np.zeros_like(y[..., 0])
     early[np.arange(40), end - 1] = 1.0  # every interval is >= 3 steps
     early = lab13.timing_scores(early, y, end)

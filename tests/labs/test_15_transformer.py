@@ -17,7 +17,8 @@ def lab15():
 
 
 def test_encoding_dot_product_falls_with_distance_and_ignores_position(
-        run_lab_quick):
+    run_lab_quick,
+):
     results = lab15_results(run_lab_quick)
     assert results["pe_by_hand_max_abs_diff"] < 1e-4
     dots = np.array(results["pe_mean_dot_by_distance"])
@@ -32,21 +33,25 @@ def test_encoding_dot_product_falls_with_distance_and_ignores_position(
 
 
 def test_unscaled_softmax_saturates_as_d_k_grows_and_scaled_does_not(
-        run_lab_quick):
+    run_lab_quick,
+):
     rows = lab15_results(run_lab_quick)["softmax_saturation"]
     depths = [r["d_k"] for r in rows]
     assert depths == sorted(depths) and depths[-1] >= 256
     for r in rows:
-        np.testing.assert_allclose(r["unscaled_logit_std"], np.sqrt(r["d_k"]),
-                                   rtol=0.1)
+        np.testing.assert_allclose(
+            r["unscaled_logit_std"], np.sqrt(r["d_k"]), rtol=0.1
+        )
         np.testing.assert_allclose(r["scaled_logit_std"], 1.0, rtol=0.1)
     unscaled_max = [r["unscaled_max_weight"] for r in rows]
     assert np.all(np.diff(unscaled_max) > 0)
     assert unscaled_max[-1] > 0.9
     scaled_max = [r["scaled_max_weight"] for r in rows]
     assert max(scaled_max) - min(scaled_max) < 0.05
-    assert (rows[-1]["unscaled_jacobian_norm"]
-            < 0.3 * rows[-1]["scaled_jacobian_norm"])
+    assert (
+        rows[-1]["unscaled_jacobian_norm"]
+        < 0.3 * rows[-1]["scaled_jacobian_norm"]
+    )
 
 
 def test_masked_keys_get_zero_weight_and_rows_sum_to_one(run_lab_quick):
@@ -60,7 +65,8 @@ def test_masked_keys_get_zero_weight_and_rows_sum_to_one(run_lab_quick):
 
 
 def test_transformer_reverses_digits_only_with_positional_encoding(
-        run_lab_quick):
+    run_lab_quick,
+):
     results = lab15_results(run_lab_quick)
     with_pe = results["reversal_with_positional_encoding"]
     without_pe = results["reversal_without_positional_encoding"]
@@ -75,8 +81,12 @@ def test_transformer_reverses_digits_only_with_positional_encoding(
 
 def test_figures_are_saved(run_lab_quick):
     _, out_dir, _ = run_lab_quick("15")
-    for name in ("positional_encoding", "scaling", "masks",
-                 "reversal_attention"):
+    for name in (
+        "positional_encoding",
+        "scaling",
+        "masks",
+        "reversal_attention",
+    ):
         assert (out_dir / f"{name}.png").stat().st_size > 1000, name
 
 
@@ -86,4 +96,4 @@ def test_encoding_by_hand_alternates_sine_and_cosine(lab15):
     np.testing.assert_allclose(table[:, 0], np.sin(p))
     np.testing.assert_allclose(table[:, 1], np.cos(p))
     np.testing.assert_allclose(table[:, 4], np.sin(p / 10000 ** (4 / 6)))
-    np.testing.assert_allclose(np.sum(table ** 2, axis=1), 3.0)
+    np.testing.assert_allclose(np.sum(table**2, axis=1), 3.0)

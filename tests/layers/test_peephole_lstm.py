@@ -7,8 +7,10 @@ import pytest
 from mlkeras.layers import PeepholeLSTM
 from tests.backends import run_tests_on_backend
 from tests.layer_testing import run_layer_test
-from tests.layers.test_peephole_lstm_cell import numpy_peephole_step
-from tests.layers.test_peephole_lstm_cell import random_weights
+from tests.layers.test_peephole_lstm_cell import (
+    numpy_peephole_step,
+    random_weights,
+)
 
 BATCH, STEPS, FEATURES, UNITS = 3, 7, 5, 4
 
@@ -22,8 +24,9 @@ def _sequences(seed=0, batch=BATCH, steps=STEPS, features=FEATURES):
     return rng.normal(size=(batch, steps, features)).astype("float32")
 
 
-def numpy_peephole_lstm(x, weights, mask=None, go_backwards=False,
-                        initial_state=None):
+def numpy_peephole_lstm(
+    x, weights, mask=None, go_backwards=False, initial_state=None
+):
     """The layer's sequence semantics in NumPy, stepping the formulas.
 
     A masked step keeps the states and repeats the previous output (zeros
@@ -79,7 +82,7 @@ def _padding_mask(left):
     lengths = [STEPS, 4, 2]
     for row, length in enumerate(lengths):
         if left:
-            mask[row, :STEPS - length] = False
+            mask[row, : STEPS - length] = False
         else:
             mask[row, length:] = False
     return mask
@@ -89,20 +92,28 @@ def test_passes_the_shared_layer_checks_with_sequences_and_states():
     run_layer_test(
         PeepholeLSTM,
         {"units": UNITS, "return_sequences": True, "return_state": True},
-        _sequences(), [(BATCH, STEPS, UNITS), (BATCH, UNITS), (BATCH, UNITS)])
+        _sequences(),
+        [(BATCH, STEPS, UNITS), (BATCH, UNITS), (BATCH, UNITS)],
+    )
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_sequence_matches_numpy_formulas_with_nonzero_peepholes(go_backwards):
     x = _sequences(3)
-    weights = random_weights(np.random.default_rng(4), FEATURES, UNITS,
-                             peephole_scale=1.0)
-    layer = PeepholeLSTM(UNITS, return_sequences=True, return_state=True,
-                         go_backwards=go_backwards)
+    weights = random_weights(
+        np.random.default_rng(4), FEATURES, UNITS, peephole_scale=1.0
+    )
+    layer = PeepholeLSTM(
+        UNITS,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+    )
     layer(x)
     layer.set_weights(weights)
-    expected = numpy_peephole_lstm(x.astype("float64"), weights,
-                                   go_backwards=go_backwards)
+    expected = numpy_peephole_lstm(
+        x.astype("float64"), weights, go_backwards=go_backwards
+    )
     _assert_all_close(layer(x), expected)
 
 
@@ -121,38 +132,53 @@ def test_masked_sequence_matches_numpy_formulas_with_nonzero_peepholes(left):
 def test_initial_state_is_used_as_in_numpy_formulas():
     x = _sequences(7)
     rng = np.random.default_rng(8)
-    state = [rng.normal(size=(BATCH, UNITS)).astype("float32")
-             for _ in range(2)]
+    state = [
+        rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in range(2)
+    ]
     weights = random_weights(rng, FEATURES, UNITS)
     layer = PeepholeLSTM(UNITS, return_sequences=True, return_state=True)
     layer(x)
     layer.set_weights(weights)
-    expected = numpy_peephole_lstm(x.astype("float64"), weights,
-                                   initial_state=state)
+    expected = numpy_peephole_lstm(
+        x.astype("float64"), weights, initial_state=state
+    )
     _assert_all_close(layer(x, initial_state=state), expected)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"return_sequences": True, "return_state": True},
-    {"go_backwards": True, "return_sequences": True, "return_state": True},
-    {"go_backwards": True},
-    {"unroll": True, "return_sequences": True, "return_state": True},
-    {"use_bias": False, "return_sequences": True},
-], ids=["sequences_and_states", "backwards_all", "backwards_last",
-        "unroll", "no_bias"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"return_sequences": True, "return_state": True},
+        {"go_backwards": True, "return_sequences": True, "return_state": True},
+        {"go_backwards": True},
+        {"unroll": True, "return_sequences": True, "return_state": True},
+        {"use_bias": False, "return_sequences": True},
+    ],
+    ids=[
+        "sequences_and_states",
+        "backwards_all",
+        "backwards_last",
+        "unroll",
+        "no_bias",
+    ],
+)
 def test_matches_keras_lstm_when_peepholes_are_zero(kwargs):
     ours, theirs = _pair(**kwargs)
     x = _sequences()
     _assert_all_close(ours(x), theirs(x))
 
 
-@pytest.mark.parametrize("left, go_backwards", [
-    (False, False), (True, False), (True, True)],
-    ids=["right", "left", "left_backwards"])
+@pytest.mark.parametrize(
+    "left, go_backwards",
+    [(False, False), (True, False), (True, True)],
+    ids=["right", "left", "left_backwards"],
+)
 def test_matches_keras_lstm_with_padding_masks_when_peepholes_are_zero(
-        left, go_backwards):
-    ours, theirs = _pair(return_sequences=True, return_state=True,
-                         go_backwards=go_backwards)
+    left, go_backwards
+):
+    ours, theirs = _pair(
+        return_sequences=True, return_state=True, go_backwards=go_backwards
+    )
     x = _sequences()
     mask = _padding_mask(left)
     _assert_all_close(ours(x, mask=mask), theirs(x, mask=mask))
@@ -193,8 +219,9 @@ def test_stateful_layer_carries_states_between_calls_as_numpy_formulas():
     layer.set_weights(weights)
     layer(x[:, :3])
     _, h, c = numpy_peephole_lstm(x[:, :3].astype("float64"), weights)
-    expected = numpy_peephole_lstm(x[:, 3:].astype("float64"), weights,
-                                   initial_state=(h, c))
+    expected = numpy_peephole_lstm(
+        x[:, 3:].astype("float64"), weights, initial_state=(h, c)
+    )
     got = layer(x[:, 3:])
     _assert_all_close(got, [expected[0][:, -1], expected[1], expected[2]])
 
@@ -213,7 +240,8 @@ def test_gradients_are_finite_and_nonzero_over_200_steps():
     assert np.isfinite(history.history["loss"][0])
     after = _numpy(layer.trainable_weights)
     for name, old, new in zip(
-            [w.name for w in layer.trainable_weights], before, after):
+        [w.name for w in layer.trainable_weights], before, after
+    ):
         assert np.all(np.isfinite(new)), name
         assert np.max(np.abs(new - old)) > 0.0, name
 
@@ -240,7 +268,9 @@ def _twin_models(go_backwards, return_sequences, steps=STEPS):
         h0 = keras.layers.Dense(UNITS)(seed)
         c0 = keras.layers.Dense(UNITS)(seed)
         output, h, c = PeepholeLSTM(
-            UNITS, return_sequences=return_sequences, return_state=True,
+            UNITS,
+            return_sequences=return_sequences,
+            return_state=True,
             go_backwards=go_backwards,
             peephole_initializer=keras.initializers.RandomUniform(-1.0, 1.0),
         )(hidden, initial_state=[h0, c0], mask=mask)
@@ -257,9 +287,11 @@ def _twin_models(go_backwards, return_sequences, steps=STEPS):
 @pytest.mark.parametrize(
     "go_backwards,return_sequences",
     [(False, True), (True, True), (False, False)],
-    ids=["sequences", "backwards", "last"])
+    ids=["sequences", "backwards", "last"],
+)
 def test_hand_written_backward_pass_matches_automatic_differentiation(
-        go_backwards, return_sequences, jit_compile):
+    go_backwards, return_sequences, jit_compile
+):
     fused, reference = _twin_models(go_backwards, return_sequences)
     rng = np.random.default_rng(22)
     x = [_sequences(23), rng.normal(size=(BATCH, 2)).astype("float32")]
@@ -268,12 +300,14 @@ def test_hand_written_backward_pass_matches_automatic_differentiation(
     target = rng.normal(size=(BATCH, width)).astype("float32")
     # One plain SGD step moves every weight by -gradient.
     for model in (fused, reference):
-        model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse",
-                      jit_compile=jit_compile)
+        model.compile(
+            optimizer=keras.optimizers.SGD(1.0),
+            loss="mse",
+            jit_compile=jit_compile,
+        )
         model.fit(x, target, batch_size=BATCH, epochs=1, verbose=0)
     before = _twin_models(go_backwards, return_sequences)[0].get_weights()
-    for a, b, old in zip(fused.get_weights(), reference.get_weights(),
-                         before):
+    for a, b, old in zip(fused.get_weights(), reference.get_weights(), before):
         assert np.max(np.abs(b - old)) > 0.0
         np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -286,25 +320,28 @@ def test_hand_written_backward_pass_matches_automatic_differentiation(
 def test_hand_written_backward_pass_matches_at_every_step_count(steps):
     fused, reference = _twin_models(False, True, steps=steps)
     rng = np.random.default_rng(26)
-    x = [_sequences(27, steps=steps),
-         rng.normal(size=(BATCH, 2)).astype("float32")]
+    x = [
+        _sequences(27, steps=steps),
+        rng.normal(size=(BATCH, 2)).astype("float32"),
+    ]
     _assert_all_close(fused(x), reference(x))
     target = rng.normal(size=(BATCH, fused.output.shape[-1]))
     gradients = []
     for model in (fused, reference):
         model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
         before = _numpy(model.trainable_weights)
-        model.fit(x, target.astype("float32"), batch_size=BATCH, epochs=1,
-                  verbose=0)
-        gradients.append([b - a for a, b in zip(
-            _numpy(model.trainable_weights), before)])
+        model.fit(
+            x, target.astype("float32"), batch_size=BATCH, epochs=1, verbose=0
+        )
+        gradients.append(
+            [b - a for a, b in zip(_numpy(model.trainable_weights), before)]
+        )
     for ours, theirs in zip(*gradients):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
     assert max(np.max(np.abs(g)) for g in gradients[1]) > 0.0
 
 
-def test_hand_written_backward_pass_is_used_only_where_it_applies(
-        monkeypatch):
+def test_hand_written_backward_pass_is_used_only_where_it_applies(monkeypatch):
     from mlkeras.layers import peephole_lstm
 
     calls = []
@@ -338,8 +375,9 @@ def test_trains_with_an_unknown_number_of_steps():
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     target = np.zeros((BATCH, UNITS), "float32")
     for steps in (3, 6):
-        history = model.fit(_sequences(25, steps=steps), target, epochs=1,
-                            verbose=0)
+        history = model.fit(
+            _sequences(25, steps=steps), target, epochs=1, verbose=0
+        )
         assert np.isfinite(history.history["loss"][0])
 
 
@@ -347,33 +385,44 @@ def test_save_and_load_keeps_weights_and_outputs(tmp_path):
     x = _sequences(16)
     inputs = keras.Input((STEPS, FEATURES))
     hidden = keras.layers.Masking()(inputs)
-    outputs = PeepholeLSTM(UNITS, return_sequences=True, go_backwards=True,
-                           dropout=0.1, recurrent_dropout=0.1, seed=3,
-                           name="peephole")(hidden)
+    outputs = PeepholeLSTM(
+        UNITS,
+        return_sequences=True,
+        go_backwards=True,
+        dropout=0.1,
+        recurrent_dropout=0.1,
+        seed=3,
+        name="peephole",
+    )(hidden)
     model = keras.Model(inputs, outputs)
     path = os.path.join(tmp_path, "model.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert type(loaded.get_layer("peephole")) is PeepholeLSTM
-    assert (loaded.get_layer("peephole").get_config()
-            == model.get_layer("peephole").get_config())
+    assert (
+        loaded.get_layer("peephole").get_config()
+        == model.get_layer("peephole").get_config()
+    )
     _assert_all_close(loaded(x), model(x), atol=1e-6)
 
 
 def test_dropout_changes_training_outputs_only_and_trains():
     x = _sequences(17)
-    layer = PeepholeLSTM(UNITS, dropout=0.5, recurrent_dropout=0.5, seed=2,
-                         return_sequences=True)
+    layer = PeepholeLSTM(
+        UNITS, dropout=0.5, recurrent_dropout=0.5, seed=2, return_sequences=True
+    )
     inference = _numpy(layer(x))[0]
-    np.testing.assert_array_equal(_numpy(layer(x, training=False))[0],
-                                  inference)
+    np.testing.assert_array_equal(
+        _numpy(layer(x, training=False))[0], inference
+    )
     training = _numpy(layer(x, training=True))[0]
     assert np.max(np.abs(training - inference)) > 1e-4
     inputs = keras.Input((STEPS, FEATURES))
     model = keras.Model(inputs, layer(inputs))
     model.compile(optimizer="sgd", loss="mse")
-    history = model.fit(x, np.zeros((BATCH, STEPS, UNITS), "float32"),
-                        epochs=1, verbose=0)
+    history = model.fit(
+        x, np.zeros((BATCH, STEPS, UNITS), "float32"), epochs=1, verbose=0
+    )
     assert np.isfinite(history.history["loss"][0])
 
 
@@ -407,8 +456,9 @@ def test_mixed_precision_computes_in_float16_close_to_float32():
     assert all(w.dtype == "float32" for w in layer.weights)
     output = layer(x)
     assert keras.backend.standardize_dtype(output.dtype) == "float16"
-    np.testing.assert_allclose(_numpy(output)[0].astype("float32"), expected,
-                               atol=1e-2)
+    np.testing.assert_allclose(
+        _numpy(output)[0].astype("float32"), expected, atol=1e-2
+    )
 
 
 def test_trains_under_jit_compile_with_the_eager_loss():
@@ -432,12 +482,24 @@ def test_trains_under_jit_compile_with_the_eager_loss():
 
 def test_config_round_trips_every_argument():
     layer = PeepholeLSTM(
-        5, activation="relu", recurrent_activation="hard_sigmoid",
-        use_bias=False, peephole_initializer="ones", unit_forget_bias=False,
-        peephole_regularizer="l2", peephole_constraint="non_neg",
-        dropout=0.2, recurrent_dropout=0.3, seed=9, return_sequences=True,
-        return_state=True, go_backwards=True, stateful=True, unroll=True,
-        name="rnn")
+        5,
+        activation="relu",
+        recurrent_activation="hard_sigmoid",
+        use_bias=False,
+        peephole_initializer="ones",
+        unit_forget_bias=False,
+        peephole_regularizer="l2",
+        peephole_constraint="non_neg",
+        dropout=0.2,
+        recurrent_dropout=0.3,
+        seed=9,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=True,
+        stateful=True,
+        unroll=True,
+        name="rnn",
+    )
     config = layer.get_config()
     assert "cell" not in config
     assert config["peephole_initializer"]["class_name"] == "Ones"
@@ -459,8 +521,9 @@ def test_rejects_inputs_that_are_not_rank_3(shape):
         layer(np.zeros(shape, "float32"))
 
 
-@pytest.mark.parametrize("mask_shape", [(BATCH, STEPS + 1), (BATCH,),
-                                        (BATCH, STEPS, 1)])
+@pytest.mark.parametrize(
+    "mask_shape", [(BATCH, STEPS + 1), (BATCH,), (BATCH, STEPS, 1)]
+)
 def test_rejects_a_mask_whose_shape_differs_from_the_inputs(mask_shape):
     layer = PeepholeLSTM(UNITS)
     with pytest.raises(ValueError, match="mask.shape"):
@@ -472,9 +535,14 @@ def test_layer_and_cell_tests_pass_on_jax_backend():
     # it. Left out: tests that never touch the backend (configs, argument
     # errors), the 200-step gradient check, and the jit_compile test (JAX
     # compiles every fit anyway, so the other fit-based tests cover it).
-    cell_tests = os.path.join(os.path.dirname(__file__),
-                              "test_peephole_lstm_cell.py")
+    cell_tests = os.path.join(
+        os.path.dirname(__file__), "test_peephole_lstm_cell.py"
+    )
     run_tests_on_backend(
-        "jax", __file__, cell_tests, "-k",
+        "jax",
+        __file__,
+        cell_tests,
+        "-k",
         "not on_jax_backend and not config and not rejects and not 200"
-        " and not jit_compile")
+        " and not jit_compile",
+    )

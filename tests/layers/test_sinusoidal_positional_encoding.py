@@ -27,22 +27,28 @@ def restore_float32_policy():
         keras.config.set_dtype_policy("float32")
 
 
-@pytest.mark.parametrize("length,depth,max_wavelength,start_index", [
-    (50, 16, 10000, 0),
-    (7, 5, 10000, 0),
-    (30, 1, 10000, 0),
-    (40, 9, 100, 13),
-    (1000, 64, 10000, 0),
-])
-def test_table_matches_float64_numpy_formula(length, depth, max_wavelength,
-                                              start_index):
+@pytest.mark.parametrize(
+    "length,depth,max_wavelength,start_index",
+    [
+        (50, 16, 10000, 0),
+        (7, 5, 10000, 0),
+        (30, 1, 10000, 0),
+        (40, 9, 100, 13),
+        (1000, 64, 10000, 0),
+    ],
+)
+def test_table_matches_float64_numpy_formula(
+    length, depth, max_wavelength, start_index
+):
     table = sinusoidal_encoding(length, depth, max_wavelength, start_index)
     assert keras.backend.standardize_dtype(table.dtype) == "float32"
     # float32 angles carry a relative rounding error of about 2 units of
     # 2**-24 (the rate, then the product), so the bound grows with position.
-    bound = 1e-6 + 4 * 2.0 ** -24 * (start_index + length)
-    error = np.abs(ops.convert_to_numpy(table)
-                   - numpy_table(length, depth, max_wavelength, start_index))
+    bound = 1e-6 + 4 * 2.0**-24 * (start_index + length)
+    error = np.abs(
+        ops.convert_to_numpy(table)
+        - numpy_table(length, depth, max_wavelength, start_index)
+    )
     assert error.max() <= bound, f"largest error {error.max()} > {bound}"
 
 
@@ -50,20 +56,27 @@ def test_odd_depth_ends_with_a_sine_channel():
     table = ops.convert_to_numpy(sinusoidal_encoding(20, 7))
     positions = np.arange(20)
     np.testing.assert_allclose(
-        table[:, 6], np.sin(positions / 10000 ** (6 / 7)), atol=1e-6)
+        table[:, 6], np.sin(positions / 10000 ** (6 / 7)), atol=1e-6
+    )
     # The even channels before it are sines of their own pair, too.
     np.testing.assert_allclose(table[:, 0], np.sin(positions), atol=1e-6)
 
 
 def test_layer_adds_the_table_to_its_inputs():
     x = np.random.normal(size=(3, 11, 6)).astype("float32")
-    outputs = run_layer_test(SinusoidalPositionalEncoding, {}, x, (3, 11, 6),
-                             run_training_check=False)
+    outputs = run_layer_test(
+        SinusoidalPositionalEncoding,
+        {},
+        x,
+        (3, 11, 6),
+        run_training_check=False,
+    )
     np.testing.assert_allclose(outputs[0], x + numpy_table(11, 6), atol=1e-5)
 
 
 def test_layer_under_mixed_bfloat16_is_accurate_over_4096_positions(
-        restore_float32_policy):
+    restore_float32_policy,
+):
     keras.config.set_dtype_policy("mixed_bfloat16")
     layer = SinusoidalPositionalEncoding()
     outputs = layer(ops.zeros((1, 4096, 64), dtype="bfloat16"))
@@ -74,7 +87,8 @@ def test_layer_under_mixed_bfloat16_is_accurate_over_4096_positions(
 
 
 def test_layer_under_mixed_float16_is_accurate_over_4096_positions(
-        restore_float32_policy):
+    restore_float32_policy,
+):
     keras.config.set_dtype_policy("mixed_float16")
     layer = SinusoidalPositionalEncoding(layout="concatenated")
     outputs = layer(ops.zeros((1, 4096, 33), dtype="float16"))
@@ -88,10 +102,11 @@ def test_step_by_step_decoding_equals_the_full_sequence():
     x = np.random.normal(size=(2, 9, 8)).astype("float32")
     layer = SinusoidalPositionalEncoding()
     full = ops.convert_to_numpy(layer(x))
-    steps = [ops.convert_to_numpy(layer(x[:, t:t + 1], start_index=t))
-             for t in range(9)]
-    np.testing.assert_allclose(np.concatenate(steps, axis=1), full,
-                               atol=1e-6)
+    steps = [
+        ops.convert_to_numpy(layer(x[:, t : t + 1], start_index=t))
+        for t in range(9)
+    ]
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-6)
 
 
 def test_concatenated_layout_is_a_permutation_of_interleaved():
@@ -99,10 +114,12 @@ def test_concatenated_layout_is_a_permutation_of_interleaved():
         x = np.zeros((1, 25, depth), "float32")
         interleaved = ops.convert_to_numpy(SinusoidalPositionalEncoding()(x))
         concatenated = ops.convert_to_numpy(
-            SinusoidalPositionalEncoding(layout="concatenated")(x))
+            SinusoidalPositionalEncoding(layout="concatenated")(x)
+        )
         order = list(range(0, depth, 2)) + list(range(1, depth, 2))
-        np.testing.assert_allclose(concatenated, interleaved[..., order],
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            concatenated, interleaved[..., order], atol=1e-6
+        )
 
 
 def test_embedding_mask_reaches_the_next_layer():
@@ -120,13 +137,15 @@ def test_embedding_mask_reaches_the_next_layer():
 
 
 def test_trains_in_a_jit_compiled_sequential_model():
-    model = keras.Sequential([
-        keras.Input(shape=(12,), dtype="int32"),
-        keras.layers.Embedding(20, 8),
-        SinusoidalPositionalEncoding(),
-        keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dense(1),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(12,), dtype="int32"),
+            keras.layers.Embedding(20, 8),
+            SinusoidalPositionalEncoding(),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse", jit_compile=True)
     x = np.random.randint(0, 20, size=(16, 12)).astype("int32")
     y = np.random.normal(size=(16, 1)).astype("float32")

@@ -13,8 +13,9 @@ def make_tiny_base(input_shape=(16, 16, 3), name="tiny_base"):
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     for index, filters in enumerate((4, 8, 8)):
-        x = keras.layers.Conv2D(filters, 3, padding="same",
-                                name=f"conv{index}")(x)
+        x = keras.layers.Conv2D(
+            filters, 3, padding="same", name=f"conv{index}"
+        )(x)
         x = keras.layers.BatchNormalization(name=f"bn{index}")(x)
         x = keras.layers.ReLU(name=f"relu{index}")(x)
     return keras.Model(inputs, x, name=name)

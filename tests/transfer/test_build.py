@@ -40,8 +40,11 @@ def fresh_session():
 
 
 def _pixels(shape, seed=0):
-    return np.random.default_rng(seed).uniform(0, 255, size=shape).astype(
-        "float32")
+    return (
+        np.random.default_rng(seed)
+        .uniform(0, 255, size=shape)
+        .astype("float32")
+    )
 
 
 def _numpy(x):
@@ -62,10 +65,12 @@ def test_every_family_has_a_representative():
 
 @pytest.mark.parametrize("name", sorted(FAMILY_REPRESENTATIVES.values()))
 def test_family_builds_at_its_minimum_size_and_preprocesses_once(
-        name, fresh_session):
+    name, fresh_session
+):
     info = model_info(name)
-    model = build_transfer_model(name, 3, input_shape=info.min_input_shape,
-                                 weights=None, dropout=0.0)
+    model = build_transfer_model(
+        name, 3, input_shape=info.min_input_shape, weights=None, dropout=0.0
+    )
     assert model.input_shape == (None, *info.min_input_shape)
     assert model.output_shape == (None, 3)
     x = _pixels((2, *info.min_input_shape))
@@ -73,8 +78,9 @@ def test_family_builds_at_its_minimum_size_and_preprocesses_once(
 
     # Reference: Keras's own preprocess_input on the raw pixels, the base,
     # a global average, then the dense softmax, in NumPy.
-    features = _numpy(get_base(model)(info.preprocess_input(x.copy()),
-                                      training=False))
+    features = _numpy(
+        get_base(model)(info.preprocess_input(x.copy()), training=False)
+    )
     kernel, bias = model.get_layer("predictions").get_weights()
     expected = _softmax(features.mean(axis=(1, 2)) @ kernel + bias)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
@@ -82,8 +88,7 @@ def test_family_builds_at_its_minimum_size_and_preprocesses_once(
 
 
 def test_two_classes_get_one_sigmoid_unit():
-    model = build_transfer_model(make_tiny_base(), 2, weights=None,
-                                 dropout=0.0)
+    model = build_transfer_model(make_tiny_base(), 2, weights=None, dropout=0.0)
     assert model.output_shape == (None, 1)
     head = model.get_layer("predictions")
     assert head.units == 1
@@ -103,13 +108,15 @@ def test_more_classes_get_a_softmax_of_that_width():
 
 
 def test_max_pooling_takes_the_spatial_maximum():
-    model = build_transfer_model(make_tiny_base(), 3, weights=None,
-                                 pooling="max", dropout=0.0)
+    model = build_transfer_model(
+        make_tiny_base(), 3, weights=None, pooling="max", dropout=0.0
+    )
     x = _pixels((2, 16, 16, 3))
     features = _numpy(get_base(model)(x, training=False)).max(axis=(1, 2))
     kernel, bias = model.get_layer("predictions").get_weights()
-    np.testing.assert_allclose(_numpy(model(x)),
-                               _softmax(features @ kernel + bias), rtol=1e-5)
+    np.testing.assert_allclose(
+        _numpy(model(x)), _softmax(features @ kernel + bias), rtol=1e-5
+    )
 
 
 def _set_moving_statistics(base, seed=0):
@@ -125,18 +132,24 @@ def _set_moving_statistics(base, seed=0):
 def test_base_runs_in_inference_mode_even_when_training(trainable_base):
     base = make_tiny_base()
     _set_moving_statistics(base)
-    model = build_transfer_model(base, 3, weights=None, dropout=0.0,
-                                 trainable_base=trainable_base)
+    model = build_transfer_model(
+        base, 3, weights=None, dropout=0.0, trainable_base=trainable_base
+    )
     assert base.trainable is trainable_base
     x = _pixels((8, 16, 16, 3))
-    np.testing.assert_allclose(_numpy(model(x, training=True)),
-                               _numpy(model(x, training=False)), rtol=1e-6)
-    moving = [_numpy(w) for w in base.non_trainable_weights
-              if "moving" in w.path]
+    np.testing.assert_allclose(
+        _numpy(model(x, training=True)),
+        _numpy(model(x, training=False)),
+        rtol=1e-6,
+    )
+    moving = [
+        _numpy(w) for w in base.non_trainable_weights if "moving" in w.path
+    ]
     model.compile("sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, np.arange(8) % 3, epochs=1, verbose=0)
-    after = [_numpy(w) for w in base.non_trainable_weights
-             if "moving" in w.path]
+    after = [
+        _numpy(w) for w in base.non_trainable_weights if "moving" in w.path
+    ]
     for a, b in zip(moving, after):
         np.testing.assert_array_equal(a, b)
 
@@ -146,56 +159,74 @@ def test_custom_base_keeps_its_input_shape_and_gets_no_preprocessing():
     model = build_transfer_model(base, 3, weights=None, dropout=0.0)
     assert model.input_shape == (None, 12, 12, 3)
     assert get_base(model) is base
-    assert not any(isinstance(layer, ImagenetPreprocessing)
-                   for layer in model.layers)
+    assert not any(
+        isinstance(layer, ImagenetPreprocessing) for layer in model.layers
+    )
     x = _pixels((2, 12, 12, 3))
     features = _numpy(base(x, training=False)).mean(axis=(1, 2))
     kernel, bias = model.get_layer("predictions").get_weights()
-    np.testing.assert_allclose(_numpy(model(x)),
-                               _softmax(features @ kernel + bias), rtol=1e-5)
+    np.testing.assert_allclose(
+        _numpy(model(x)), _softmax(features @ kernel + bias), rtol=1e-5
+    )
 
 
 def test_custom_base_takes_a_preprocessing_mode_or_layer():
     x = _pixels((2, 16, 16, 1))
     base = make_tiny_base((16, 16, 1))
     scaled = build_transfer_model(
-        base, 3, weights=None, dropout=0.0,
-        preprocessing=keras.layers.Rescaling(1 / 255.0))
-    tf_mode = build_transfer_model(base, 3, weights=None, dropout=0.0,
-                                   preprocessing="tf")
+        base,
+        3,
+        weights=None,
+        dropout=0.0,
+        preprocessing=keras.layers.Rescaling(1 / 255.0),
+    )
+    tf_mode = build_transfer_model(
+        base, 3, weights=None, dropout=0.0, preprocessing="tf"
+    )
     tf_mode.get_layer("predictions").set_weights(
-        scaled.get_layer("predictions").get_weights())
+        scaled.get_layer("predictions").get_weights()
+    )
     kernel, bias = scaled.get_layer("predictions").get_weights()
     for model, prepared in ((scaled, x / 255.0), (tf_mode, x / 127.5 - 1)):
         features = _numpy(base(prepared, training=False)).mean(axis=(1, 2))
-        np.testing.assert_allclose(_numpy(model(x)),
-                                   _softmax(features @ kernel + bias),
-                                   rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            _numpy(model(x)),
+            _softmax(features @ kernel + bias),
+            rtol=1e-4,
+            atol=1e-6,
+        )
 
 
 def test_augmentation_comes_first_and_only_acts_in_training():
     base = make_tiny_base()
     model = build_transfer_model(
-        base, 3, weights=None, dropout=0.0,
-        augmentation=[keras.layers.RandomFlip("horizontal", seed=1)])
+        base,
+        3,
+        weights=None,
+        dropout=0.0,
+        augmentation=[keras.layers.RandomFlip("horizontal", seed=1)],
+    )
     assert model.layers[1].name == "augmentation"
     assert get_base(model) is base
     x = _pixels((2, 16, 16, 3))
     features = _numpy(base(x, training=False)).mean(axis=(1, 2))
     kernel, bias = model.get_layer("predictions").get_weights()
-    np.testing.assert_allclose(_numpy(model(x, training=False)),
-                               _softmax(features @ kernel + bias), rtol=1e-5)
+    np.testing.assert_allclose(
+        _numpy(model(x, training=False)),
+        _softmax(features @ kernel + bias),
+        rtol=1e-5,
+    )
 
 
 def test_saved_transfer_model_loads_without_custom_objects(tmp_path):
-    model = build_transfer_model(make_tiny_base(), 3, weights=None,
-                                 preprocessing="caffe")
+    model = build_transfer_model(
+        make_tiny_base(), 3, weights=None, preprocessing="caffe"
+    )
     x = _pixels((2, 16, 16, 3))
     path = os.path.join(tmp_path, "transfer.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(_numpy(loaded(x)), _numpy(model(x)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(_numpy(loaded(x)), _numpy(model(x)), rtol=1e-6)
 
 
 def _perturb(model, seed=3):
@@ -208,20 +239,24 @@ def _perturb(model, seed=3):
 
 
 def test_local_weights_file_round_trip_gives_identical_outputs(
-        tmp_path, fresh_session):
+    tmp_path, fresh_session
+):
     shape = model_info("MobileNetV3Small").min_input_shape
-    first = build_transfer_model("MobileNetV3Small", 3, input_shape=shape,
-                                 weights=None)
+    first = build_transfer_model(
+        "MobileNetV3Small", 3, input_shape=shape, weights=None
+    )
     _perturb(get_base(first))
     path = os.path.join(tmp_path, "base.weights.h5")
     get_base(first).save_weights(path)
 
-    second = build_transfer_model("MobileNetV3Small", 3, input_shape=shape,
-                                  weights=path)
+    second = build_transfer_model(
+        "MobileNetV3Small", 3, input_shape=shape, weights=path
+    )
     for a, b in zip(get_base(first).weights, get_base(second).weights):
         np.testing.assert_array_equal(_numpy(a), _numpy(b))
     second.get_layer("predictions").set_weights(
-        first.get_layer("predictions").get_weights())
+        first.get_layer("predictions").get_weights()
+    )
     x = _pixels((2, *shape))
     np.testing.assert_array_equal(_numpy(first(x)), _numpy(second(x)))
 
@@ -250,15 +285,17 @@ def test_weights_file_of_another_architecture_is_a_clear_error(tmp_path):
 def test_missing_weights_file_is_a_clear_error(tmp_path):
     missing = os.path.join(tmp_path, "nowhere.weights.h5")
     with pytest.raises(FileNotFoundError, match="does not exist") as info:
-        build_transfer_model("MobileNetV3Small", 3, input_shape=(32, 32, 3),
-                             weights=missing)
+        build_transfer_model(
+            "MobileNetV3Small", 3, input_shape=(32, 32, 3), weights=missing
+        )
     assert missing in str(info.value)
 
 
 def _weights_cached(fragment):
     cache = os.path.join(os.path.expanduser("~"), ".keras", "models")
-    return os.path.isdir(cache) and any(fragment in f
-                                        for f in os.listdir(cache))
+    return os.path.isdir(cache) and any(
+        fragment in f for f in os.listdir(cache)
+    )
 
 
 def test_imagenet_weights_offline_is_a_clear_error(monkeypatch):
@@ -272,8 +309,9 @@ def test_imagenet_weights_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
-    with pytest.raises(WeightsUnavailableError,
-                       match="MobileNetV3Small.*weights=None") as info:
+    with pytest.raises(
+        WeightsUnavailableError, match="MobileNetV3Small.*weights=None"
+    ) as info:
         build_transfer_model("MobileNetV3Small", 3, input_shape=(32, 32, 3))
     assert "Received: weights='imagenet'" in str(info.value)
 
@@ -288,12 +326,14 @@ def test_unknown_model_name_suggests_the_closest():
         build_transfer_model("MobileNetV22", 3, weights=None)
 
 
-@pytest.mark.parametrize("name,side", [("Xception", 70), ("InceptionV3", 74),
-                                       ("VGG16", 31)])
+@pytest.mark.parametrize(
+    "name,side", [("Xception", 70), ("InceptionV3", 74), ("VGG16", 31)]
+)
 def test_input_below_the_minimum_is_a_clear_error(name, side):
     with pytest.raises(ValueError, match=f"at least {side + 1}x{side + 1}"):
-        build_transfer_model(name, 3, input_shape=(side, side + 40, 3),
-                             weights=None)
+        build_transfer_model(
+            name, 3, input_shape=(side, side + 40, 3), weights=None
+        )
 
 
 @pytest.mark.parametrize("num_classes", [1, 0, 2.0, None])
@@ -307,16 +347,19 @@ def test_imagenet_weights_need_three_channels():
         build_transfer_model("VGG16", 3, input_shape=(32, 32, 1))
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"pooling": "sum"}, "pooling='sum'"),
-    ({"dropout": 1.0}, "dropout=1.0"),
-    ({"dropout": -0.1}, "dropout=-0.1"),
-    ({"trainable_base": "yes"}, "trainable_base='yes'"),
-    ({"augmentation": 3}, "augmentation=3"),
-    ({"weights": 3}, "weights=3"),
-    ({"preprocessing": "bgr"}, "preprocessing='bgr'"),
-    ({"input_shape": (32, 32)}, r"input_shape=\(32, 32\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"pooling": "sum"}, "pooling='sum'"),
+        ({"dropout": 1.0}, "dropout=1.0"),
+        ({"dropout": -0.1}, "dropout=-0.1"),
+        ({"trainable_base": "yes"}, "trainable_base='yes'"),
+        ({"augmentation": 3}, "augmentation=3"),
+        ({"weights": 3}, "weights=3"),
+        ({"preprocessing": "bgr"}, "preprocessing='bgr'"),
+        ({"input_shape": (32, 32)}, r"input_shape=\(32, 32\)"),
+    ],
+)
 def test_bad_arguments_are_named_in_the_error(kwargs, message):
     kwargs = {"weights": None, **kwargs}
     with pytest.raises(ValueError, match=message):

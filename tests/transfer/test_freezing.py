@@ -3,9 +3,7 @@ import numpy as np
 import pytest
 
 from mlkeras.transfer.build import build_transfer_model
-from mlkeras.transfer.freezing import freeze
-from mlkeras.transfer.freezing import get_base
-from mlkeras.transfer.freezing import unfreeze
+from mlkeras.transfer.freezing import freeze, get_base, unfreeze
 from tests.transfer import make_tiny_base
 
 
@@ -34,8 +32,11 @@ def test_get_base_finds_the_wrapped_base_of_a_transfer_model():
 def test_get_base_prefers_the_base_over_a_weightless_augmentation_model():
     base = make_tiny_base()
     model = build_transfer_model(
-        base, 3, weights=None,
-        augmentation=keras.Sequential([keras.layers.RandomFlip()]))
+        base,
+        3,
+        weights=None,
+        augmentation=keras.Sequential([keras.layers.RandomFlip()]),
+    )
     assert get_base(model) is base
 
 
@@ -61,11 +62,16 @@ def test_unfreeze_everything_but_batchnorm():
     model = freeze(_transfer_model())
     assert unfreeze(model) is model
     base = get_base(model)
-    expected = [w for layer in base.layers if not _is_bn(layer)
-                for w in layer.trainable_weights]
+    expected = [
+        w
+        for layer in base.layers
+        if not _is_bn(layer)
+        for w in layer.trainable_weights
+    ]
     head = model.get_layer("predictions")
     assert _ids(model.trainable_weights) == _ids(
-        expected + [head.kernel, head.bias])
+        expected + [head.kernel, head.bias]
+    )
     for layer in base.layers:
         assert layer.trainable is (not _is_bn(layer)), layer.name
 
@@ -88,8 +94,9 @@ def test_unfreeze_from_a_named_or_indexed_layer(from_layer):
     unfreeze(model, from_layer=from_layer)
     names = [layer.name for layer in get_base(model).layers]
     assert names.index("conv1") == 4 and len(names) == 10
-    open_names = [layer.name for layer in get_base(model).layers
-                  if layer.trainable]
+    open_names = [
+        layer.name for layer in get_base(model).layers if layer.trainable
+    ]
     assert open_names == ["conv1", "relu1", "conv2", "relu2"]
 
 
@@ -113,38 +120,49 @@ def test_frozen_batchnorm_runs_in_inference_mode_when_training(keep):
     for layer in base.layers:
         if _is_bn(layer):
             layer.moving_mean.assign(
-                rng.normal(size=layer.moving_mean.shape).astype("float32"))
+                rng.normal(size=layer.moving_mean.shape).astype("float32")
+            )
     model = unfreeze(_plain_classifier(base), keep_batchnorm_frozen=keep)
     x = rng.uniform(0, 255, size=(8, 16, 16, 3)).astype("float32")
-    same = np.allclose(_numpy(model(x, training=True)),
-                       _numpy(model(x, training=False)), rtol=1e-6)
+    same = np.allclose(
+        _numpy(model(x, training=True)),
+        _numpy(model(x, training=False)),
+        rtol=1e-6,
+    )
     assert same is keep
 
 
 def test_unfreeze_freezes_every_batchnorm_of_a_keras_application():
     base = keras.applications.MobileNetV3Small(
-        include_top=False, weights=None, input_shape=(32, 32, 3))
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
     unfreeze(base)
     norms = [layer for layer in base.layers if _is_bn(layer)]
     assert len(norms) > 30
     assert not any(layer.trainable for layer in norms)
     assert all(layer.trainable for layer in base.layers if not _is_bn(layer))
     x = np.random.default_rng(0).uniform(0, 255, size=(4, 32, 32, 3))
-    np.testing.assert_allclose(_numpy(base(x.astype("float32"), training=True)),
-                               _numpy(base(x.astype("float32"), training=False)),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        _numpy(base(x.astype("float32"), training=True)),
+        _numpy(base(x.astype("float32"), training=False)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"last_n_layers": 2, "from_layer": "conv1"}, "not both"),
-    ({"last_n_layers": 0}, "last_n_layers=0"),
-    ({"last_n_layers": True}, "last_n_layers=True"),
-    ({"last_n_layers": 2.0}, "last_n_layers=2.0"),
-    ({"from_layer": "conv9"}, "from_layer='conv9'"),
-    ({"from_layer": 10}, "from_layer=10"),
-    ({"from_layer": 1.5}, "from_layer=1.5"),
-    ({"keep_batchnorm_frozen": "yes"}, "keep_batchnorm_frozen='yes'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"last_n_layers": 2, "from_layer": "conv1"}, "not both"),
+        ({"last_n_layers": 0}, "last_n_layers=0"),
+        ({"last_n_layers": True}, "last_n_layers=True"),
+        ({"last_n_layers": 2.0}, "last_n_layers=2.0"),
+        ({"from_layer": "conv9"}, "from_layer='conv9'"),
+        ({"from_layer": 10}, "from_layer=10"),
+        ({"from_layer": 1.5}, "from_layer=1.5"),
+        ({"keep_batchnorm_frozen": "yes"}, "keep_batchnorm_frozen='yes'"),
+    ],
+)
 def test_unfreeze_names_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         unfreeze(_transfer_model(), **kwargs)

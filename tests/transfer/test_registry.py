@@ -12,9 +12,12 @@ from mlkeras.transfer.registry import list_models
 def _keras_constructor_names():
     # Independent of registry.installed_constructors: every public function
     # of keras.applications whose name is CamelCase.
-    return sorted(n for n in vars(keras.applications)
-                  if re.fullmatch(r"[A-Z]\w*", n)
-                  and callable(vars(keras.applications)[n]))
+    return sorted(
+        n
+        for n in vars(keras.applications)
+        if re.fullmatch(r"[A-Z]\w*", n)
+        and callable(vars(keras.applications)[n])
+    )
 
 
 def test_list_models_covers_every_installed_keras_constructor():
@@ -22,23 +25,41 @@ def test_list_models_covers_every_installed_keras_constructor():
     assert registry.installed_constructors() == _keras_constructor_names()
 
 
-@pytest.mark.skipif(not keras.__version__.startswith("3.15"),
-                    reason="the count of 40 is that of Keras 3.15")
+@pytest.mark.skipif(
+    not keras.__version__.startswith("3.15"),
+    reason="the count of 40 is that of Keras 3.15",
+)
 def test_keras_3_15_has_forty_models():
     assert len(list_models()) == 40
 
 
-@pytest.mark.parametrize("pattern", ["resnet*", "RESNET*", "*V2*", "*net?",
-                                     "efficientnetb[0-3]", "vgg1?", "xyz*"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "resnet*",
+        "RESNET*",
+        "*V2*",
+        "*net?",
+        "efficientnetb[0-3]",
+        "vgg1?",
+        "xyz*",
+    ],
+)
 def test_list_models_filters_by_pattern_ignoring_case(pattern):
-    expected = [n for n in _keras_constructor_names()
-                if fnmatch.fnmatchcase(n.lower(), pattern.lower())]
+    expected = [
+        n
+        for n in _keras_constructor_names()
+        if fnmatch.fnmatchcase(n.lower(), pattern.lower())
+    ]
     assert list_models(pattern) == expected
 
 
 def test_list_models_pattern_examples():
-    assert list_models("resnet*v2") == ["ResNet101V2", "ResNet152V2",
-                                        "ResNet50V2"]
+    assert list_models("resnet*v2") == [
+        "ResNet101V2",
+        "ResNet152V2",
+        "ResNet50V2",
+    ]
     assert list_models("ConvNeXt*") == list_models("convnext*")
     assert len(list_models("convnext*")) == 5
     assert list_models("nothing-like-this") == []
@@ -71,8 +92,11 @@ def _reference_mode(module):
         "torch": (x / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225],
         "caffe": x[..., ::-1] - [103.939, 116.779, 123.68],
     }
-    return [m for m, ref in candidates.items()
-            if ref.shape == out.shape and np.allclose(out, ref, atol=1e-4)]
+    return [
+        m
+        for m, ref in candidates.items()
+        if ref.shape == out.shape and np.allclose(out, ref, atol=1e-4)
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(registry.MODELS))
@@ -88,8 +112,11 @@ def test_keras_rejects_inputs_below_the_registry_minimum(name):
     _, _, _, min_size, _ = registry.MODELS[name]
     constructor = getattr(keras.applications, name)
     with pytest.raises(ValueError, match=f"at least {min_size}"):
-        constructor(include_top=False, weights=None,
-                    input_shape=(min_size - 1, min_size - 1, 3))
+        constructor(
+            include_top=False,
+            weights=None,
+            input_shape=(min_size - 1, min_size - 1, 3),
+        )
 
 
 def test_figures_only_name_known_models_and_have_seven_numbers():

@@ -31,7 +31,9 @@ def two_moons(rng, n, noise=0.15):
     half = n // 2
     angle = rng.uniform(0, np.pi, size=n)
     upper = np.stack([np.cos(angle[:half]), np.sin(angle[:half])], axis=1)
-    lower = np.stack([1 - np.cos(angle[half:]), 0.5 - np.sin(angle[half:])], axis=1)
+    lower = np.stack(
+        [1 - np.cos(angle[half:]), 0.5 - np.sin(angle[half:])], axis=1
+    )
     X = np.concatenate([upper, lower]) + rng.normal(scale=noise, size=(n, 2))
     y = np.concatenate([np.zeros(half, "int64"), np.ones(n - half, "int64")])
     order = rng.permutation(n)
@@ -45,4 +47,8 @@ def dense_params(sizes):
 
 def top_level_classes(facts):
     """The class names of a remote model's layers, input layers left out."""
-    return [layer["class"] for layer in facts.get("layers", []) if layer["class"] != "InputLayer"]
+    return [
+        layer["class"]
+        for layer in facts.get("layers", [])
+        if layer["class"] != "InputLayer"
+    ]

@@ -31,7 +31,9 @@ def _separable(rng, n=40, d=3):
 
 def _check_pair(result, d):
     assert_type(result, (tuple, list), name="perceptron_train result")
-    assert_number(len(result), 2, name="length of the (w, b) result", integer=True)
+    assert_number(
+        len(result), 2, name="length of the (w, b) result", integer=True
+    )
     w, b = result
     assert_array(w, np.zeros(d), name="w", dtype=np.floating, values=False)
     assert_number(b, None, name="b")
@@ -47,17 +49,31 @@ def test_step_is_one_from_zero_upwards(submission, rng):
 def test_perceptron_predict_matches_the_formula(submission, rng):
     n, d = int(rng.integers(5, 20)), int(rng.integers(2, 5))
     X, w, b = rng.normal(size=(n, d)), rng.normal(size=d), float(rng.normal())
-    assert_array(submission.perceptron_predict(X, w, b), _step(X @ w + b),
-                 dtype=np.integer, rtol=0, atol=0)
+    assert_array(
+        submission.perceptron_predict(X, w, b),
+        _step(X @ w + b),
+        dtype=np.integer,
+        rtol=0,
+        atol=0,
+    )
 
 
 def test_perceptron_train_follows_the_learning_rule(submission, rng):
     X, y = _separable(rng, n=16, d=2)
-    learning_rate, epochs = float(rng.uniform(0.05, 0.5)), int(rng.integers(2, 5))
-    w, b = _check_pair(submission.perceptron_train(X, y, learning_rate=learning_rate,
-                                                   epochs=epochs), X.shape[1])
+    learning_rate, epochs = (
+        float(rng.uniform(0.05, 0.5)),
+        int(rng.integers(2, 5)),
+    )
+    w, b = _check_pair(
+        submission.perceptron_train(
+            X, y, learning_rate=learning_rate, epochs=epochs
+        ),
+        X.shape[1],
+    )
     expected_w, expected_b = _train(X, y, learning_rate, epochs)
-    assert_array(w, expected_w, dtype=np.floating, rtol=1e-9, atol=1e-12, name="w")
+    assert_array(
+        w, expected_w, dtype=np.floating, rtol=1e-9, atol=1e-12, name="w"
+    )
     assert_number(b, expected_b, rtol=1e-9, atol=1e-12, name="b")
 
 
@@ -65,12 +81,22 @@ def test_perceptron_train_uses_the_default_rate_and_epochs(submission, rng):
     X, y = _separable(rng, n=20, d=3)
     w, b = _check_pair(submission.perceptron_train(X, y), X.shape[1])
     expected_w, expected_b = _train(X, y, 0.1, 20)
-    assert_array(w, expected_w, dtype=np.floating, rtol=1e-9, atol=1e-12, name="w")
+    assert_array(
+        w, expected_w, dtype=np.floating, rtol=1e-9, atol=1e-12, name="w"
+    )
     assert_number(b, expected_b, rtol=1e-9, atol=1e-12, name="b")
 
 
 def test_perceptron_train_separates_separable_data(submission, rng):
     X, y = _separable(rng, n=60, d=3)
-    w, b = _check_pair(submission.perceptron_train(X, y, learning_rate=0.2, epochs=200),
-                       X.shape[1])
-    assert_array(_step(X @ w + b), y, rtol=0, atol=0, name="predictions of the trained w, b")
+    w, b = _check_pair(
+        submission.perceptron_train(X, y, learning_rate=0.2, epochs=200),
+        X.shape[1],
+    )
+    assert_array(
+        _step(X @ w + b),
+        y,
+        rtol=0,
+        atol=0,
+        name="predictions of the trained w, b",
+    )

@@ -1,7 +1,6 @@
 """Checks for lab 03 (activations): forward passes against `keras.activations`,
 derivatives against their closed forms, and numerical stability."""
 
-import numpy as np
 import pytest
 
 from mlkeras.grading.checks._reference import keras, random_shape, to_numpy
@@ -20,7 +19,12 @@ def _ref(fn, x, **kwargs):
 
 def test_relu_matches_keras(submission, rng):
     x = _x(rng)
-    assert_array(submission.relu(x), _ref(keras().activations.relu, x), rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.relu(x),
+        _ref(keras().activations.relu, x),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_leaky_relu_matches_keras_with_default_alpha(submission, rng):
@@ -33,49 +37,81 @@ def test_leaky_relu_uses_the_given_alpha(submission, rng):
     x = _x(rng)
     alpha = float(rng.uniform(0.05, 0.5))
     expected = _ref(keras().activations.leaky_relu, x, negative_slope=alpha)
-    assert_array(submission.leaky_relu(x, alpha=alpha), expected, rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.leaky_relu(x, alpha=alpha), expected, rtol=RTOL, atol=ATOL
+    )
 
 
 def test_sigmoid_matches_keras(submission, rng):
     x = _x(rng)
-    assert_array(submission.sigmoid(x), _ref(keras().activations.sigmoid, x),
-                 rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.sigmoid(x),
+        _ref(keras().activations.sigmoid, x),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_sigmoid_is_stable_for_large_inputs(submission, rng):
     x = rng.uniform(-1000, 1000, size=(4, 5))
     x[0, :2] = [-1000.0, 1000.0]
-    assert_array(submission.sigmoid(x), _ref(keras().activations.sigmoid, x),
-                 rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.sigmoid(x),
+        _ref(keras().activations.sigmoid, x),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_tanh_matches_keras(submission, rng):
     x = _x(rng, scale=2.0)
-    assert_array(submission.tanh(x), _ref(keras().activations.tanh, x), rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.tanh(x),
+        _ref(keras().activations.tanh, x),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_softmax_matches_keras_on_the_last_axis(submission, rng):
     z = _x(rng)
-    assert_array(submission.softmax(z), _ref(keras().activations.softmax, z, axis=-1),
-                 rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.softmax(z),
+        _ref(keras().activations.softmax, z, axis=-1),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_softmax_normalises_along_the_given_axis(submission, rng):
     z = rng.normal(size=(int(rng.integers(3, 6)), int(rng.integers(2, 5)), 3))
-    assert_array(submission.softmax(z, axis=0), _ref(keras().activations.softmax, z, axis=0),
-                 rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.softmax(z, axis=0),
+        _ref(keras().activations.softmax, z, axis=0),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_softmax_is_stable_for_large_logits(submission, rng):
     z = rng.normal(size=(3, 6)) + rng.uniform(500, 1000)
     z[1] -= 2000.0
-    assert_array(submission.softmax(z), _ref(keras().activations.softmax, z, axis=-1),
-                 rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.softmax(z),
+        _ref(keras().activations.softmax, z, axis=-1),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_swish_matches_keras_silu(submission, rng):
     x = _x(rng)
-    assert_array(submission.swish(x), _ref(keras().activations.silu, x), rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.swish(x),
+        _ref(keras().activations.silu, x),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_gelu_matches_keras_tanh_approximation(submission, rng):
@@ -87,13 +123,17 @@ def test_gelu_matches_keras_tanh_approximation(submission, rng):
 def test_relu_grad_is_the_step_of_x(submission, rng):
     x = _x(rng)
     x.flat[0] = 0.0
-    assert_array(submission.relu_grad(x), (x > 0).astype("float64"), rtol=0, atol=0)
+    assert_array(
+        submission.relu_grad(x), (x > 0).astype("float64"), rtol=0, atol=0
+    )
 
 
 def test_sigmoid_grad_matches_closed_form(submission, rng):
     x = _x(rng)
     s = _ref(keras().activations.sigmoid, x)
-    assert_array(submission.sigmoid_grad(x), s * (1.0 - s), rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.sigmoid_grad(x), s * (1.0 - s), rtol=RTOL, atol=ATOL
+    )
 
 
 def test_tanh_grad_matches_closed_form(submission, rng):

@@ -5,14 +5,16 @@ batch sizes and seeded shuffling."""
 import numpy as np
 
 from mlkeras.grading.checks._reference import keras, random_shape
-from mlkeras.grading.expect import assert_array, assert_true, assert_type
 from mlkeras.grading.codec import Yielded
+from mlkeras.grading.expect import assert_array, assert_true, assert_type
 
 
 def _sgd_reference(w, grad, learning_rate):
     k = keras()
     variable = k.Variable(w.astype("float32"))
-    k.optimizers.SGD(learning_rate=learning_rate).apply([grad.astype("float32")], [variable])
+    k.optimizers.SGD(learning_rate=learning_rate).apply(
+        [grad.astype("float32")], [variable]
+    )
     return np.asarray(k.ops.convert_to_numpy(variable), dtype="float64")
 
 
@@ -20,15 +22,23 @@ def test_gd_step_matches_keras_sgd(submission, rng):
     w = rng.normal(size=random_shape(rng))
     grad = rng.normal(size=w.shape)
     learning_rate = float(rng.uniform(0.001, 0.5))
-    assert_array(submission.gd_step(w, grad, learning_rate),
-                 _sgd_reference(w, grad, learning_rate), rtol=1e-5, atol=1e-6)
+    assert_array(
+        submission.gd_step(w, grad, learning_rate),
+        _sgd_reference(w, grad, learning_rate),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_gd_step_is_exact_in_float64(submission, rng):
     w, grad = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
     learning_rate = float(rng.uniform(0.001, 0.5))
-    assert_array(submission.gd_step(w, grad, learning_rate), w - learning_rate * grad,
-                 rtol=1e-12, atol=1e-15)
+    assert_array(
+        submission.gd_step(w, grad, learning_rate),
+        w - learning_rate * grad,
+        rtol=1e-12,
+        atol=1e-15,
+    )
 
 
 def _batches(submission, X, y, batch_size, seed):
@@ -37,8 +47,12 @@ def _batches(submission, X, y, batch_size, seed):
     batches = []
     for batch in result:
         assert_type(batch, (tuple, list), name="each batch")
-        assert_true(len(batch) == 2, "type", f"each batch must be a pair (X_batch, y_batch); "
-                                             f"got {len(batch)} items")
+        assert_true(
+            len(batch) == 2,
+            "type",
+            f"each batch must be a pair (X_batch, y_batch); "
+            f"got {len(batch)} items",
+        )
         assert_type(batch[0], np.ndarray, name="X_batch")
         assert_type(batch[1], np.ndarray, name="y_batch")
         batches.append(batch)
@@ -47,7 +61,10 @@ def _batches(submission, X, y, batch_size, seed):
 
 def _data(rng):
     n = int(rng.integers(23, 60))
-    X = np.arange(n * 3, dtype="float64").reshape(n, 3) + rng.normal(size=(n, 3)) * 0.01
+    X = (
+        np.arange(n * 3, dtype="float64").reshape(n, 3)
+        + rng.normal(size=(n, 3)) * 0.01
+    )
     y = np.arange(n) * 10 + 7
     return X, y
 
@@ -57,20 +74,36 @@ def test_minibatches_cover_every_sample_once(submission, rng):
     batch_size = int(rng.integers(4, 9))
     batches = _batches(submission, X, y, batch_size, int(rng.integers(1000)))
     seen = np.concatenate([b[1] for b in batches]) if batches else np.array([])
-    assert_array(np.sort(seen), np.sort(y), dtype=None, rtol=0, atol=0,
-                 name="labels over all batches (sorted)")
+    assert_array(
+        np.sort(seen),
+        np.sort(y),
+        dtype=None,
+        rtol=0,
+        atol=0,
+        name="labels over all batches (sorted)",
+    )
 
 
 def test_minibatches_keep_samples_and_labels_paired(submission, rng):
     X, y = _data(rng)
-    for X_batch, y_batch in _batches(submission, X, y, 5, int(rng.integers(1000))):
-        assert_true(X_batch.shape[1:] == X.shape[1:] and len(X_batch) == len(y_batch),
-                    "shape", f"wrong shape: X_batch {X_batch.shape} and y_batch "
-                             f"{y_batch.shape} do not match")
+    for X_batch, y_batch in _batches(
+        submission, X, y, 5, int(rng.integers(1000))
+    ):
+        assert_true(
+            X_batch.shape[1:] == X.shape[1:] and len(X_batch) == len(y_batch),
+            "shape",
+            f"wrong shape: X_batch {X_batch.shape} and y_batch "
+            f"{y_batch.shape} do not match",
+        )
         rows = ((y_batch - 7) // 10).astype(int)
-        assert_true(np.all((rows >= 0) & (rows < len(X))), "values",
-                    "wrong values: y_batch holds labels that are not in y")
-        assert_array(X_batch, X[rows], rtol=0, atol=0, name="X rows paired with y_batch")
+        assert_true(
+            np.all((rows >= 0) & (rows < len(X))),
+            "values",
+            "wrong values: y_batch holds labels that are not in y",
+        )
+        assert_array(
+            X_batch, X[rows], rtol=0, atol=0, name="X rows paired with y_batch"
+        )
 
 
 def test_minibatches_have_the_requested_sizes(submission, rng):
@@ -79,8 +112,14 @@ def test_minibatches_have_the_requested_sizes(submission, rng):
     sizes = [len(b[0]) for b in _batches(submission, X, y, batch_size, 3)]
     full, rest = divmod(len(X), batch_size)
     expected = [batch_size] * full + ([rest] if rest else [])
-    assert_array(np.array(sizes), np.array(expected), dtype=None, rtol=0, atol=0,
-                 name="batch sizes")
+    assert_array(
+        np.array(sizes),
+        np.array(expected),
+        dtype=None,
+        rtol=0,
+        atol=0,
+        name="batch sizes",
+    )
 
 
 def test_minibatches_shuffle_reproducibly_by_seed(submission, rng):
@@ -88,9 +127,17 @@ def test_minibatches_shuffle_reproducibly_by_seed(submission, rng):
     seed = int(rng.integers(1000))
     first = np.concatenate([b[1] for b in _batches(submission, X, y, 8, seed)])
     again = np.concatenate([b[1] for b in _batches(submission, X, y, 8, seed)])
-    other = np.concatenate([b[1] for b in _batches(submission, X, y, 8, seed + 1)])
-    assert_true(not np.array_equal(first, np.sort(first)), "values",
-                "wrong values: the batches are not shuffled (samples come in their original order)")
+    other = np.concatenate(
+        [b[1] for b in _batches(submission, X, y, 8, seed + 1)]
+    )
+    assert_true(
+        not np.array_equal(first, np.sort(first)),
+        "values",
+        "wrong values: the batches are not shuffled (samples come in their original order)",
+    )
     assert_array(again, first, rtol=0, atol=0, name="order with the same seed")
-    assert_true(not np.array_equal(first, other), "values",
-                "wrong values: a different seed gave the same order")
+    assert_true(
+        not np.array_equal(first, other),
+        "values",
+        "wrong values: a different seed gave the same order",
+    )

@@ -28,55 +28,86 @@ def _keras_loss(name, y_true, y_pred):
 def test_regression_loss_matches_keras(submission, rng, name):
     n, k = _sizes(rng)
     y_true, y_pred = rng.normal(size=(n, k)), rng.normal(size=(n, k))
-    keras_name = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}[name]
-    assert_array(getattr(submission, name)(y_true, y_pred),
-                 _keras_loss(keras_name, y_true, y_pred), rtol=RTOL, atol=ATOL)
+    keras_name = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}[
+        name
+    ]
+    assert_array(
+        getattr(submission, name)(y_true, y_pred),
+        _keras_loss(keras_name, y_true, y_pred),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_msle_matches_keras(submission, rng):
     n, k = _sizes(rng)
-    y_true, y_pred = rng.uniform(0, 5, size=(n, k)), rng.uniform(0, 5, size=(n, k))
-    assert_array(submission.msle(y_true, y_pred),
-                 _keras_loss("mean_squared_logarithmic_error", y_true, y_pred),
-                 rtol=RTOL, atol=ATOL)
+    y_true, y_pred = (
+        rng.uniform(0, 5, size=(n, k)),
+        rng.uniform(0, 5, size=(n, k)),
+    )
+    assert_array(
+        submission.msle(y_true, y_pred),
+        _keras_loss("mean_squared_logarithmic_error", y_true, y_pred),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_binary_crossentropy_matches_keras(submission, rng):
     n, k = _sizes(rng)
     y_true = rng.integers(0, 2, size=(n, k)).astype("float64")
     y_pred = rng.uniform(0.02, 0.98, size=(n, k))
-    assert_array(submission.binary_crossentropy(y_true, y_pred),
-                 _keras_loss("binary_crossentropy", y_true, y_pred), rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.binary_crossentropy(y_true, y_pred),
+        _keras_loss("binary_crossentropy", y_true, y_pred),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_binary_crossentropy_is_finite_for_certain_predictions(submission, rng):
     n, k = _sizes(rng)
     y_true = rng.integers(0, 2, size=(n, k)).astype("float64")
     y_pred = rng.integers(0, 2, size=(n, k)).astype("float64")
-    assert_array(submission.binary_crossentropy(y_true, y_pred),
-                 _keras_loss("binary_crossentropy", y_true, y_pred), rtol=1e-3, atol=1e-5)
+    assert_array(
+        submission.binary_crossentropy(y_true, y_pred),
+        _keras_loss("binary_crossentropy", y_true, y_pred),
+        rtol=1e-3,
+        atol=1e-5,
+    )
 
 
 def test_categorical_crossentropy_matches_keras(submission, rng):
     n, k = _sizes(rng)
     y_true = np.eye(k)[rng.integers(0, k, size=n)]
     y_pred = _probabilities(rng, n, k)
-    assert_array(submission.categorical_crossentropy(y_true, y_pred),
-                 _keras_loss("categorical_crossentropy", y_true, y_pred), rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.categorical_crossentropy(y_true, y_pred),
+        _keras_loss("categorical_crossentropy", y_true, y_pred),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_sparse_categorical_crossentropy_matches_keras(submission, rng):
     n, k = _sizes(rng)
     labels = rng.integers(0, k, size=n)
     y_pred = _probabilities(rng, n, k)
-    assert_array(submission.sparse_categorical_crossentropy(labels, y_pred),
-                 _keras_loss("sparse_categorical_crossentropy", labels, y_pred),
-                 rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.sparse_categorical_crossentropy(labels, y_pred),
+        _keras_loss("sparse_categorical_crossentropy", labels, y_pred),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_kl_divergence_matches_keras(submission, rng):
     n, k = _sizes(rng)
     y_true, y_pred = _probabilities(rng, n, k), _probabilities(rng, n, k)
     y_true[0, 0] = 0.0
-    assert_array(submission.kl_divergence(y_true, y_pred),
-                 _keras_loss("kl_divergence", y_true, y_pred), rtol=RTOL, atol=ATOL)
+    assert_array(
+        submission.kl_divergence(y_true, y_pred),
+        _keras_loss("kl_divergence", y_true, y_pred),
+        rtol=RTOL,
+        atol=ATOL,
+    )

@@ -15,7 +15,9 @@ def _keras_trajectory(optimizer, w, grads):
     trajectory = []
     for grad in grads:
         optimizer.apply([grad.astype("float32")], [variable])
-        trajectory.append(np.asarray(k.ops.convert_to_numpy(variable), "float64"))
+        trajectory.append(
+            np.asarray(k.ops.convert_to_numpy(variable), "float64")
+        )
     return trajectory
 
 
@@ -26,44 +28,93 @@ def _problem(rng):
 
 def _unpack(result, count, name):
     assert_type(result, (tuple, list), name=f"{name} result")
-    assert_true(len(result) == count, "type",
-                f"wrong type: {name} must return {count} values, got {len(result)}")
+    assert_true(
+        len(result) == count,
+        "type",
+        f"wrong type: {name} must return {count} values, got {len(result)}",
+    )
     return result
 
 
 def test_sgd_momentum_matches_keras_over_several_steps(submission, rng):
     w, grads = _problem(rng)
     lr, momentum = float(rng.uniform(0.01, 0.2)), float(rng.uniform(0.5, 0.95))
-    expected = _keras_trajectory(keras().optimizers.SGD(lr, momentum=momentum), w, grads)
+    expected = _keras_trajectory(
+        keras().optimizers.SGD(lr, momentum=momentum), w, grads
+    )
     velocity = np.zeros_like(w)
     for step, grad in enumerate(grads):
-        w, velocity = _unpack(submission.sgd_momentum_step(
-            w, grad, velocity, learning_rate=lr, momentum=momentum), 2, "sgd_momentum_step")
-        assert_array(w, expected[step], rtol=RTOL, atol=ATOL, name=f"w after step {step + 1}")
+        w, velocity = _unpack(
+            submission.sgd_momentum_step(
+                w, grad, velocity, learning_rate=lr, momentum=momentum
+            ),
+            2,
+            "sgd_momentum_step",
+        )
+        assert_array(
+            w,
+            expected[step],
+            rtol=RTOL,
+            atol=ATOL,
+            name=f"w after step {step + 1}",
+        )
 
 
 def test_rmsprop_matches_keras_over_several_steps(submission, rng):
     w, grads = _problem(rng)
     lr, rho = float(rng.uniform(0.001, 0.05)), float(rng.uniform(0.8, 0.95))
-    expected = _keras_trajectory(keras().optimizers.RMSprop(lr, rho=rho), w, grads)
+    expected = _keras_trajectory(
+        keras().optimizers.RMSprop(lr, rho=rho), w, grads
+    )
     avg_sq = np.zeros_like(w)
     for step, grad in enumerate(grads):
-        w, avg_sq = _unpack(submission.rmsprop_step(w, grad, avg_sq, learning_rate=lr, rho=rho),
-                            2, "rmsprop_step")
-        assert_array(w, expected[step], rtol=RTOL, atol=ATOL, name=f"w after step {step + 1}")
+        w, avg_sq = _unpack(
+            submission.rmsprop_step(w, grad, avg_sq, learning_rate=lr, rho=rho),
+            2,
+            "rmsprop_step",
+        )
+        assert_array(
+            w,
+            expected[step],
+            rtol=RTOL,
+            atol=ATOL,
+            name=f"w after step {step + 1}",
+        )
 
 
 def test_adam_matches_keras_over_several_steps(submission, rng):
     w, grads = _problem(rng)
     lr = float(rng.uniform(0.001, 0.05))
-    beta_1, beta_2 = float(rng.uniform(0.8, 0.95)), float(rng.uniform(0.99, 0.9999))
-    expected = _keras_trajectory(keras().optimizers.Adam(lr, beta_1=beta_1, beta_2=beta_2),
-                                 w, grads)
+    beta_1, beta_2 = (
+        float(rng.uniform(0.8, 0.95)),
+        float(rng.uniform(0.99, 0.9999)),
+    )
+    expected = _keras_trajectory(
+        keras().optimizers.Adam(lr, beta_1=beta_1, beta_2=beta_2), w, grads
+    )
     m, v = np.zeros_like(w), np.zeros_like(w)
     for step, grad in enumerate(grads):
-        w, m, v = _unpack(submission.adam_step(w, grad, m, v, step + 1, learning_rate=lr,
-                                               beta_1=beta_1, beta_2=beta_2), 3, "adam_step")
-        assert_array(w, expected[step], rtol=RTOL, atol=ATOL, name=f"w after step {step + 1}")
+        w, m, v = _unpack(
+            submission.adam_step(
+                w,
+                grad,
+                m,
+                v,
+                step + 1,
+                learning_rate=lr,
+                beta_1=beta_1,
+                beta_2=beta_2,
+            ),
+            3,
+            "adam_step",
+        )
+        assert_array(
+            w,
+            expected[step],
+            rtol=RTOL,
+            atol=ATOL,
+            name=f"w after step {step + 1}",
+        )
 
 
 def test_adam_uses_its_default_hyperparameters(submission, rng):
@@ -71,5 +122,13 @@ def test_adam_uses_its_default_hyperparameters(submission, rng):
     expected = _keras_trajectory(keras().optimizers.Adam(), w, grads[:2])
     m, v = np.zeros_like(w), np.zeros_like(w)
     for step, grad in enumerate(grads[:2]):
-        w, m, v = _unpack(submission.adam_step(w, grad, m, v, step + 1), 3, "adam_step")
-        assert_array(w, expected[step], rtol=RTOL, atol=ATOL, name=f"w after step {step + 1}")
+        w, m, v = _unpack(
+            submission.adam_step(w, grad, m, v, step + 1), 3, "adam_step"
+        )
+        assert_array(
+            w,
+            expected[step],
+            rtol=RTOL,
+            atol=ATOL,
+            name=f"w after step {step + 1}",
+        )

@@ -19,22 +19,33 @@ def _keras_penalty(regularizer, weights):
 
 def test_l1_penalty_matches_keras(submission, rng):
     w, l1 = _weights(rng), float(rng.uniform(0.001, 0.1))
-    assert_number(submission.l1_penalty(w, l1=l1),
-                  _keras_penalty(keras().regularizers.L1(l1), w), rtol=1e-5, name="L1 penalty")
+    assert_number(
+        submission.l1_penalty(w, l1=l1),
+        _keras_penalty(keras().regularizers.L1(l1), w),
+        rtol=1e-5,
+        name="L1 penalty",
+    )
 
 
 def test_l2_penalty_matches_keras(submission, rng):
     w, l2 = _weights(rng), float(rng.uniform(0.001, 0.1))
-    assert_number(submission.l2_penalty(w, l2=l2),
-                  _keras_penalty(keras().regularizers.L2(l2), w), rtol=1e-5, name="L2 penalty")
+    assert_number(
+        submission.l2_penalty(w, l2=l2),
+        _keras_penalty(keras().regularizers.L2(l2), w),
+        rtol=1e-5,
+        name="L2 penalty",
+    )
 
 
 def test_elastic_net_penalty_matches_keras(submission, rng):
     w = _weights(rng)
     l1, l2 = float(rng.uniform(0.001, 0.1)), float(rng.uniform(0.001, 0.1))
-    assert_number(submission.elastic_net_penalty(w, l1=l1, l2=l2),
-                  _keras_penalty(keras().regularizers.L1L2(l1=l1, l2=l2), w), rtol=1e-5,
-                  name="elastic-net penalty")
+    assert_number(
+        submission.elastic_net_penalty(w, l1=l1, l2=l2),
+        _keras_penalty(keras().regularizers.L1L2(l1=l1, l2=l2), w),
+        rtol=1e-5,
+        name="elastic-net penalty",
+    )
 
 
 class _Model:
@@ -42,8 +53,9 @@ class _Model:
 
 
 def _keras_stops(history, patience, min_delta, mode):
-    callback = keras().callbacks.EarlyStopping(monitor="loss", patience=patience,
-                                               min_delta=min_delta, mode=mode)
+    callback = keras().callbacks.EarlyStopping(
+        monitor="loss", patience=patience, min_delta=min_delta, mode=mode
+    )
     model = _Model()
     callback.set_model(model)
     callback.on_train_begin()
@@ -58,8 +70,11 @@ def _curves(rng, mode, count=12):
     curves = []
     for _ in range(count):
         length = int(rng.integers(3, 15))
-        trend = -np.sort(rng.uniform(0, 1, size=length)) if rng.random() < 0.5 else \
-            rng.uniform(0, 1, size=length)
+        trend = (
+            -np.sort(rng.uniform(0, 1, size=length))
+            if rng.random() < 0.5
+            else rng.uniform(0, 1, size=length)
+        )
         curves.append(trend if mode == "min" else -trend)
     return curves
 
@@ -69,10 +84,19 @@ def test_should_stop_agrees_with_keras_early_stopping(submission, rng, mode):
     for history in _curves(rng, mode):
         patience = int(rng.integers(1, 4))
         min_delta = float(rng.choice([0.0, 0.01, 0.1]))
-        answer = submission.should_stop([float(v) for v in history], patience,
-                                        min_delta=min_delta, mode=mode)
+        answer = submission.should_stop(
+            [float(v) for v in history],
+            patience,
+            min_delta=min_delta,
+            mode=mode,
+        )
         assert_type(answer, bool, name="should_stop result")
         expected = _keras_stops(history, patience, min_delta, mode)
-        assert_number(int(answer), int(expected), rtol=0, atol=0,
-                      name=f"should_stop({np.round(history, 3).tolist()}, patience={patience}, "
-                           f"min_delta={min_delta}, mode={mode!r}) (1 = stop)")
+        assert_number(
+            int(answer),
+            int(expected),
+            rtol=0,
+            atol=0,
+            name=f"should_stop({np.round(history, 3).tolist()}, patience={patience}, "
+            f"min_delta={min_delta}, mode={mode!r}) (1 = stop)",
+        )

@@ -13,36 +13,89 @@ RTOL, ATOL = 1e-5, 1e-5
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_conv2d_output_shape_matches_keras(submission, rng, padding):
     for _ in range(4):
-        shape = (int(rng.integers(5, 30)), int(rng.integers(5, 30)), int(rng.integers(1, 4)))
-        kernel, stride, filters = int(rng.integers(1, 6)), int(rng.integers(1, 4)), \
-            int(rng.integers(1, 9))
-        layer = keras().layers.Conv2D(filters, kernel, strides=stride, padding=padding)
-        expected = tuple(int(n) for n in layer.compute_output_shape((None, *shape))[1:])
-        answer = submission.conv2d_output_shape(shape, kernel, filters, stride=stride,
-                                                padding=padding)
+        shape = (
+            int(rng.integers(5, 30)),
+            int(rng.integers(5, 30)),
+            int(rng.integers(1, 4)),
+        )
+        kernel, stride, filters = (
+            int(rng.integers(1, 6)),
+            int(rng.integers(1, 4)),
+            int(rng.integers(1, 9)),
+        )
+        layer = keras().layers.Conv2D(
+            filters, kernel, strides=stride, padding=padding
+        )
+        expected = tuple(
+            int(n) for n in layer.compute_output_shape((None, *shape))[1:]
+        )
+        answer = submission.conv2d_output_shape(
+            shape, kernel, filters, stride=stride, padding=padding
+        )
         assert_type(answer, (tuple, list), name="conv2d_output_shape result")
-        assert_array(np.array(answer), np.array(expected), dtype=np.integer, rtol=0, atol=0,
-                     name=f"conv2d_output_shape({shape}, {kernel}, {filters}, stride={stride}, "
-                          f"padding={padding!r})")
+        assert_array(
+            np.array(answer),
+            np.array(expected),
+            dtype=np.integer,
+            rtol=0,
+            atol=0,
+            name=f"conv2d_output_shape({shape}, {kernel}, {filters}, stride={stride}, "
+            f"padding={padding!r})",
+        )
 
 
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_conv2d_matches_keras_ops_conv(submission, rng, padding):
-    x = rng.normal(size=(2, int(rng.integers(5, 10)), int(rng.integers(5, 10)),
-                         int(rng.integers(1, 4))))
-    kernel = rng.normal(size=(int(rng.integers(1, 4)), int(rng.integers(1, 4)), x.shape[-1],
-                              int(rng.integers(1, 4))))
+    x = rng.normal(
+        size=(
+            2,
+            int(rng.integers(5, 10)),
+            int(rng.integers(5, 10)),
+            int(rng.integers(1, 4)),
+        )
+    )
+    kernel = rng.normal(
+        size=(
+            int(rng.integers(1, 4)),
+            int(rng.integers(1, 4)),
+            x.shape[-1],
+            int(rng.integers(1, 4)),
+        )
+    )
     stride = int(rng.integers(1, 3))
-    expected = to_numpy(keras().ops.conv(x.astype("float32"), kernel.astype("float32"),
-                                         strides=stride, padding=padding), "float64")
-    assert_array(submission.conv2d(x, kernel, stride=stride, padding=padding), expected,
-                 dtype=np.floating, rtol=RTOL, atol=ATOL)
+    expected = to_numpy(
+        keras().ops.conv(
+            x.astype("float32"),
+            kernel.astype("float32"),
+            strides=stride,
+            padding=padding,
+        ),
+        "float64",
+    )
+    assert_array(
+        submission.conv2d(x, kernel, stride=stride, padding=padding),
+        expected,
+        dtype=np.floating,
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def test_max_pool2d_matches_keras_ops_max_pool(submission, rng):
-    x = rng.normal(size=(2, int(rng.integers(4, 11)), int(rng.integers(4, 11)), 3))
+    x = rng.normal(
+        size=(2, int(rng.integers(4, 11)), int(rng.integers(4, 11)), 3)
+    )
     pool, stride = int(rng.integers(2, 4)), int(rng.integers(1, 4))
-    expected = to_numpy(keras().ops.max_pool(x, pool_size=pool, strides=stride,
-                                             padding="valid"), "float64")
-    assert_array(submission.max_pool2d(x, pool_size=pool, stride=stride), expected,
-                 dtype=np.floating, rtol=1e-6, atol=1e-9)
+    expected = to_numpy(
+        keras().ops.max_pool(
+            x, pool_size=pool, strides=stride, padding="valid"
+        ),
+        "float64",
+    )
+    assert_array(
+        submission.max_pool2d(x, pool_size=pool, stride=stride),
+        expected,
+        dtype=np.floating,
+        rtol=1e-6,
+        atol=1e-9,
+    )

@@ -19,29 +19,48 @@ def _layers():
 def test_positional_encoding_matches_mlkeras(submission, rng):
     length, depth = int(rng.integers(3, 40)), 2 * int(rng.integers(2, 17))
     expected = to_numpy(_layers().sinusoidal_encoding(length, depth), "float64")
-    assert_array(submission.positional_encoding(length, depth), expected, dtype=np.floating,
-                 rtol=1e-4, atol=1e-5)
+    assert_array(
+        submission.positional_encoding(length, depth),
+        expected,
+        dtype=np.floating,
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_causal_mask_is_lower_triangular(submission, rng):
     size = int(rng.integers(2, 12))
-    assert_array(submission.causal_mask(size), np.tril(np.ones((size, size), bool)),
-                 rtol=0, atol=0)
+    assert_array(
+        submission.causal_mask(size),
+        np.tril(np.ones((size, size), bool)),
+        rtol=0,
+        atol=0,
+    )
 
 
 def test_padding_mask_marks_real_tokens(submission, rng):
-    tokens = rng.integers(1, 9, size=(int(rng.integers(2, 5)), int(rng.integers(3, 9))))
-    tokens[:, -int(rng.integers(1, 3)):] = 0
+    tokens = rng.integers(
+        1, 9, size=(int(rng.integers(2, 5)), int(rng.integers(3, 9)))
+    )
+    tokens[:, -int(rng.integers(1, 3)) :] = 0
     assert_array(submission.padding_mask(tokens), tokens != 0, rtol=0, atol=0)
     pad = int(rng.integers(1, 9))
-    assert_array(submission.padding_mask(tokens, pad_id=pad), tokens != pad, rtol=0, atol=0,
-                 name="with pad_id")
+    assert_array(
+        submission.padding_mask(tokens, pad_id=pad),
+        tokens != pad,
+        rtol=0,
+        atol=0,
+        name="with pad_id",
+    )
 
 
 def _attention_case(rng):
     batch, t, s, d = (int(n) for n in rng.integers(2, 7, size=4))
-    return (rng.normal(size=(batch, t, d)), rng.normal(size=(batch, s, d)),
-            rng.normal(size=(batch, s, int(rng.integers(2, 5)))))
+    return (
+        rng.normal(size=(batch, t, d)),
+        rng.normal(size=(batch, s, d)),
+        rng.normal(size=(batch, s, int(rng.integers(2, 5)))),
+    )
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -53,12 +72,31 @@ def test_scaled_dot_product_attention_matches_mlkeras(submission, rng, masked):
         mask[..., 0] = True
     out, weights = _layers().scaled_dot_product_attention(q, k, v, mask=mask)
     result = submission.scaled_dot_product_attention(q, k, v, mask=mask)
-    assert_type(result, (tuple, list), name="scaled_dot_product_attention result")
-    assert_true(len(result) == 2, "type", "wrong type: must return (output, weights)")
-    assert_array(result[1], to_numpy(weights, "float64"), dtype=np.floating, rtol=1e-4,
-                 atol=1e-6, name="weights")
-    assert_array(result[0], to_numpy(out, "float64"), dtype=np.floating, rtol=1e-4,
-                 atol=1e-5, name="output")
+    assert_type(
+        result, (tuple, list), name="scaled_dot_product_attention result"
+    )
+    assert_true(
+        len(result) == 2, "type", "wrong type: must return (output, weights)"
+    )
+    assert_array(
+        result[1],
+        to_numpy(weights, "float64"),
+        dtype=np.floating,
+        rtol=1e-4,
+        atol=1e-6,
+        name="weights",
+    )
+    assert_array(
+        result[0],
+        to_numpy(out, "float64"),
+        dtype=np.floating,
+        rtol=1e-4,
+        atol=1e-5,
+        name="output",
+    )
     if masked:
-        assert_true(np.all(result[1][~mask] == 0), "values",
-                    "wrong values: masked keys must get weight exactly 0")
+        assert_true(
+            np.all(result[1][~mask] == 0),
+            "values",
+            "wrong values: masked keys must get weight exactly 0",
+        )

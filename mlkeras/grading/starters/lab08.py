@@ -30,8 +30,17 @@ def rmsprop_step(w, grad, avg_sq, learning_rate=0.001, rho=0.9, epsilon=1e-7):
     raise NotImplementedError
 
 
-def adam_step(w, grad, m, v, t, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
-              epsilon=1e-7):
+def adam_step(
+    w,
+    grad,
+    m,
+    v,
+    t,
+    learning_rate=0.001,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-7,
+):
     """Adam, step number t (1 for the first step):
     m = m + (1 - beta_1) * (grad - m); v = v + (1 - beta_2) * (grad**2 - v);
     alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t);

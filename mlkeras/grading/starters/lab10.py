@@ -7,7 +7,9 @@ Check your work with `mlkeras check lab10.py`.
 import numpy as np
 
 
-def batchnorm_forward(x, gamma, beta, eps, training, moving_mean, moving_var, momentum):
+def batchnorm_forward(
+    x, gamma, beta, eps, training, moving_mean, moving_var, momentum
+):
     """Batch normalisation over axis 0, as `keras.layers.BatchNormalization`.
 
     In training, normalise with the batch mean and (biased) variance and

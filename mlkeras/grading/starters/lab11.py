@@ -11,7 +11,9 @@ tensorflow, torch or jax fails in the grader). Check your work with
 import numpy as np
 
 
-def conv2d_output_shape(input_shape, kernel_size, filters, stride=1, padding="valid"):
+def conv2d_output_shape(
+    input_shape, kernel_size, filters, stride=1, padding="valid"
+):
     """The output shape of a Conv2D layer for one image.
 
     Args:
