@@ -10,12 +10,64 @@ mlkeras info
 
 import argparse
 import importlib.metadata
+import importlib.util
 import os
 import platform
+import re
 import sys
+import tempfile
 
-import mlkeras
-from mlkeras import labs as labs_lib
+# TensorFlow's C++ runtime writes a dozen lines to stderr when it loads (an
+# absl warning, oneDNN and CUDA notices and, on a machine without a GPU, a
+# "failed call to cuInit" error that students read as a crash). Unless the
+# user chose a level, level 3 hides what it logs once initialised; the lines
+# it writes while being imported, before any level applies, are filtered out
+# by `_import_tensorflow_quietly`. Both must happen before TensorFlow loads.
+_QUIET_TENSORFLOW = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+_CPP_LOG_LINE = re.compile(
+    rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
+    rb"|WARNING: All log messages before absl::InitializeLog\(\)"
+    rb"|To enable the following instructions: .* rebuild TensorFlow)"
+)
+
+
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with its C++ start-up log lines left out of stderr.
+
+    Every other line written to stderr meanwhile (Python warnings, a
+    traceback) is passed on. Does nothing when the user set
+    `TF_CPP_MIN_LOG_LEVEL`, when `KERAS_BACKEND` names another backend, or
+    when TensorFlow is loaded already or not installed.
+    """
+    if not _QUIET_TENSORFLOW or "tensorflow" in sys.modules:
+        return
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
+    if importlib.util.find_spec("tensorflow") is None:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass  # the command that needs it reports the error
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured if not _CPP_LOG_LINE.match(line)]
+        if kept:
+            sys.stderr.buffer.write(b"".join(kept))
+            sys.stderr.flush()
+
+
+import mlkeras  # noqa: E402
+from mlkeras import labs as labs_lib  # noqa: E402
 
 
 def _labs_list(args):
@@ -284,6 +336,8 @@ def build_parser():
 def main(argv=None):
     """Runs the command line and returns its exit status."""
     args = build_parser().parse_args(argv)
+    if args.handler in (_labs_run, _check, _grade, _info):
+        _import_tensorflow_quietly()
     return args.handler(args)
 
 
