@@ -5,11 +5,13 @@ import math
 import os
 import threading
 import warnings
+import weakref
 
 import keras
 import numpy as np
 
 _OWNER_ATTR = "_mlkeras_gradient_norm_logger"
+_TAP_ATTR = "_mlkeras_gradient_norm_tap"
 _MISSING = object()
 _PACKED_KEY = "_mlkeras_packed_gradient_norms"
 # Norms stay on the device for at most this many recorded steps (and, when
@@ -171,6 +173,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._csv_file = None
         self._csv_writer = None
         self._patched = None
+        self._tap = None
 
     # ------------------------------------------------------------------
     # Callback hooks.
@@ -471,6 +474,15 @@ class GradientNormLogger(keras.callbacks.Callback):
         return group_of, _unique(names)
 
     def _install(self):
+        """Puts the wrappers on and swaps in the step traced through them.
+
+        The traced step is built once per compiled model, optimizer and
+        logger, and kept on the model: a later `fit` with this logger calls
+        the same traced step, and `fit` without it gets Keras's own step
+        back, so neither traces again. Recompiling (which gives the model a
+        new step of its own), another optimizer, another logger or another
+        set of trainable variables builds a new one.
+        """
         model = self.model
         optimizer = getattr(model, "optimizer", None)
         if optimizer is None:
@@ -478,14 +490,69 @@ class GradientNormLogger(keras.callbacks.Callback):
                 "GradientNormLogger needs a compiled model with an optimizer. "
                 f"Received: model.optimizer={optimizer!r}"
             )
+        # Takes off what a `fit` that failed may have left on.
         _restore(model)
-        group_of, self.names = self._groups(model)
-        n_groups = len(self.names)
+        tap = vars(model).get(_TAP_ATTR)
+        plain = model.train_function
+        if tap is not None and plain is tap.function:
+            plain = tap.plain  # left in place by a `fit` that failed
+        key = self._tap_key(model, optimizer)
+        if (
+            tap is None
+            or tap.logger() is not self
+            or tap.plain is not plain
+            or tap.key != key
+        ):
+            tap = self._build_tap(model, optimizer, plain, key)
+            object.__setattr__(model, _TAP_ATTR, tap)
+        else:
+            # The traced step stays as it is; the wrappers only serve a
+            # retrace (for a new input signature) during this `fit`.
+            _patch(model, tap.targets)
+        self.names = list(tap.names)
+        self._buffer = tap.buffer
+        self._buffered = tap.buffered
+        self._tap = tap
+        # Take the norms out of the logs as each step returns.
+        compiled = tap.compiled
+        after_step = self._after_step
+
+        def train_function(*args, **kwargs):
+            outputs = compiled(*args, **kwargs)
+            if (
+                isinstance(outputs, tuple)
+                and len(outputs) == 2
+                and isinstance(outputs[0], dict)
+            ):
+                return after_step(dict(outputs[0])), outputs[1]
+            if isinstance(outputs, dict):
+                return after_step(dict(outputs))
+            return outputs
+
+        tap.function = train_function
+        object.__setattr__(model, "train_function", train_function)
+        self._patched = model
+
+    def _tap_key(self, model, optimizer):
+        """What the traced step depends on besides the compiled model."""
+        return (
+            id(optimizer),
+            self.per_variable,
+            self.batch_logs,
+            repr(getattr(model, "steps_per_execution", 1)),
+            repr(getattr(model, "jit_compile", None)),
+            bool(getattr(model, "run_eagerly", False)),
+            tuple(id(v) for v in model.trainable_variables),
+        )
+
+    def _build_tap(self, model, optimizer, plain, key):
+        """Builds the wrappers and the step traced through them."""
+        group_of, names = self._groups(model)
+        n_groups = len(names)
         default_variables = list(model.trainable_variables)
         pending = self._pending
         backend = keras.backend.backend()
-        self._buffered = False
-        self._buffer = None
+        tap = _Tap(self, plain, key, names)
         one_step = getattr(model, "steps_per_execution", 1)
         if (
             backend == "tensorflow"
@@ -498,13 +565,14 @@ class GradientNormLogger(keras.callbacks.Callback):
             # only this case writes to a buffer. With `batch_logs` every
             # step is read anyway, and an output is read faster than a
             # variable.
-            self._buffer = keras.Variable(
+            tap.buffer = keras.Variable(
                 np.zeros((_READ_BACK_STEPS, n_groups + 1), dtype="float32"),
                 trainable=False,
                 autocast=False,
                 name="gradient_norms",
             )
-        buffer = self._buffer
+        buffer = tap.buffer
+        logger = weakref.ref(self)
 
         original_apply = optimizer.apply
         original_stateless_apply = optimizer.stateless_apply
@@ -570,7 +638,12 @@ class GradientNormLogger(keras.callbacks.Callback):
                         [buffer.value[1:], packed[None]], axis=0
                     )
                 )
-                self._buffered = True
+                # Runs while the step is traced, which may be after
+                # `_install` (tracing happens at the first call).
+                tap.buffered = True
+                owner = logger()
+                if owner is not None:
+                    owner._buffered = True
                 return outputs
             if (
                 isinstance(outputs, tuple)
@@ -583,49 +656,60 @@ class GradientNormLogger(keras.callbacks.Callback):
                 return {**outputs, _PACKED_KEY: packed}
             return outputs
 
-        targets = [(model, "train_step", train_step)]
+        tap.targets = [(model, "train_step", train_step)]
         if loss_scaled and backend == "jax":
-            targets.append((optimizer, "stateless_apply", stateless_apply))
+            tap.targets.append((optimizer, "stateless_apply", stateless_apply))
         else:
-            targets.append((optimizer, "apply", apply))
-        # Remember what the instances held themselves (normally nothing, the
-        # methods come from the class) so that `_restore` can put it back.
-        saved = [
-            (obj, name, vars(obj).get(name, _MISSING))
-            for obj, name, _ in targets
-        ]
-        for obj, name, function in targets:
-            # object.__setattr__ keeps Keras's attribute tracking out of it.
-            object.__setattr__(obj, name, function)
-        object.__setattr__(model, _OWNER_ATTR, saved)
-        # The compiled step may already exist from an earlier `fit`:
-        # rebuild it so that it is traced through the wrappers.
+            tap.targets.append((optimizer, "apply", apply))
+        _patch(model, tap.targets)
+        # Keras builds the step from the `train_step` it finds now, the
+        # wrapper; its own step (`plain`) is kept for `fit` without the
+        # logger. Neither is traced until it is first called.
         model.make_train_function(force=True)
-        # Then take the norms out of the logs as each step returns.
-        compiled = model.train_function
-        after_step = self._after_step
-
-        def train_function(*args, **kwargs):
-            outputs = compiled(*args, **kwargs)
-            if (
-                isinstance(outputs, tuple)
-                and len(outputs) == 2
-                and isinstance(outputs[0], dict)
-            ):
-                return after_step(dict(outputs[0])), outputs[1]
-            if isinstance(outputs, dict):
-                return after_step(dict(outputs))
-            return outputs
-
-        object.__setattr__(model, "train_function", train_function)
-        self._patched = model
+        tap.compiled = model.train_function
+        return tap
 
     def _uninstall(self):
-        if self._patched is not None:
-            _restore(self._patched)
-            self._patched.make_train_function(force=True)
-            self._patched = None
+        model, self._patched = self._patched, None
         self._buffer = None
+        if model is None:
+            return
+        _restore(model)
+        tap = vars(model).get(_TAP_ATTR)
+        if tap is not None and model.train_function is tap.function:
+            object.__setattr__(model, "train_function", tap.plain)
+
+
+class _Tap:
+    """A model's step traced through a logger's wrappers, kept for reuse.
+
+    Held by the model; `logger` is a weak reference, so the model does not
+    keep a logger alive.
+    """
+
+    def __init__(self, logger, plain, key, names):
+        self.logger = weakref.ref(logger)
+        self.plain = plain
+        self.key = key
+        self.names = names
+        self.buffer = None
+        self.buffered = False
+        self.targets = []
+        self.compiled = None
+        self.function = None
+
+
+def _patch(model, targets):
+    """Puts the wrappers `targets` on; `_restore` takes them off."""
+    # Remember what the instances held themselves (normally nothing, the
+    # methods come from the class) so that `_restore` can put it back.
+    saved = [
+        (obj, name, vars(obj).get(name, _MISSING)) for obj, name, _ in targets
+    ]
+    for obj, name, function in targets:
+        # object.__setattr__ keeps Keras's attribute tracking out of it.
+        object.__setattr__(obj, name, function)
+    object.__setattr__(model, _OWNER_ATTR, saved)
 
 
 def _steps_per_execution(model):

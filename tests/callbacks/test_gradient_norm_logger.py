@@ -496,6 +496,123 @@ def test_one_instance_serves_two_fits_and_the_model_is_restored():
     assert sorted(history.history) == ["loss"]
 
 
+def _counting_model(optimizer=None):
+    """A model whose own `train_step` counts its Python executions.
+
+    The step is compiled (a `tf.function` on TensorFlow, `jax.jit` on JAX),
+    so each execution is one trace.
+    """
+    model = _model(optimizer, jit_compile=BACKEND == "jax")
+    traces = []
+
+    def own_train_step(*args, **kwargs):
+        traces.append(1)
+        return type(model).train_step(model, *args, **kwargs)
+
+    object.__setattr__(model, "train_step", own_train_step)
+    return model, traces
+
+
+def _fit_counting_traces(model, traces, x, y, callbacks):
+    before = len(traces)
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return len(traces) - before
+
+
+def _assert_norms_of_steps(logger, records, first_step):
+    steps = range(first_step, first_step + len(logger.history["step"]))
+    expected = {
+        "grad_norm": [_norm(records[s]) for s in steps],
+        "grad_norm/hidden": [_norm(records[s][:2]) for s in steps],
+        "grad_norm/out": [_norm(records[s][2:]) for s in steps],
+    }
+    for key, values in expected.items():
+        np.testing.assert_allclose(logger.history[key], values, rtol=1e-5)
+
+
+@pytest.mark.parametrize("plain_first", [False, True])
+def test_a_second_fit_with_the_same_logger_does_not_trace_again(plain_first):
+    x, y = _data()
+    model, traces = _counting_model()
+    initial = model.get_weights()
+    logger = GradientNormLogger()
+    if plain_first:
+        plan = [None, logger, logger, None, logger]
+    else:
+        plan = [logger, logger, None, None, logger]
+    counts = []
+    checked = 0
+    records = _replay(model, initial, x, y, 16, 3 * len(plan), 0.1)
+    for index, callback in enumerate(plan):
+        callbacks = [] if callback is None else [callback]
+        counts.append(_fit_counting_traces(model, traces, x, y, callbacks))
+        if callback is not None:
+            # Nothing changes in what is logged: every fit's norms are
+            # those of the steps it ran (3 per fit).
+            assert logger.history["step"] == [1, 2, 3]
+            _assert_norms_of_steps(logger, records, 3 * index)
+            checked += 1
+    assert checked == 3
+    if plain_first:
+        # Keras's own step and the logged one are traced once each.
+        assert counts[0] >= 1 and counts[1] >= 1
+        assert counts[2:] == [0, 0, 0]
+    else:
+        # Keras's own step, made but never called during the first fit,
+        # is traced once by the first fit without the logger.
+        assert counts[0] >= 1
+        assert counts[1] == 0
+        assert counts[2] == 1
+        assert counts[3:] == [0, 0]
+    assert "apply" not in vars(model.optimizer)
+
+
+def test_recompiling_or_another_logger_traces_the_step_again():
+    x, y = _data()
+    model, traces = _counting_model()
+    logger = GradientNormLogger()
+    assert _fit_counting_traces(model, traces, x, y, [logger]) >= 1
+    assert _fit_counting_traces(model, traces, x, y, [logger]) == 0
+
+    # A new compile gives the model a new optimizer and step.
+    model.compile(
+        keras.optimizers.SGD(0.05), "mse", jit_compile=BACKEND == "jax"
+    )
+    weights = model.get_weights()
+    assert _fit_counting_traces(model, traces, x, y, [logger]) >= 1
+    records = _replay(model, weights, x, y, 16, 3, 0.05)
+    _assert_norms_of_steps(logger, records, 0)
+    assert _fit_counting_traces(model, traces, x, y, [logger]) == 0
+
+    # Another logger (here with other groups) gets a step of its own.
+    other = GradientNormLogger(per_variable=True)
+    weights = model.get_weights()
+    assert _fit_counting_traces(model, traces, x, y, [other]) >= 1
+    records = _replay(model, weights, x, y, 16, 3, 0.05)
+    assert other.names == [v.path for v in model.trainable_variables]
+    np.testing.assert_allclose(
+        other.history["grad_norm"], [_norm(r) for r in records], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        other.history["grad_norm/" + other.names[0]],
+        [_norm(r[:1]) for r in records],
+        rtol=1e-5,
+    )
+    # So does the first one again, with its own groups.
+    weights = model.get_weights()
+    assert _fit_counting_traces(model, traces, x, y, [logger]) >= 1
+    records = _replay(model, weights, x, y, 16, 3, 0.05)
+    _assert_norms_of_steps(logger, records, 0)
+
+
 def test_a_failed_fit_is_cleaned_up_by_the_next_and_own_methods_survive():
     x, y = _data()
     model = _model()
@@ -767,5 +884,5 @@ def test_logger_runs_on_jax_backend():
         __file__,
         "-k",
         "(hand_computed and 0.001) or dynamic_loss_scale or reach "
-        "or two_fits or steps_per_execution",
+        "or two_fits or steps_per_execution or trace",
     )
