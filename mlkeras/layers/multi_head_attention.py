@@ -1,6 +1,6 @@
 """Multi-head attention, a drop-in for `keras.layers.MultiHeadAttention`."""
 
-import math
+import string
 
 import keras
 from keras import ops
@@ -40,53 +40,100 @@ def _is_positive_int(value):
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _check_mask_shape(name, mask, expected):
+def _shape(tensor_or_shape):
+    shape = getattr(tensor_or_shape, "shape", tensor_or_shape)
+    return tuple(shape)
+
+
+def _normalized_axes(attention_axes, rank):
+    """Attention axes of inputs of rank `rank`, as non-negative indices.
+
+    `None` means every axis but the batch and the features; negative axes
+    count from the end of the inputs, as in Keras.
+    """
+    if attention_axes is None:
+        return tuple(range(1, rank - 1))
+    return tuple(a if a >= 0 else rank + a for a in attention_axes)
+
+
+def _attention_equations(rank, axes):
+    """Einsum equations of the logits and of the weighted sum.
+
+    `rank` is the rank of the projected tensors `(batch, ..., heads, size)`;
+    `axes` the attention axes. Every other axis but the last (the heads
+    included) is a batch axis. The logits are laid out as
+    `(batch axes, query attention axes, key attention axes)`, as in Keras.
+    """
+    letters = string.ascii_lowercase
+    target = letters[:rank]
+    batch = [i for i in range(rank - 1) if i not in axes]
+    source = list(target)
+    extra = iter(letters[rank:])
+    for i in range(rank - 1):
+        if i not in batch:
+            source[i] = next(extra)
+    source = "".join(source)
+    product = "".join(
+        [target[i] for i in batch]
+        + [target[i] for i in axes]
+        + [source[i] for i in axes]
+    )
+    return f"{source},{target}->{product}", f"{product},{source}->{target}"
+
+
+def _check_mask_shape(name, mask, expected, min_rank):
     """Raises if `mask` cannot broadcast to `expected` (None = unknown)."""
-    shape = tuple(mask.shape)
-    if len(shape) > len(expected) or (len(shape) < len(expected) - 1):
+    shape = _shape(mask)
+    fits = min_rank <= len(shape) <= len(expected) and all(
+        got is None or want is None or got in (1, want)
+        for got, want in zip(shape[::-1], expected[::-1])
+    )
+    if not fits:
         raise ValueError(
             f"`{name}` must broadcast to shape {expected}. "
             f"Received: {name}.shape={shape}"
         )
-    for got, want in zip(shape[::-1], expected[::-1]):
-        if got is not None and want is not None and got not in (1, want):
-            raise ValueError(
-                f"`{name}` must broadcast to shape {expected}. "
-                f"Received: {name}.shape={shape}"
-            )
 
 
 @keras.saving.register_keras_serializable(package="mlkeras")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(keras.layers.MultiHeadAttention):
     """Multi-head attention that honours every mask and keeps float32 logits.
 
-    The layer projects `query`, `key` and `value` into `num_heads` heads,
-    computes scaled dot-product attention in each head and projects the
-    concatenated heads back. It holds the same weights as
-    `keras.layers.MultiHeadAttention`, in the same order and shapes (query,
-    key and value kernels of shape `(dim, num_heads, key_dim)` with biases
-    `(num_heads, key_dim)`, then the output kernel
-    `(num_heads, value_dim, out_dim)` and bias), so
-    `layer.set_weights(keras_layer.get_weights())` reproduces Keras's results.
+    A subclass of `keras.layers.MultiHeadAttention` that takes the same
+    constructor and call arguments with the same meaning, builds the same
+    sublayers (`query_dense`, `key_dense`, `value_dense`, the optional gate,
+    `output_dense`) with the same weights in the same order, and returns the
+    same results: `layer.set_weights(keras_layer.get_weights())` reproduces
+    Keras's outputs and scores. The projections run through each sublayer's
+    own call, so `model.quantize(...)` and `enable_lora` work as in Keras.
+    Subclassing is what keeps this parity as Keras grows; only `call`,
+    `build` (which first runs Keras's) and `compute_output_spec` are
+    replaced, and no private method of Keras's class is overridden.
 
-    Differences from Keras's layer (3.15):
+    Additions to Keras's layer (3.15):
 
-    - Every mask is used and combined with AND: `query_mask`, `value_mask`,
-      `key_mask` (given explicitly, or else taken from the Keras mask of the
-      matching input, the usual Keras rule), `attention_mask` and the causal
-      mask. An explicit mask replaces the Keras mask of that input.
+    - An explicit `query_mask` is used (Keras's layer replaces it with the
+      Keras mask of `query`). Every mask is combined with AND: `query_mask`,
+      `value_mask`, `key_mask` (given explicitly, or else the Keras mask of
+      the matching input), `attention_mask`, the causal mask and the sliding
+      window; a per-head `attention_mask` `(B, num_heads, T, S)` combines
+      with the others too.
     - A query row that may attend to no key at all gets zero attention
       weights, so its output is the output projection's bias; never NaN,
       whichever kernel runs.
     - Under mixed precision the scaled logits and the softmax are computed in
       float32; outputs and scores come in the compute dtype.
-    - The symbolic shape of the scores is `(B, num_heads, T, S)`.
-    - `flash_attention` is a per-layer setting, saved in `get_config`.
+    - The symbolic shape of the scores is the real one, `(B, num_heads, T, S)`
+      for cross-attention too.
+    - `flash_attention` is a per-layer setting, saved in `get_config`
+      (`False` never uses the fused kernel).
+    - Inputs of rank below 3 and masks of the wrong shape raise a
+      `ValueError` naming the shape received.
 
-    Each call takes the fastest correct kernel for the backend:
-    `keras.ops.dot_product_attention` (fused; flash attention on JAX and
-    PyTorch GPUs) where it is measured faster and no scores or dropout are
-    needed, the explicit einsum-softmax-einsum otherwise.
+    Each call on inputs of rank 3 takes the fastest correct kernel for the
+    backend: `keras.ops.dot_product_attention` (fused; flash attention on
+    JAX and PyTorch GPUs) where it is measured faster and no scores or
+    dropout are needed, the explicit matmul-softmax-matmul otherwise.
 
     Paper: [Attention Is All You Need](https://arxiv.org/abs/1706.03762).
 
@@ -95,30 +142,39 @@ class MultiHeadAttention(keras.layers.Layer):
         key_dim: size of each head for query and key, a positive integer.
         value_dim: size of each head for value. Defaults to `None` (same as
             `key_dim`).
-        dropout: dropout rate on the attention weights, in `[0, 1)`.
+        dropout: dropout rate on the attention weights, in `[0, 1]`.
             Defaults to `0.0`.
         use_bias: whether the projections have biases. Defaults to `True`.
         output_shape: last dimensions of the output, an integer or a tuple.
             Defaults to `None` (the query's feature size).
+        attention_axes: axes of the inputs over which attention runs, an
+            integer or a tuple; negative values count from the end. Defaults
+            to `None` (every axis but the batch and the features).
+        sliding_window: if set, a positive integer `w`: query `t` attends
+            only to keys `s` with `|t - s| < w` (with `use_causal_mask`, the
+            causal sliding window). Defaults to `None`.
         flash_attention: `True` to always use the backend's flash attention
-            (no scores, no dropout), `False` to never use it, `None` to let
-            the backend decide. Defaults to `None`.
+            (no scores, no dropout), `False` to never use the fused kernel,
+            `None` to follow `keras.config.is_flash_attention_enabled()` and
+            otherwise let the layer choose. Defaults to `None`.
         kernel_initializer: initializer of the projection kernels.
             Defaults to `"glorot_uniform"`.
         bias_initializer: initializer of the projection biases.
             Defaults to `"zeros"`.
         kernel_regularizer: regularizer of the kernels. Defaults to `None`.
         bias_regularizer: regularizer of the biases. Defaults to `None`.
-        activity_regularizer: regularizer of the projections' outputs.
-            Defaults to `None`.
+        activity_regularizer: regularizer of the sublayers' outputs (as in
+            Keras). Defaults to `None`.
         kernel_constraint: constraint on the kernels. Defaults to `None`.
         bias_constraint: constraint on the biases. Defaults to `None`.
+        use_gate: whether to gate the attended values with a sigmoid
+            projection of the query (gated attention). Defaults to `False`.
         seed: integer seed of the dropout. Defaults to `None`.
         **kwargs: base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
-        query: tensor of shape `(B, T, dim)`.
-        value: tensor of shape `(B, S, dim_v)`.
+        query: tensor of shape `(B, T, dim)`, or `(B, ..., dim)`.
+        value: tensor of shape `(B, S, dim_v)`, or `(B, ..., dim_v)`.
         key: optional tensor of shape `(B, S, dim_k)`. Defaults to `value`.
         query_mask: optional boolean `(B, T)`: `False` marks padded queries,
             whose rows get zero weights. Defaults to the Keras mask of
@@ -127,14 +183,15 @@ class MultiHeadAttention(keras.layers.Layer):
             nobody may attend to. Defaults to the Keras mask of `value`.
         key_mask: optional boolean `(B, S)`, combined like `value_mask`.
             Defaults to the Keras mask of `key`.
-        attention_mask: optional boolean `(B, T, S)` or `(T, S)`: `True`
-            where query `t` may attend to key `s`. Defaults to `None`.
-        use_causal_mask: whether query `t` may only attend to keys `s <= t`.
-            Defaults to `False`.
+        attention_mask: optional boolean `(B, T, S)`, `(T, S)` or per head
+            `(B, num_heads, T, S)`: `True` where query `t` may attend to key
+            `s`. Defaults to `None`.
         return_attention_scores: whether to also return the attention
             weights. Defaults to `False`.
         training: whether dropout is active. Defaults to `None` (inherits
             the model's training mode).
+        use_causal_mask: whether query `t` may only attend to keys `s <= t`.
+            Defaults to `False`.
 
     Returns:
         The output, of shape `(B, T, out_dim)`, or `(output, scores)` with
@@ -154,6 +211,7 @@ class MultiHeadAttention(keras.layers.Layer):
     References:
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
         - [Dao et al., 2022, FlashAttention](https://arxiv.org/abs/2205.14135)
+        - [Qiu et al., 2025, Gated Attention](https://arxiv.org/abs/2505.06708)
     """
 
     def __init__(
@@ -164,6 +222,8 @@ class MultiHeadAttention(keras.layers.Layer):
         dropout=0.0,
         use_bias=True,
         output_shape=None,
+        attention_axes=None,
+        sliding_window=None,
         flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
@@ -172,32 +232,30 @@ class MultiHeadAttention(keras.layers.Layer):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        use_gate=False,
         seed=None,
         **kwargs,
     ):
-        if not _is_positive_int(num_heads):
-            raise ValueError(
-                "`num_heads` must be a positive integer. "
-                f"Received: num_heads={num_heads}"
-            )
-        if not _is_positive_int(key_dim):
-            raise ValueError(
-                "`key_dim` must be a positive integer. "
-                f"Received: key_dim={key_dim}"
-            )
+        for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
+            if not _is_positive_int(value):
+                raise ValueError(
+                    f"Received an invalid value for argument `{name}`, "
+                    f"expected a positive integer. Received: {name}={value}"
+                )
         if value_dim is not None and not _is_positive_int(value_dim):
             raise ValueError(
-                "`value_dim` must be a positive integer or None. "
+                "Received an invalid value for argument `value_dim`, "
+                "expected a positive integer or `None`. "
                 f"Received: value_dim={value_dim}"
             )
         if (
             isinstance(dropout, bool)
             or not isinstance(dropout, (int, float))
-            or not 0 <= dropout < 1
+            or not 0 <= dropout <= 1
         ):
             raise ValueError(
-                "`dropout` must be a number in [0, 1). "
-                f"Received: dropout={dropout}"
+                "Received an invalid value for argument `dropout`, expected "
+                f"a number in [0, 1]. Received: dropout={dropout}"
             )
         if output_shape is not None:
             shape = (
@@ -211,167 +269,145 @@ class MultiHeadAttention(keras.layers.Layer):
                 or not all(_is_positive_int(d) for d in shape)
             ):
                 raise ValueError(
-                    "`output_shape` must be a positive integer or a tuple of "
-                    f"them. Received: output_shape={output_shape}"
+                    f"Invalid `output_shape`: {output_shape}. It must be a "
+                    "positive integer or a tuple or list of them. "
+                    f"Received: output_shape={output_shape}"
                 )
             output_shape = tuple(shape)
+        if isinstance(attention_axes, int) and not isinstance(
+            attention_axes, bool
+        ):
+            attention_axes = (attention_axes,)
+        if attention_axes is not None and (
+            not isinstance(attention_axes, (list, tuple))
+            or not all(
+                isinstance(a, int) and not isinstance(a, bool)
+                for a in attention_axes
+            )
+        ):
+            raise ValueError(
+                "`attention_axes` must be an int, list, or tuple of ints. "
+                f"Received: attention_axes={attention_axes}"
+            )
+        if sliding_window is not None and not _is_positive_int(sliding_window):
+            raise ValueError(
+                "`sliding_window` must be `None` or a positive integer. "
+                f"Received: sliding_window={sliding_window}"
+            )
         if flash_attention not in (True, False, None):
             raise ValueError(
                 "`flash_attention` must be True, False or None. "
                 f"Received: flash_attention={flash_attention}"
             )
-        if flash_attention and dropout > 0:
+        flash = (
+            flash_attention
+            if flash_attention is not None
+            else keras.config.is_flash_attention_enabled()
+        )
+        if flash and dropout > 0:
             raise ValueError(
-                "Flash attention has no dropout: use dropout=0.0 or "
-                f"flash_attention=None. Received: dropout={dropout}, "
-                f"flash_attention={flash_attention}"
+                "Dropout is not supported when flash attention is enabled. "
+                "Use dropout=0.0 or disable flash attention. "
+                f"Received: dropout={dropout}, flash_attention={flash}"
             )
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.num_heads = num_heads
-        self.key_dim = key_dim
-        self.value_dim = value_dim if value_dim is not None else key_dim
-        self.dropout = dropout
-        self.use_bias = use_bias
-        # Not `self.output_shape`: Keras models read that name on layers.
-        self._output_shape = output_shape
+        super().__init__(
+            num_heads=num_heads,
+            key_dim=key_dim,
+            value_dim=value_dim,
+            dropout=dropout,
+            use_bias=use_bias,
+            output_shape=output_shape,
+            attention_axes=attention_axes,
+            sliding_window=sliding_window,
+            flash_attention=flash_attention,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            use_gate=use_gate,
+            seed=seed,
+            **kwargs,
+        )
+        # The layer's own copies of its settings: Keras keeps them in
+        # private attributes this class does not read.
         self.flash_attention = flash_attention
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.projection_activity_regularizer = keras.regularizers.get(
-            activity_regularizer
+        self._flash = flash
+        self._gated = bool(use_gate)
+        self._window = sliding_window
+        self._axes_setting = (
+            None if attention_axes is None else tuple(attention_axes)
         )
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.seed = seed
-        self._scale = 1.0 / math.sqrt(float(key_dim))
-        self._seed_generator = (
-            keras.random.SeedGenerator(seed) if dropout > 0 else None
-        )
+        self._scale = 1.0 / float(key_dim) ** 0.5
 
-    def _sublayer_kwargs(self):
-        # Fresh initializer objects per sublayer, so that seeded
-        # initializers do not give the four kernels the same values.
-        def fresh(initializer):
-            return initializer.__class__.from_config(initializer.get_config())
-
-        return dict(
-            kernel_initializer=fresh(self.kernel_initializer),
-            bias_initializer=fresh(self.bias_initializer),
-            kernel_regularizer=self.kernel_regularizer,
-            bias_regularizer=self.bias_regularizer,
-            activity_regularizer=self.projection_activity_regularizer,
-            kernel_constraint=self.kernel_constraint,
-            bias_constraint=self.bias_constraint,
-            dtype=self.dtype_policy,
-        )
-
-    def _projection(self, name, input_shape, head_size):
-        layer = keras.layers.EinsumDense(
-            "abc,cde->abde",
-            output_shape=(None, self.num_heads, head_size),
-            bias_axes="de" if self.use_bias else None,
-            name=name,
-            **self._sublayer_kwargs(),
-        )
-        layer.build(input_shape)
-        return layer
+    def _axes(self, input_rank):
+        return _normalized_axes(self._axes_setting, input_rank)
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
-        for name, shape in (
-            ("query", query_shape),
-            ("value", value_shape),
-            ("key", key_shape),
-        ):
-            if len(shape) != 3:
+        shapes = {"query": query_shape, "value": value_shape, "key": key_shape}
+        for name, shape in shapes.items():
+            shape = _shape(shape)
+            if len(shape) < 3:
                 raise ValueError(
-                    f"`{name}` must have rank 3, (batch, sequence, features). "
-                    f"Received: {name}.shape={tuple(shape)}"
+                    f"`{name}` must have rank 3 or more, (batch, ..., "
+                    f"features). Received: {name}.shape={shape}"
                 )
             if shape[-1] is None:
                 raise ValueError(
                     f"The last dimension of `{name}` must be known. "
-                    f"Received: {name}.shape={tuple(shape)}"
+                    f"Received: {name}.shape={shape}"
                 )
-        if (
-            key_shape[1] is not None
-            and value_shape[1] is not None
-            and key_shape[1] != value_shape[1]
+        rank = len(query_shape)
+        axes = self._axes(rank)
+        if not axes or not all(1 <= a <= rank - 2 for a in axes):
+            raise ValueError(
+                "`attention_axes` must name axes between the batch and the "
+                f"features of inputs of rank {rank}. "
+                f"Received: attention_axes={self._axes_setting}"
+            )
+        super().build(query_shape, value_shape, key_shape)
+        self._built_shapes = {k: _shape(v) for k, v in shapes.items()}
+        self._equations = _attention_equations(rank + 1, axes)
+        self._gate = getattr(self, "_gate_dense", None) if self._gated else None
+        if self._gated and self._gate is None:
+            raise RuntimeError(
+                "keras.layers.MultiHeadAttention built no gate sublayer: "
+                "this Keras version does not support `use_gate`. "
+                f"Received: keras.__version__={keras.__version__}"
+            )
+        # This layer has used the inputs' Keras masks already; the
+        # projections may pass them on instead of warning that they drop
+        # them.
+        for dense in self._projections():
+            dense.supports_masking = True
+
+    def _projections(self):
+        layers = [self.query_dense, self.key_dense, self.value_dense]
+        if self._gate is not None:
+            layers.append(self._gate)
+        return layers
+
+    def _check_inputs(self, query, value, key):
+        """The inputs must match the shapes the layer was built for."""
+        for name, tensor in (("query", query), ("value", value), ("key", key)):
+            built = self._built_shapes[name]
+            shape = _shape(tensor)
+            if len(shape) != len(built) or shape[-1] not in (None, built[-1]):
+                raise ValueError(
+                    f"This layer was built for `{name}` of shape {built}. "
+                    f"Received: {name}.shape={shape}"
+                )
+        if any(
+            v is not None and k is not None and v != k
+            for v, k in zip(_shape(value)[1:-1], _shape(key)[1:-1])
         ):
             raise ValueError(
-                "`key` and `value` must have the same sequence length. "
-                f"Received: key.shape={tuple(key_shape)}, "
-                f"value.shape={tuple(value_shape)}"
-            )
-        self._query_dense = self._projection("query", query_shape, self.key_dim)
-        self._key_dense = self._projection("key", key_shape, self.key_dim)
-        self._value_dense = self._projection(
-            "value", value_shape, self.value_dim
-        )
-        out_dims = self._output_shape or (query_shape[-1],)
-        letters = "efgh"[: len(out_dims)]
-        self._output_dense = keras.layers.EinsumDense(
-            f"abcd,cd{letters}->ab{letters}",
-            output_shape=(None, *out_dims),
-            bias_axes=letters if self.use_bias else None,
-            name="attention_output",
-            **self._sublayer_kwargs(),
-        )
-        self._output_dense.build(
-            (query_shape[0], query_shape[1], self.num_heads, self.value_dim)
-        )
-        self.built = True
-
-    def _project(self, dense, inputs):
-        """Applies an `EinsumDense` sublayer's weights to `inputs`.
-
-        The sublayers hold the weights (with Keras's names and shapes); the
-        product is taken here so that the inputs' Keras masks, which this
-        layer has already used, do not reach layers that cannot use them.
-        """
-        outputs = ops.einsum(dense.equation, inputs, dense.kernel)
-        if self.use_bias:
-            outputs = outputs + dense.bias
-        regularizer = self.projection_activity_regularizer
-        if regularizer is not None:
-            batch = ops.cast(ops.shape(outputs)[0], "float32")
-            self.add_loss(
-                ops.divide_no_nan(
-                    ops.cast(regularizer(outputs), "float32"), batch
-                )
-            )
-        return outputs
-
-    def _check_feature_sizes(self, query, value, key):
-        """The inputs must match the sizes the projections were built for."""
-        for name, tensor, layer in (
-            ("query", query, self._query_dense),
-            ("value", value, self._value_dense),
-            ("key", key, self._key_dense),
-        ):
-            if len(tensor.shape) != 3:
-                raise ValueError(
-                    f"`{name}` must have rank 3, (batch, sequence, features). "
-                    f"Received: {name}.shape={tuple(tensor.shape)}"
-                )
-            expected = layer.kernel.shape[0]
-            if tensor.shape[-1] is not None and tensor.shape[-1] != expected:
-                raise ValueError(
-                    f"This layer was built for `{name}` with {expected} "
-                    f"features. Received: {name}.shape={tuple(tensor.shape)}"
-                )
-        if (
-            key.shape[1] is not None
-            and value.shape[1] is not None
-            and key.shape[1] != value.shape[1]
-        ):
-            raise ValueError(
-                "`key` and `value` must have the same sequence length. "
-                f"Received: key.shape={tuple(key.shape)}, "
-                f"value.shape={tuple(value.shape)}"
+                "All dimensions of `value` and `key`, except the last one, "
+                f"must be equal. Received: value.shape={_shape(value)}, "
+                f"key.shape={_shape(key)}"
             )
 
     def _combined_mask(
@@ -384,55 +420,64 @@ class MultiHeadAttention(keras.layers.Layer):
         attention_mask,
         use_causal_mask,
     ):
-        """ANDs every mask into one boolean `(B or 1, T, S)`, or None."""
-        batch, length = query.shape[0], query.shape[1]
-        source = value.shape[1]
-        mask = None
+        """ANDs every mask, each broadcast to the logits' rank, or None.
 
-        def both(a, b):
-            return b if a is None else ops.logical_and(a, b)
-
-        if query_mask is not None:
-            _check_mask_shape("query_mask", query_mask, (batch, length))
-            query_mask = ops.cast(query_mask, "bool")
-            if len(query_mask.shape) == 1:
-                query_mask = query_mask[None]
-            mask = both(mask, query_mask[:, :, None])
-        for name, m in (("value_mask", value_mask), ("key_mask", key_mask)):
-            if m is not None:
-                _check_mask_shape(name, m, (batch, source))
-                m = ops.cast(m, "bool")
-                if len(m.shape) == 1:
-                    m = m[None]
-                mask = both(mask, m[:, None, :])
-        if attention_mask is not None:
-            _check_mask_shape(
-                "attention_mask", attention_mask, (batch, length, source)
+        The logits are `(batch axes, heads, query axes, key axes)`; each
+        mask gets new axes in front of the query axes, as in Keras.
+        """
+        rank = len(query.shape)
+        axes = self._axes(rank)
+        scores_rank = rank + 1
+        expand_at = -2 * len(axes) - 1
+        if rank == 3:
+            batch, length, source = (
+                query.shape[0],
+                query.shape[1],
+                value.shape[1],
             )
-            attention_mask = ops.cast(attention_mask, "bool")
-            if len(attention_mask.shape) == 2:
-                attention_mask = attention_mask[None]
-            mask = both(mask, attention_mask)
-        if use_causal_mask and mask is not None:
-            mask = both(mask, self._causal_mask(query, value))
-        return mask
-
-    @staticmethod
-    def _causal_mask(query, value):
-        rows = ops.arange(0, ops.shape(query)[1], dtype="int32")
-        cols = ops.arange(0, ops.shape(value)[1], dtype="int32")
-        return ops.expand_dims(rows[:, None] >= cols[None, :], 0)
+            checks = (
+                ("query_mask", query_mask, (batch, length), 1),
+                ("value_mask", value_mask, (batch, source), 1),
+                ("key_mask", key_mask, (batch, source), 1),
+                (
+                    "attention_mask",
+                    attention_mask,
+                    (batch, self.num_heads, length, source),
+                    2,
+                ),
+            )
+            for name, mask, expected, min_rank in checks:
+                if mask is not None:
+                    _check_mask_shape(name, mask, expected, min_rank)
+        pieces = []
+        if query_mask is not None:
+            pieces.append(ops.expand_dims(ops.cast(query_mask, "bool"), -1))
+        for mask in (value_mask, key_mask):
+            if mask is not None:
+                pieces.append(ops.expand_dims(ops.cast(mask, "bool"), -2))
+        rows = ops.arange(0, ops.shape(query)[1], dtype="int32")[:, None]
+        cols = ops.arange(0, ops.shape(value)[1], dtype="int32")[None, :]
+        if use_causal_mask:
+            pieces.append((rows >= cols)[None])
+        if self._window is not None:
+            pieces.append((ops.abs(rows - cols) < self._window)[None])
+        if attention_mask is not None:
+            pieces.append(ops.cast(attention_mask, "bool"))
+        combined = None
+        for mask in pieces:
+            while len(mask.shape) < scores_rank:
+                mask = ops.expand_dims(mask, expand_at)
+            combined = (
+                mask if combined is None else ops.logical_and(combined, mask)
+            )
+        return combined
 
     def _use_fused(self, return_attention_scores, dropout_active):
-        if self.flash_attention:
-            if return_attention_scores:
-                raise ValueError(
-                    "Flash attention computes no attention scores: use "
-                    "flash_attention=None or False to get them. Received: "
-                    "return_attention_scores=True, flash_attention=True"
-                )
+        if self._flash:
             return True
         if return_attention_scores or dropout_active:
+            return False
+        if self.flash_attention is False:
             return False
         backend = keras.backend.backend()
         if backend == "jax" and self.value_dim != self.key_dim:
@@ -455,13 +500,29 @@ class MultiHeadAttention(keras.layers.Layer):
         value_mask=None,
         key_mask=None,
         attention_mask=None,
-        use_causal_mask=False,
         return_attention_scores=False,
         training=None,
+        use_causal_mask=False,
     ):
         if key is None:
             key = value
-        self._check_feature_sizes(query, value, key)
+        self._check_inputs(query, value, key)
+        if self._flash and return_attention_scores:
+            raise ValueError(
+                "Returning attention scores is not supported when flash "
+                "attention is enabled. Please disable flash attention to "
+                "access attention scores. Received: "
+                "return_attention_scores=True, flash_attention=True"
+            )
+        # Causal alone is passed as a flag to the fused kernel; it never
+        # masks a whole row, since key 0 is always visible.
+        causal_flag = bool(use_causal_mask) and (
+            query_mask is None
+            and value_mask is None
+            and key_mask is None
+            and attention_mask is None
+            and self._window is None
+        )
         mask = self._combined_mask(
             query,
             value,
@@ -469,43 +530,63 @@ class MultiHeadAttention(keras.layers.Layer):
             value_mask,
             key_mask,
             attention_mask,
-            use_causal_mask,
+            use_causal_mask and not causal_flag,
         )
-        # Causal alone is passed as a flag to the kernels; it never masks a
-        # whole row, since key 0 is always visible.
-        causal_flag = use_causal_mask and mask is None
-        q = self._project(self._query_dense, query)  # (B, T, N, key_dim)
-        k = self._project(self._key_dense, key)  # (B, S, N, key_dim)
-        v = self._project(self._value_dense, value)  # (B, S, N, value_dim)
+        gate = self._gate(query) if self._gate is not None else None
+        q = self.query_dense(query)  # (B, T, N, key_dim)
+        k = self.key_dense(key)  # (B, S, N, key_dim)
+        v = self.value_dense(value)  # (B, S, N, value_dim)
         dropout_active = bool(self.dropout > 0 and training)
         scores = None
-        if self._use_fused(return_attention_scores, dropout_active):
-            attended = ops.dot_product_attention(
-                q,
-                k,
-                v,
-                mask=None if mask is None else mask[:, None],
-                scale=self._scale,
-                is_causal=causal_flag,
-                flash_attention=self.flash_attention,
-            )
-            if mask is not None:
-                # Fused kernels spread a fully masked row evenly over the
-                # keys; zero it, as the explicit path does.
-                seen = ops.any(mask, axis=-1)  # (B or 1, T)
-                attended = attended * ops.cast(
-                    seen[:, :, None, None], attended.dtype
+        if len(query.shape) != 3:
+            if causal_flag:
+                mask = self._combined_mask(
+                    query, value, None, None, None, None, True
                 )
+            attended, scores = self._general_attention(q, k, v, mask, training)
+        elif self._use_fused(return_attention_scores, dropout_active):
+            attended = self._fused_attention(q, k, v, mask, causal_flag)
         else:
             if causal_flag:
-                mask = self._causal_mask(query, value)
+                mask = self._combined_mask(
+                    query, value, None, None, None, None, True
+                )
             attended, scores = self._explicit_attention(
                 q, k, v, mask, dropout_active
             )
-        output = self._project(self._output_dense, attended)
+        if gate is not None:
+            attended = ops.multiply(attended, gate)
+        output = self.output_dense(attended)
         if return_attention_scores:
             return output, scores
         return output
+
+    def _fused_attention(self, q, k, v, mask, causal_flag):
+        if mask is not None:
+            length, source = ops.shape(q)[1], ops.shape(k)[1]
+            full = ops.ones((1, 1, length, source), "bool")
+            mask = ops.logical_and(mask, full)
+        attended = ops.dot_product_attention(
+            q,
+            k,
+            v,
+            mask=mask,
+            scale=self._scale,
+            is_causal=causal_flag,
+            flash_attention=self._flash,
+        )
+        if mask is not None:
+            # Fused kernels spread a fully masked row evenly over the keys;
+            # zero it, as the explicit path does.
+            seen = ops.transpose(ops.any(mask, axis=-1), (0, 2, 1))
+            attended = attended * ops.cast(seen[..., None], attended.dtype)
+        return attended
+
+    def _dropped(self, weights, dropout_active):
+        if not dropout_active:
+            return weights
+        # Keras's own dropout sublayer, so the seed gives Keras's masks.
+        return self._dropout_layer(weights, training=True)
 
     def _explicit_attention(self, q, k, v, mask, dropout_active):
         # Heads first, then batched matmuls: on TensorFlow this measured
@@ -513,20 +594,40 @@ class MultiHeadAttention(keras.layers.Layer):
         q = ops.transpose(ops.cast(q, "float32") * self._scale, (0, 2, 1, 3))
         k = ops.transpose(ops.cast(k, "float32"), (0, 2, 3, 1))
         logits = ops.matmul(q, k)  # (B, N, T, S), float32
-        if mask is not None:
-            mask = mask[:, None]  # a head axis
-            logits = ops.where(mask, logits, _MASKED_LOGIT)
-        weights = ops.softmax(logits, axis=-1)
-        if mask is not None:
-            weights = ops.where(mask, weights, 0.0)
+        weights = self._masked_softmax_f32(logits, mask, axes=(-1,))
         weights = ops.cast(weights, v.dtype)
-        kept = weights
-        if dropout_active:
-            kept = keras.random.dropout(
-                weights, self.dropout, seed=self._seed_generator
-            )
+        kept = self._dropped(weights, dropout_active)
         attended = ops.matmul(kept, ops.transpose(v, (0, 2, 1, 3)))
         return ops.transpose(attended, (0, 2, 1, 3)), weights
+
+    def _general_attention(self, q, k, v, mask, training):
+        """Attention over any axes, for inputs of rank above 3."""
+        dot, combine = self._equations
+        n_axes = len(self._axes(len(q.shape) - 1))
+        logits = ops.einsum(
+            dot, ops.cast(k, "float32"), ops.cast(q, "float32") * self._scale
+        )
+        axes = tuple(range(-n_axes, 0))
+        weights = ops.cast(
+            self._masked_softmax_f32(logits, mask, axes=axes), v.dtype
+        )
+        kept = self._dropped(weights, bool(self.dropout > 0 and training))
+        return ops.einsum(combine, kept, v), weights
+
+    @staticmethod
+    def _masked_softmax_f32(logits, mask, axes):
+        """Softmax over `axes`; masked entries and fully masked rows get 0."""
+        if mask is not None:
+            logits = ops.where(mask, logits, _MASKED_LOGIT)
+        if len(axes) == 1:
+            weights = ops.softmax(logits, axis=axes[0])
+        else:
+            weights = ops.exp(
+                logits - ops.logsumexp(logits, axis=axes, keepdims=True)
+            )
+        if mask is not None:
+            weights = ops.where(mask, weights, 0.0)
+        return weights
 
     def compute_output_spec(
         self,
@@ -537,56 +638,31 @@ class MultiHeadAttention(keras.layers.Layer):
         value_mask=None,
         key_mask=None,
         attention_mask=None,
-        use_causal_mask=False,
         return_attention_scores=False,
         training=None,
+        use_causal_mask=False,
     ):
-        out_dims = self._output_shape or (query.shape[-1],)
         output = keras.KerasTensor(
-            (query.shape[0], query.shape[1], *out_dims),
+            self.compute_output_shape(
+                query.shape, value.shape, None if key is None else key.shape
+            ),
             dtype=self.compute_dtype,
         )
         if not return_attention_scores:
             return output
-        scores = keras.KerasTensor(
-            (query.shape[0], self.num_heads, query.shape[1], value.shape[1]),
-            dtype=self.compute_dtype,
+        rank = len(query.shape)
+        axes = self._axes(rank)
+        query_dims = (*query.shape[:-1], self.num_heads)
+        value_dims = (*value.shape[:-1], self.num_heads)
+        batch = [i for i in range(rank) if i not in axes]
+        shape = (
+            [query_dims[i] for i in batch]
+            + [query_dims[i] for i in axes]
+            + [value_dims[i] for i in axes]
         )
-        return output, scores
+        return output, keras.KerasTensor(tuple(shape), dtype=self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "key_dim": self.key_dim,
-                "value_dim": self.value_dim,
-                "dropout": self.dropout,
-                "use_bias": self.use_bias,
-                "output_shape": self._output_shape,
-                "flash_attention": self.flash_attention,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(
-                    self.bias_regularizer
-                ),
-                "activity_regularizer": keras.regularizers.serialize(
-                    self.projection_activity_regularizer
-                ),
-                "kernel_constraint": keras.constraints.serialize(
-                    self.kernel_constraint
-                ),
-                "bias_constraint": keras.constraints.serialize(
-                    self.bias_constraint
-                ),
-                "seed": self.seed,
-            }
-        )
+        config["flash_attention"] = self.flash_attention
         return config
