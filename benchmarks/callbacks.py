@@ -16,9 +16,18 @@ work on a shared machine); and the median over repeats of the wall-time
 ratio of the runs of one repeat (paired), which cancels slow drifts in
 machine load.
 
+A second table times repeated short fits, as when a model is trained by
+one-epoch `fit` calls with an evaluation in between: each arm builds one
+model per repeat and runs `--fits` one-epoch fits on it (the logged arms
+with one logger each), the arms' fits alternating. A fit reuses the step
+traced by the previous one, so this is where a logger that re-traced the
+step at every `fit` would show; the table gives the total time of the
+fits (the first one's tracing included) and the overhead as above.
+
     python benchmarks/callbacks.py                  # TensorFlow, CPU
     KERAS_BACKEND=jax python benchmarks/callbacks.py
     python benchmarks/callbacks.py --repeats 3 --epochs 2 --step-rounds 5
+    python benchmarks/callbacks.py --models MLP --repeats 5 --step-rounds 0
     python benchmarks/callbacks.py --repeats 1 --epochs 2 --parts
     KERAS_BACKEND=jax python benchmarks/callbacks.py --verbose 2 --models MLP
 
@@ -111,12 +120,7 @@ ARMS = {"plain": None, "default": {}, "batch_logs=True": {"batch_logs": True}}
 def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
     """Returns the fit's wall seconds, the median wall seconds of epochs 2
     to N and the CPU seconds of epochs 2 to N."""
-    keras.utils.set_random_seed(0)
-    model = build()
-    model.compile(
-        keras.optimizers.Adam(1e-3),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    model = compiled_model(build)
     timer = EpochTimer()
     callbacks = [timer]
     if logger_kwargs is not None:
@@ -140,6 +144,54 @@ def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
         statistics.median(timer.wall[1:] or timer.wall),
         sum(timer.cpu[1:] or timer.cpu),
     )
+
+
+def compiled_model(build):
+    keras.utils.set_random_seed(0)
+    model = build()
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def time_repeated_fits(build, x, y, fits, batch_size, repeats, verbose=0):
+    """Per arm, the wall seconds of `fits` one-epoch fits on one model.
+
+    Returns one total per repeat and arm; each repeat builds new models,
+    and the arms' fits alternate, their order rotating.
+    """
+    arms = list(ARMS)
+    totals = {arm: [] for arm in arms}
+    for repeat in range(repeats):
+        models = {arm: compiled_model(build) for arm in arms}
+        loggers = {
+            arm: None if kwargs is None else GradientNormLogger(**kwargs)
+            for arm, kwargs in ARMS.items()
+        }
+        spent = dict.fromkeys(arms, 0.0)
+        for fit in range(fits):
+            shift = (repeat + fit) % len(arms)
+            for arm in arms[shift:] + arms[:shift]:
+                callbacks = [] if loggers[arm] is None else [loggers[arm]]
+                start = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    models[arm].fit(
+                        x,
+                        y,
+                        epochs=1,
+                        batch_size=batch_size,
+                        verbose=verbose,
+                        callbacks=callbacks,
+                    )
+                spent[arm] += time.perf_counter() - start
+                if loggers[arm] is not None:
+                    steps = loggers[arm].history["step"]
+                    assert len(steps) == -(-len(x) // batch_size)
+        for arm in arms:
+            totals[arm].append(spent[arm])
+    return totals
 
 
 # Extra arms of the step table. "plain, second model" is a second plain
@@ -266,6 +318,12 @@ def main(argv=None):
         "bar's batch hook, which makes them synchronous.",
     )
     parser.add_argument(
+        "--fits",
+        type=int,
+        default=5,
+        help="one-epoch fits per model in the repeated-fit table (0: skip)",
+    )
+    parser.add_argument(
         "--step-rounds",
         type=int,
         default=40,
@@ -345,6 +403,47 @@ def main(argv=None):
                 f"{median(arm, 0):.2f} | {overhead(0)} | {overhead(1)} | "
                 f"{overhead(2)} | {100 * (paired - 1):+.1f} % |"
             )
+
+    if args.fits > 0:
+        print()
+        print(
+            f"Repeated fits: {args.fits} one-epoch fits on one model per arm "
+            f"and repeat, {args.repeats} repeats, fits alternating"
+        )
+        print()
+        print(
+            "| model | fits x steps | logger | plain fits, wall (s) "
+            "| with logger, wall (s) | overhead, wall "
+            "| overhead, wall, paired |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        rng = np.random.default_rng(0)
+        for name, build in (("MLP", mlp), ("CNN", cnn)):
+            if name not in args.models.split(","):
+                continue
+            x, y = data(name, rng)
+            totals = time_repeated_fits(
+                build,
+                x,
+                y,
+                args.fits,
+                args.batch_size,
+                args.repeats,
+                args.verbose,
+            )
+            plain = statistics.median(totals["plain"])
+            steps = -(-len(x) // args.batch_size)
+            for arm in list(ARMS)[1:]:
+                logged = statistics.median(totals[arm])
+                paired = statistics.median(
+                    a / b for a, b in zip(totals[arm], totals["plain"])
+                )
+                print(
+                    f"| {name} | {args.fits} x {steps} | {arm} | "
+                    f"{plain:.2f} | {logged:.2f} | "
+                    f"{100 * (logged / plain - 1):+.1f} % | "
+                    f"{100 * (paired - 1):+.1f} % |"
+                )
 
     if args.step_rounds <= 0 or keras.backend.backend() != "tensorflow":
         return
