@@ -1,4 +1,4 @@
-"""`EarlyStopping`: Keras's early stopping, plus smoothing, thresholds and NaN safety."""
+"""`EarlyStopping`: Keras's callback, plus smoothing, thresholds, NaN safety."""
 
 import math
 import warnings
@@ -47,6 +47,12 @@ class EarlyStopping(keras.callbacks.Callback):
     - A monitored key that is missing from the logs warns once, listing the
       keys that are there, or raises with `strict=True`.
 
+    The monitored value may be anything Keras logs for a metric: a Python
+    float, or a NumPy array or tensor holding one element (0-d, or shape
+    `(1,)` as `keras.metrics.F1Score` gives for one class). A metric with
+    several values raises a `ValueError` naming the key and its shape.
+    Values are compared as Keras compares them, through `monitor_op`.
+
     One instance can serve several `fit` calls: its state is reset in
     `on_train_begin`. See Prechelt, "Early Stopping - But When?"
     (https://doi.org/10.1007/3-540-49430-8_3) for the stopping criteria.
@@ -89,8 +95,13 @@ class EarlyStopping(keras.callbacks.Callback):
     Returns:
         After `fit`: `stopped_epoch` (0-based epoch at which training was
         stopped, 0 if it was not, as in Keras), `best_epoch`, `best` (the
-        best, possibly smoothed, value; `None` if none was finite) and
-        `stop_reason` (`None` if this callback did not stop training).
+        best, possibly smoothed, value as a Python float or NumPy scalar;
+        `None` if none was finite), `stop_reason` (`None` if this callback
+        did not stop training) and `monitor_op`, as in Keras: the
+        comparison `monitor_op(a, b)` that is true when `a` is better than
+        `b` (`keras.ops.less` or `keras.ops.greater`), set at the first
+        epoch's end from `mode`. A `monitor_op` assigned before training is
+        used as it is.
 
     Example:
 
@@ -197,6 +208,7 @@ class EarlyStopping(keras.callbacks.Callback):
             else float(divergence_threshold)
         )
         self.strict = bool(strict)
+        self.monitor_op = None
         self._minimize = None
         self._reset()
 
@@ -223,8 +235,12 @@ class EarlyStopping(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if self._minimize is None:
-            self._minimize = self._infer_direction()
+        if self.monitor_op is None:
+            self.monitor_op = (
+                keras.ops.less if self._infer_direction() else keras.ops.greater
+            )
+        # The direction of the comparison, whatever function it is.
+        self._minimize = bool(self.monitor_op(0.0, 1.0))
         raw = self._monitor_value(logs)
         if raw is None:
             return
@@ -331,17 +347,18 @@ class EarlyStopping(keras.callbacks.Callback):
         return False
 
     def _better(self, a, b):
-        return a < b if self._minimize else a > b
+        return bool(self.monitor_op(a, b))
 
     def _is_improvement(self, current, reference):
+        # Keras's test, `monitor_op(current - min_delta, reference)` with
+        # `min_delta` negated when minimising, on the same operands.
         if reference is None:
             return True
         delta = self.min_delta
         if self.min_delta_mode == "relative":
             delta = self.min_delta * abs(reference)
-        if self._minimize:
-            return current + delta < reference
-        return current - delta > reference
+        shifted = current - (-delta if self._minimize else delta)
+        return self._better(shifted, reference)
 
     def _monitor_value(self, logs):
         value = logs.get(self.monitor)
@@ -357,7 +374,7 @@ class EarlyStopping(keras.callbacks.Callback):
                 self._missing_warned = True
                 warnings.warn(message, stacklevel=3)
             return None
-        return float(np.asarray(value))
+        return _as_scalar(value, self.monitor)
 
     def _infer_direction(self):
         if self.mode != "auto":
@@ -391,6 +408,26 @@ def _flat_metrics(metrics):
         if isinstance(inner, (list, tuple)) and inner:
             yield from _flat_metrics(inner)
         yield metric
+
+
+def _as_scalar(value, monitor):
+    """A logged metric value as a Python float or a NumPy scalar.
+
+    Python numbers become floats; arrays and tensors keep their dtype, so
+    that comparisons see the same operands as in Keras's callback.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    array = np.asarray(keras.ops.convert_to_numpy(value))
+    if array.size != 1:
+        raise ValueError(
+            f"EarlyStopping needs a single number in `{monitor}`, which holds "
+            f"{array.size} values of shape {array.shape}. Monitor one value "
+            "instead: the loss, or a metric that averages its values (for "
+            "example `F1Score(average='macro')`). Received: "
+            f"{monitor}.shape={array.shape}"
+        )
+    return array.reshape(())[()]
 
 
 def _is_number(value):

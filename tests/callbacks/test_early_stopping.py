@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mlkeras.callbacks import EarlyStopping
+from tests.backends import run_tests_on_backend
 
 
 def _tiny_model():
@@ -332,3 +333,306 @@ def test_no_warning_when_the_monitor_is_present():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _drive(EarlyStopping(patience=1), [1.0, 0.5, 0.7, 0.8])
+
+
+# Keras's own test cases (keras/src/callbacks/early_stopping_test.py), run on
+# Keras's callback as the reference and on ours. None of them calls a private
+# method of Keras's callback, so none is left out.
+BOTH = pytest.mark.parametrize(
+    "cls",
+    [keras.callbacks.EarlyStopping, EarlyStopping],
+    ids=["reference", "ours"],
+)
+
+
+def _dense_pair():
+    return keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(1, activation="relu"),
+            keras.layers.Dense(1, activation="relu"),
+        ]
+    )
+
+
+@BOTH
+def test_keras_case_mode_sets_monitor_op_for_every_metric_kind(cls):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((10, 5)), rng.random((10, 1))
+    model = _dense_pair()
+    model.compile(
+        loss="mae",
+        optimizer="adam",
+        # F1Score on one output logs a value of shape (1,).
+        metrics=["mse", "acc", "accuracy", "hinge", keras.metrics.F1Score()],
+    )
+    cases = [
+        ("max", "val_mse", keras.ops.greater),
+        ("min", "val_loss", keras.ops.less),
+        ("auto", "val_mse", keras.ops.less),
+        ("auto", "loss", keras.ops.less),
+        ("auto", "acc", keras.ops.greater),
+        ("auto", "val_accuracy", keras.ops.greater),
+        ("auto", "hinge", keras.ops.less),
+        ("auto", "f1_score", keras.ops.greater),
+        ("auto", "val_f1_score", keras.ops.greater),
+    ]
+    for mode, monitor, expected in cases:
+        stopper = cls(patience=0, monitor=monitor, mode=mode)
+        model.fit(
+            x,
+            y,
+            batch_size=5,
+            validation_data=(x, y),
+            callbacks=[stopper],
+            epochs=2,
+            verbose=0,
+        )
+        assert stopper.monitor_op is expected, monitor
+    with pytest.raises(ValueError):
+        model.fit(
+            x,
+            y,
+            batch_size=5,
+            callbacks=[cls(monitor="unknown")],
+            epochs=2,
+            verbose=0,
+        )
+
+
+@BOTH
+@pytest.mark.parametrize("patience", [0, 1, 2, 3])
+def test_keras_case_patience_counts_epochs_without_improvement(cls, patience):
+    stopper = cls(monitor="loss", patience=patience)
+    stopper.set_model(keras.Sequential())
+    stopper.model.compile(loss="mse", optimizer="sgd")
+    stopper.on_train_begin()
+    for epoch, loss in enumerate([10.0, 9.0, 8.0, 9.0, 8.9, 8.8, 8.7, 8.6]):
+        stopper.on_epoch_end(epoch, logs={"loss": loss})
+        if stopper.model.stop_training:
+            break
+    assert stopper.stopped_epoch == max(patience, 1) + 2
+
+
+@BOTH
+def test_keras_case_one_instance_serves_two_fits(cls):
+    rng = np.random.default_rng(1)
+    data = rng.random((100, 1))
+    labels = np.where(data > 0.5, 1, 0)
+    model = keras.Sequential(
+        [
+            keras.Input((1,)),
+            keras.layers.Dense(1, activation="relu"),
+            keras.layers.Dense(1, activation="relu"),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="mae", metrics=["mse"])
+    stopper = cls(monitor="mse", patience=3)
+    for _ in range(2):
+        history = model.fit(
+            data, labels, callbacks=[stopper], verbose=0, epochs=20
+        )
+        assert len(history.epoch) >= 3
+
+
+@BOTH
+def test_keras_case_on_train_begin_clears_the_previous_run(cls):
+    stopper = cls(monitor="loss", patience=3)
+    stopper.set_model(keras.Sequential())
+    stopper.on_train_begin()
+    stopper.best, stopper.wait = 0.1, 3
+    stopper.stopped_epoch, stopper.best_epoch = 5, 5
+    stopper.best_weights = object()
+    stopper.on_train_begin()
+    assert stopper.best is None and stopper.best_weights is None
+    assert stopper.wait == stopper.stopped_epoch == stopper.best_epoch == 0
+
+
+@BOTH
+def test_keras_case_baseline_and_start_from_epoch_in_a_fit(cls):
+    rng = np.random.default_rng(2)
+    x, y = rng.random((10, 5)), rng.random((10, 1))
+    model = _dense_pair()
+    model.compile(optimizer="sgd", loss="mae", metrics=["mse"])
+    history = model.fit(
+        x,
+        y,
+        callbacks=[cls(monitor="mse", patience=3, baseline=0.6)],
+        verbose=0,
+        epochs=20,
+    )
+    assert len(history.epoch) >= 3
+    for patience in (3, 0):
+        stopper = cls(monitor="mse", patience=patience, start_from_epoch=2)
+        history = model.fit(x, y, callbacks=[stopper], verbose=0, epochs=20)
+        assert len(history.epoch) >= patience + 2
+
+
+class _EpochModel:
+    """Keras's test stand-in: its weights are the number of an epoch."""
+
+    def __init__(self):
+        self.stop_training = False
+        self.weights = -1
+
+    def get_weights(self):
+        return self.weights
+
+    def set_weights(self, weights):
+        self.weights = weights
+
+
+@BOTH
+@pytest.mark.parametrize(
+    "kwargs, losses, stop_at, trained, restored",
+    [
+        # The best epoch (2) is restored after patience runs out.
+        ({"patience": 2}, [0.2, 0.15, 0.1, 0.11, 0.12], None, 5, 2),
+        # No epoch beats the baseline: stop after `patience` epochs and
+        # restore the best of them.
+        (
+            {"patience": 5, "baseline": 0.5},
+            [0.9, 0.8, 0.7, 0.71, 0.72, 0.73],
+            None,
+            5,
+            2,
+        ),
+        # Another callback stops training: the best epoch is restored.
+        (
+            {"patience": 5, "baseline": 0.5},
+            [0.9, 0.8, 0.7, 0.71, 0.72, 0.73],
+            3,
+            4,
+            2,
+        ),
+    ],
+)
+def test_keras_case_restores_the_best_epoch_weights(
+    cls, kwargs, losses, stop_at, trained, restored
+):
+    stopper = cls(monitor="val_loss", restore_best_weights=True, **kwargs)
+    stopper.set_model(_EpochModel())
+    stopper.on_train_begin()
+    epochs = 0
+    for epoch, loss in enumerate(losses):
+        epochs += 1
+        stopper.model.weights = epoch
+        stopper.on_epoch_end(epoch, logs={"val_loss": loss})
+        if epoch == stop_at:
+            stopper.model.stop_training = True
+        if stopper.model.stop_training:
+            break
+    stopper.on_train_end()
+    assert epochs == trained
+    assert stopper.model.get_weights() == restored
+
+
+# Every form Keras logs a metric in. Train metrics arrive as float32 tensors,
+# validation metrics as Python floats, one-class F1Score as shape (1,).
+LOGGED_FORMS = {
+    "float": float,
+    "numpy_0d": lambda v: np.asarray(v, "float32"),
+    "numpy_1": lambda v: np.asarray([v], "float32"),
+    "numpy_1x1": lambda v: np.asarray([[v]], "float64"),
+    "tensor_0d": lambda v: keras.ops.convert_to_tensor(v, "float32"),
+    "tensor_1": lambda v: keras.ops.convert_to_tensor([v], "float32"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(LOGGED_FORMS))
+def test_reference_parity_for_every_logged_form_of_a_value(form):
+    wrap = LOGGED_FORMS[form]
+    rng = np.random.default_rng(3)
+    for _ in range(15):
+        values, kwargs = _random_case(rng)
+        values = [v for v in values if np.isfinite(v)] or [1.0]
+        logged = [wrap(v) for v in values]
+        ours = EarlyStopping(**kwargs)
+        theirs = keras.callbacks.EarlyStopping(**kwargs)
+        got = _drive(ours, logged, model=_WeightTaggedModel())
+        want = _drive(theirs, logged, model=_WeightTaggedModel())
+        assert got == want, (form, kwargs, values)
+        assert ours.best_epoch == theirs.best_epoch
+        assert ours.wait == theirs.wait
+
+
+def test_reference_parity_when_values_differ_below_float32_precision():
+    # Keras compares in float32: 1 - 1e-9 is no improvement on 1.
+    values = [1.0, 1.0 - 1e-9, 1.0 - 2e-9, 0.5]
+    ours, theirs = (
+        EarlyStopping(patience=1),
+        keras.callbacks.EarlyStopping(patience=1),
+    )
+    assert _drive(ours, values) == _drive(theirs, values)
+    assert ours.stopped_epoch == theirs.stopped_epoch == 1
+
+
+@BOTH
+def test_reference_parity_with_a_monitor_op_set_before_training(cls):
+    # An assigned comparison is used as it is, `min_delta` not negated.
+    stopper = cls(monitor="val_loss", min_delta=0.1, patience=2)
+    stopper.monitor_op = np.greater
+    last, _ = _drive(stopper, [1.0, 1.2, 1.25, 1.4, 1.3, 1.35])
+    assert stopper.monitor_op is np.greater
+    assert (last, stopper.best_epoch) == (5, 3)
+
+
+def test_one_class_f1_score_stops_a_fit_as_keras_does():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(32, 4)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    start = None
+    results = []
+    for cls in (keras.callbacks.EarlyStopping, EarlyStopping):
+        model = keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")]
+        )
+        if start is None:
+            start = model.get_weights()
+        model.set_weights(start)
+        model.compile(
+            "sgd",
+            "binary_crossentropy",
+            metrics=[keras.metrics.F1Score(threshold=0.5)],
+        )
+        stopper = cls(
+            monitor="val_f1_score", patience=1, restore_best_weights=True
+        )
+        history = model.fit(
+            x,
+            y,
+            validation_data=(x, 1 - y),  # validation F1 falls
+            epochs=20,
+            batch_size=32,
+            verbose=0,
+            callbacks=[stopper],
+        )
+        assert np.shape(history.history["val_f1_score"][0]) == (1,)
+        results.append(
+            (
+                len(history.epoch),
+                stopper.best_epoch,
+                [w.tolist() for w in model.get_weights()],
+            )
+        )
+    assert results[0] == results[1]
+    assert results[0][0] < 20
+
+
+def test_several_values_raise_naming_the_monitor_shape_and_a_fix():
+    per_class = np.array([0.5, 0.6, 0.7], "float32")
+    with pytest.raises(ValueError) as error:
+        _drive(
+            EarlyStopping(monitor="val_f1_score", mode="max"),
+            [per_class],
+            monitor="val_f1_score",
+        )
+    message = str(error.value)
+    assert "`val_f1_score`" in message and "(3,)" in message
+    assert "average=" in message and "\n" not in message
+
+
+def test_reference_cases_run_on_jax_backend():
+    run_tests_on_backend(
+        "jax", __file__, "-k", "keras_case or reference_parity"
+    )
