@@ -347,6 +347,12 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
+        if _shape(value_shape)[1:-1] != _shape(key_shape)[1:-1]:
+            raise ValueError(
+                "All dimensions of `value` and `key`, except the last one, "
+                f"must be equal. Received: value.shape={_shape(value_shape)}, "
+                f"key.shape={_shape(key_shape)}"
+            )
         shapes = {"query": query_shape, "value": value_shape, "key": key_shape}
         for name, shape in shapes.items():
             shape = _shape(shape)
@@ -427,7 +433,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         """
         rank = len(query.shape)
         axes = self._axes(rank)
-        scores_rank = rank + 1
+        scores_rank = rank + len(axes)
         expand_at = -2 * len(axes) - 1
         if rank == 3:
             batch, length, source = (
@@ -439,13 +445,18 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
                 ("query_mask", query_mask, (batch, length), 1),
                 ("value_mask", value_mask, (batch, source), 1),
                 ("key_mask", key_mask, (batch, source), 1),
-                (
-                    "attention_mask",
-                    attention_mask,
-                    (batch, self.num_heads, length, source),
-                    2,
-                ),
             )
+            if attention_mask is not None:
+                per_head = len(attention_mask.shape) == 4
+                heads = (self.num_heads,) if per_head else ()
+                checks += (
+                    (
+                        "attention_mask",
+                        attention_mask,
+                        (batch, *heads, length, source),
+                        2,
+                    ),
+                )
             for name, mask, expected, min_rank in checks:
                 if mask is not None:
                     _check_mask_shape(name, mask, expected, min_rank)
