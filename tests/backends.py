@@ -19,7 +19,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_tests_on_backend(backend, *pytest_args, timeout=600):
-    """Runs pytest on `pytest_args` with `KERAS_BACKEND=backend`; fails if they fail.
+    """Runs pytest on `pytest_args` under `KERAS_BACKEND=backend`.
+
+    Fails the calling test if they fail.
 
     Skips when this process already runs on `backend` (the child itself) or
     when the backend's package is not installed.

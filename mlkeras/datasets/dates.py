@@ -1,4 +1,4 @@
-"""Date-format translation: human-written dates to ISO 8601, character by character.
+"""Date-format translation: written-out dates to ISO 8601, per character.
 
 A small sequence-to-sequence task that needs no download: "25 March 2024",
 "Mar 25, 2024" or "25/03/2024" all translate to "2024-03-25".

@@ -10,7 +10,8 @@ SHAPE_NAMES = ("circle", "square", "triangle")
 def _split(x, y, test_fraction, rng):
     if not 0 < test_fraction < 1:
         raise ValueError(
-            f"`test_fraction` must be in (0, 1). Received: test_fraction={test_fraction}"
+            "`test_fraction` must be in (0, 1). "
+            f"Received: test_fraction={test_fraction}"
         )
     order = rng.permutation(len(x))
     n_test = int(round(len(x) * test_fraction))

@@ -1,4 +1,4 @@
-"""Sequence tasks for recurrent networks: the adding problem, copy and reverse."""
+"""Sequence tasks for recurrent networks: adding problem, copy, reverse."""
 
 import numpy as np
 
@@ -20,7 +20,8 @@ def make_adding_problem(n_samples=1000, length=50, seed=0):
         seed: random seed.
 
     Returns:
-        `(x, y)`: `x` float32 (n_samples, length, 2), `y` float32 (n_samples, 1).
+        `(x, y)`: `x` float32 (n_samples, length, 2), `y` float32
+        (n_samples, 1).
 
     Example:
     >>> x, y = make_adding_problem(4, length=10, seed=0)

@@ -6,7 +6,8 @@ import numpy as np
 def _check_count(name, value, minimum=1):
     if not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(
-            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
+            f"`{name}` must be an integer >= {minimum}. "
+            f"Received: {name}={value!r}"
         )
 
 
@@ -169,7 +170,8 @@ def make_function_regression(
     low, high = x_range
     if not low < high:
         raise ValueError(
-            f"`x_range` must be (low, high) with low < high. Received: x_range={x_range!r}"
+            "`x_range` must be (low, high) with low < high. "
+            f"Received: x_range={x_range!r}"
         )
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(low, high, size=n_samples))

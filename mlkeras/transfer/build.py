@@ -225,7 +225,8 @@ def build_transfer_model(
         or not 0 <= dropout < 1
     ):
         raise ValueError(
-            f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}"
+            "`dropout` must be a number in [0, 1). "
+            f"Received: dropout={dropout!r}"
         )
     if not isinstance(trainable_base, bool):
         raise ValueError(

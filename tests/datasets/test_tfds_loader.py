@@ -1,3 +1,6 @@
+import socket
+import time
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -7,7 +10,7 @@ from mlkeras.datasets import tfds_loader
 
 
 class MlkerasTinyNumbers(tfds.core.GeneratorBasedBuilder):
-    """A data set prepared locally, so the cache path is tested without network."""
+    """A data set prepared locally: the cache path, tested without network."""
 
     VERSION = tfds.core.Version("1.0.0")
 
@@ -28,6 +31,59 @@ class MlkerasTinyNumbers(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, n):
         for i in range(n):
             yield i, {"x": i, "label": i % 2}
+
+
+@pytest.fixture(autouse=True)
+def no_real_network(monkeypatch):
+    """No test reaches the network: a connection attempt fails the test.
+
+    Tests that need the storage host to answer, or to be unreachable, say so
+    with `host_reachable` or `host_unreachable`. The cached answer of the
+    reachability check is cleared around every test.
+    """
+
+    def refuse(*args, **kwargs):
+        pytest.fail(f"a test tried to open a connection: {args}")
+
+    monkeypatch.setattr(tfds_loader, "_reachability", {})
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+# A stand-in for `download_and_prepare` claims TFDS's module, so that the
+# loader treats it as TFDS's own download (which checks the network first).
+_TFDS_OWN = "tensorflow_datasets.core.dataset_builder"
+
+
+class _FakeConnection:
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def host_reachable(monkeypatch):
+    attempts = []
+
+    def connect(address, timeout=None):
+        attempts.append(address)
+        return _FakeConnection()
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    return attempts
+
+
+@pytest.fixture
+def host_unreachable(monkeypatch):
+    """Every connection attempt fails as on a machine without a route out."""
+    attempts = []
+
+    def connect(address, timeout=None):
+        attempts.append(address)
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    return attempts
 
 
 def test_mock_data_flows_through_load_tfds(tmp_path):
@@ -94,9 +150,13 @@ def test_offline_environment_forbids_downloads(tmp_path, monkeypatch):
         datasets.load_tfds("cifar10", data_dir=tmp_path)
 
 
-def test_a_failed_download_becomes_a_clear_error(tmp_path, monkeypatch):
+def test_a_failed_download_becomes_a_clear_error(
+    tmp_path, monkeypatch, host_reachable
+):
     def no_network(self, *args, **kwargs):
         raise ConnectionError("Temporary failure in name resolution")
+
+    no_network.__module__ = _TFDS_OWN
 
     monkeypatch.setattr(
         tfds.core.DatasetBuilder, "download_and_prepare", no_network
@@ -112,3 +172,75 @@ def test_a_failed_download_becomes_a_clear_error(tmp_path, monkeypatch):
 def test_an_unknown_name_raises_value_error(tmp_path):
     with pytest.raises(ValueError, match="name='no_such_dataset_xyz'"):
         datasets.load_tfds("no_such_dataset_xyz", data_dir=tmp_path)
+
+
+def _forbid_downloads(monkeypatch):
+    def download(self, *args, **kwargs):
+        pytest.fail("download_and_prepare ran although the host is unreachable")
+
+    download.__module__ = _TFDS_OWN
+
+    monkeypatch.setattr(
+        tfds.core.DatasetBuilder, "download_and_prepare", download
+    )
+
+
+def test_an_unreachable_network_fails_fast_with_the_clear_error(
+    tmp_path, monkeypatch, host_unreachable
+):
+    _forbid_downloads(monkeypatch)
+    start = time.monotonic()
+    with pytest.raises(
+        datasets.DatasetUnavailableError, match="make_shapes"
+    ) as info:
+        datasets.load_tfds("cifar10", data_dir=tmp_path)
+    assert time.monotonic() - start < 5
+    message = str(info.value)
+    assert "storage.googleapis.com:443" in message and "offline" in message
+    assert str(tmp_path) in message
+    assert host_unreachable == [tfds_loader.REACHABILITY_ADDRESS]
+
+
+def test_reachability_is_checked_once_per_process(
+    tmp_path, monkeypatch, host_unreachable
+):
+    _forbid_downloads(monkeypatch)
+    for name in ("cifar10", "mnist"):
+        with pytest.raises(datasets.DatasetUnavailableError):
+            datasets.load_tfds(name, data_dir=tmp_path)
+    assert len(host_unreachable) == 1
+
+
+def test_a_hanging_connection_counts_as_unreachable(monkeypatch):
+    # A name lookup that never answers ignores the socket timeout; the
+    # check still gives up after REACHABILITY_TIMEOUT seconds.
+    def hang(address, timeout=None):
+        time.sleep(5)
+        return _FakeConnection()
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    monkeypatch.setattr(tfds_loader, "REACHABILITY_TIMEOUT", 0.2)
+    start = time.monotonic()
+    assert tfds_loader.network_reachable() is False
+    assert time.monotonic() - start < 2
+
+
+def test_a_reachable_host_lets_the_download_run(host_reachable):
+    assert tfds_loader.network_reachable() is True
+    assert host_reachable == [tfds_loader.REACHABILITY_ADDRESS]
+
+
+def test_a_configured_https_proxy_is_probed_instead(
+    monkeypatch, host_reachable
+):
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    assert tfds_loader.network_reachable() is True
+    assert host_reachable == [("proxy.example", 3128)]
+
+
+def test_a_locally_built_data_set_needs_no_network(tmp_path, host_unreachable):
+    ds = datasets.load_tfds(
+        "mlkeras_tiny_numbers", data_dir=tmp_path, as_numpy=True
+    )
+    assert len(list(ds)) == 12
+    assert host_unreachable == []
