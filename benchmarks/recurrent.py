@@ -43,13 +43,6 @@ import numpy as np  # noqa: E402
 from mlkeras.layers import PeepholeLSTM, PeepholeLSTMCell  # noqa: E402
 
 
-class _AutodiffPeepholeLSTM(PeepholeLSTM):
-    """`PeepholeLSTM` without its hand-written backward pass."""
-
-    def _fused_ok(self):
-        return False
-
-
 def build_model(kind, args, jit_compile):
     """Returns a compiled model whose recurrent layer is `kind`."""
     layer = {
@@ -58,7 +51,9 @@ def build_model(kind, args, jit_compile):
             args.units, use_cudnn=False
         ),
         "peephole_lstm": lambda: PeepholeLSTM(args.units),
-        "peephole_lstm_autodiff": lambda: _AutodiffPeepholeLSTM(args.units),
+        "peephole_lstm_autodiff": lambda: PeepholeLSTM(
+            args.units, use_fused_backprop=False
+        ),
         # The naive way: the cell stepped by keras.layers.RNN, projecting
         # the inputs inside the loop at every step.
         "peephole_cell_in_rnn": lambda: keras.layers.RNN(

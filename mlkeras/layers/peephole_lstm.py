@@ -111,6 +111,15 @@ class PeepholeLSTM(keras.layers.RNN):
             with `reset_states()`). Defaults to `False`.
         unroll: Whether to unroll the loop into straight-line code (faster
             for short sequences, more memory). Defaults to `False`.
+        use_fused_backprop: Whether to differentiate the loop by the
+            hand-written backward pass described above: `"auto"` uses it
+            wherever it applies and falls back to automatic
+            differentiation elsewhere; `True` always uses it and raises a
+            `ValueError` at a call it cannot compute (a mask, recurrent
+            dropout in training, other activations, `unroll=True`, a
+            backend other than TensorFlow and JAX); `False` never uses it.
+            The results agree to float rounding either way. Defaults to
+            `"auto"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -176,8 +185,17 @@ class PeepholeLSTM(keras.layers.RNN):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        use_fused_backprop="auto",
         **kwargs,
     ):
+        if use_fused_backprop not in ("auto", True, False) or (
+            isinstance(use_fused_backprop, (int, float))
+            and not isinstance(use_fused_backprop, bool)
+        ):
+            raise ValueError(
+                "`use_fused_backprop` must be 'auto', True or False. "
+                f"Received: use_fused_backprop={use_fused_backprop!r}"
+            )
         # The cell validates its own arguments before anything is built.
         cell = PeepholeLSTMCell(
             units,
@@ -214,6 +232,7 @@ class PeepholeLSTM(keras.layers.RNN):
             unroll=unroll,
             **kwargs,
         )
+        self.use_fused_backprop = use_fused_backprop
 
     def build(self, sequences_shape, initial_state_shape=None):
         if len(sequences_shape) != 3:
@@ -260,7 +279,7 @@ class PeepholeLSTM(keras.layers.RNN):
             recurrent_mask = cell._dropout_mask(
                 initial_state[0], cell.recurrent_dropout
             )
-        if mask is None and recurrent_mask is None and self._fused_ok():
+        if self._use_fused(sequences, mask, recurrent_mask):
             return self._fused_inner_loop(sequences, initial_state, input_mask)
         # One product for the input part of every step and gate.
         projected = cell.project_inputs(sequences, input_mask)
@@ -279,15 +298,31 @@ class PeepholeLSTM(keras.layers.RNN):
             cell._sequence_recurrent_mask = None
             cell._sequence_weights = None
 
-    def _fused_ok(self):
-        """Whether `peephole_lstm_sequence` computes this layer's call."""
+    def _use_fused(self, sequences, mask, recurrent_mask):
+        """Whether this call runs `peephole_lstm_sequence`."""
+        if self.use_fused_backprop is False:
+            return False
         cell = self.cell
-        return (
-            not self.unroll
+        usable = (
+            mask is None
+            and recurrent_mask is None
+            and not self.unroll
             and keras.backend.backend() in ("tensorflow", "jax")
             and cell.activation is keras.activations.tanh
             and cell.recurrent_activation is keras.activations.sigmoid
         )
+        if self.use_fused_backprop is True:
+            if not usable:
+                raise ValueError(
+                    "`use_fused_backprop=True` needs no mask, no recurrent "
+                    "dropout in training, the tanh and sigmoid "
+                    "activations, `unroll=False` and the TensorFlow or JAX "
+                    "backend; pass 'auto' to fall back to automatic "
+                    "differentiation elsewhere. "
+                    f"Received: use_fused_backprop={self.use_fused_backprop}"
+                )
+            return True
+        return usable
 
     def _fused_inner_loop(self, sequences, initial_state, input_mask):
         cell = self.cell
@@ -327,6 +362,7 @@ class PeepholeLSTM(keras.layers.RNN):
         cell_config = self.cell.get_config()
         for name in _CELL_ARGUMENTS:
             config[name] = cell_config[name]
+        config["use_fused_backprop"] = self.use_fused_backprop
         return config
 
     @classmethod

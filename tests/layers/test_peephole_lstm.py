@@ -369,6 +369,92 @@ def test_hand_written_backward_pass_is_used_only_where_it_applies(monkeypatch):
     assert not used(unroll=True)
 
 
+def _switch_model(use_fused_backprop, return_sequences):
+    keras.utils.set_random_seed(31)
+    sequence = keras.Input((STEPS, FEATURES))
+    hidden = keras.layers.Dense(FEATURES)(sequence)
+    output = PeepholeLSTM(
+        UNITS,
+        return_sequences=return_sequences,
+        peephole_initializer=keras.initializers.RandomUniform(-1.0, 1.0),
+        use_fused_backprop=use_fused_backprop,
+        name="peephole",
+    )(hidden)
+    if return_sequences:
+        output = keras.layers.Reshape((STEPS * UNITS,))(output)
+    return keras.Model(sequence, keras.layers.Dense(3)(output))
+
+
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_switch_gives_the_same_outputs_and_gradients_either_way(
+    monkeypatch, return_sequences
+):
+    from mlkeras.layers import peephole_lstm
+
+    calls = []
+    original = peephole_lstm.peephole_lstm_sequence
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(peephole_lstm, "peephole_lstm_sequence", counted)
+    x = _sequences(32)
+    target = np.random.default_rng(33).normal(size=(BATCH, 3))
+    results = {}
+    for setting in (True, False, "auto"):
+        model = _switch_model(setting, return_sequences)
+        del calls[:]
+        outputs = _numpy(model(x))
+        # The hand-written pass runs exactly where the switch says.
+        assert bool(calls) == (setting is not False)
+        # One plain SGD step moves every weight by -gradient.
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+        before = _numpy(model.trainable_weights)
+        model.fit(x, target.astype("float32"), batch_size=BATCH, verbose=0)
+        gradients = [
+            b - a for a, b in zip(_numpy(model.trainable_weights), before)
+        ]
+        results[setting] = outputs, gradients
+    assert min(np.max(np.abs(g)) for g in results[False][1]) > 0.0
+    for setting in (True, "auto"):
+        _assert_all_close(results[setting][0], results[False][0], atol=1e-6)
+        for ours, theirs in zip(results[setting][1], results[False][1]):
+            np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize("setting", ["auto", True, False])
+def test_switch_config_saves_and_loads(tmp_path, setting):
+    model = _switch_model(setting, return_sequences=False)
+    assert model.get_layer("peephole").get_config()["use_fused_backprop"] == (
+        setting
+    )
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_layer("peephole").use_fused_backprop == setting
+    x = _sequences(34)
+    _assert_all_close(loaded(x), model(x), atol=1e-6)
+
+
+def test_switch_true_raises_where_the_pass_cannot_apply():
+    layer = PeepholeLSTM(UNITS, use_fused_backprop=True)
+    with pytest.raises(ValueError, match="use_fused_backprop=True"):
+        layer(_sequences(), mask=_padding_mask(left=False))
+    layer = PeepholeLSTM(UNITS, activation="relu", use_fused_backprop=True)
+    with pytest.raises(ValueError, match="use_fused_backprop=True"):
+        layer(_sequences())
+    # Where it applies, the same layer computes as with the default.
+    layer = PeepholeLSTM(UNITS, use_fused_backprop=True)
+    assert layer(_sequences()).shape == (BATCH, UNITS)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, 0.5])
+def test_rejects_a_switch_value_other_than_auto_true_false(value):
+    with pytest.raises(ValueError, match="use_fused_backprop="):
+        PeepholeLSTM(UNITS, use_fused_backprop=value)
+
+
 def test_trains_with_an_unknown_number_of_steps():
     inputs = keras.Input((None, FEATURES))
     model = keras.Model(inputs, PeepholeLSTM(UNITS)(inputs))
@@ -498,6 +584,7 @@ def test_config_round_trips_every_argument():
         go_backwards=True,
         stateful=True,
         unroll=True,
+        use_fused_backprop=False,
         name="rnn",
     )
     config = layer.get_config()
