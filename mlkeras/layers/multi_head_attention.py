@@ -466,12 +466,14 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         for mask in (value_mask, key_mask):
             if mask is not None:
                 pieces.append(ops.expand_dims(ops.cast(mask, "bool"), -2))
-        rows = ops.arange(0, ops.shape(query)[1], dtype="int32")[:, None]
-        cols = ops.arange(0, ops.shape(value)[1], dtype="int32")[None, :]
-        if use_causal_mask:
-            pieces.append((rows >= cols)[None])
-        if self._window is not None:
-            pieces.append((ops.abs(rows - cols) < self._window)[None])
+        if use_causal_mask or self._window is not None:
+            # Positions along the first attention axis, as in Keras.
+            rows = ops.arange(0, ops.shape(query)[1], dtype="int32")[:, None]
+            cols = ops.arange(0, ops.shape(value)[1], dtype="int32")[None]
+            if use_causal_mask:
+                pieces.append((rows >= cols)[None])
+            if self._window is not None:
+                pieces.append((ops.abs(rows - cols) < self._window)[None])
         if attention_mask is not None:
             pieces.append(ops.cast(attention_mask, "bool"))
         combined = None
