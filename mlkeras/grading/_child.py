@@ -1,11 +1,16 @@
-"""The sandboxed side of a submission: run by path as `python -I _child.py CONFIG`.
+"""The sandboxed side of a submission: `python -I _child.py CONFIG`.
 
-It applies the limits, drops privileges, loads the submission from its
-working folder and then answers call requests from the grader on a pipe,
-one at a time, using `codec` (no pickle). Everything here runs before the
-submission's own code, so what it reports in its first message (which
-protections it applied) is trustworthy; what the submission does after that
-can only change the answers it sends back.
+It applies the resource limits, receives the submission's files on its
+pipe and writes them into its work folder, loads the submission and then
+answers call requests from the grader, one at a time, using `codec` (no
+pickle). Everything here runs before the submission's own code, so what it
+reports in its first message (which limits it applied) is trustworthy;
+what the submission does after that can only change the answers it sends.
+
+A Keras model the submission returns is sent back as the bytes of a
+`.keras` file, never as facts: in `"verifier"` mode (no student code) this
+same program loads such a file with the real Keras and `safe_mode=True`
+and reports what Keras says about it.
 """
 
 import importlib.abc
@@ -48,113 +53,6 @@ class _ImportBlocker(importlib.abc.MetaPathFinder):
         return None
 
 
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC = (
-    1,
-    2,
-    4,
-    32,
-    4096,
-    16384,
-)
-
-
-def _mount(source, target, fstype, flags, data):
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if (
-        libc.mount(
-            source.encode(),
-            target.encode(),
-            fstype.encode() if fstype else None,
-            ctypes.c_ulong(flags),
-            data.encode() if data else None,
-        )
-        != 0
-    ):
-        raise OSError(ctypes.get_errno(), f"mount {target}")
-
-
-def _expose_python(applied):
-    """Makes the Python installation readable after the drop to `nobody`.
-
-    In the child's private mount namespace, every folder on the way to the
-    interpreter and its libraries that others may not enter (e.g. a 0700
-    /root holding pyenv) is covered by an empty tmpfs into which only the
-    needed sub-folder is bind-mounted back, read-only. The grader's other
-    files there stay invisible to the submission.
-    """
-    needed = {
-        os.path.realpath(p)
-        for p in [
-            sys.prefix,
-            sys.base_prefix,
-            sys.exec_prefix,
-            os.path.dirname(os.path.realpath(sys.executable)),
-            *sys.path,
-        ]
-        if p
-    }
-    covers = {}
-    for path in sorted(needed):
-        parts = path.split(os.sep)[1:]
-        for depth in range(1, len(parts)):
-            ancestor = os.sep + os.sep.join(parts[:depth])
-            if not os.stat(ancestor).st_mode & 0o001:
-                covers.setdefault(ancestor, set()).add(parts[depth])
-                break
-    exposed = []
-    for ancestor, names in sorted(covers.items()):
-        handles = {
-            name: os.open(os.path.join(ancestor, name), os.O_PATH)
-            for name in names
-            if os.path.exists(os.path.join(ancestor, name))
-        }
-        _mount(
-            "tmpfs",
-            ancestor,
-            "tmpfs",
-            _MS_NOSUID | _MS_NODEV,
-            "mode=0755,size=1m",
-        )
-        for name, fd in handles.items():
-            target = os.path.join(ancestor, name)
-            os.mkdir(target, 0o755)
-            _mount(
-                f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC, None
-            )
-            _mount(
-                "none", target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None
-            )
-            os.close(fd)
-            exposed.append(target)
-    applied["exposed"] = exposed
-
-
-def _private_tmp(workdir, applied):
-    """Gives the child empty, private /tmp, /var/tmp and /dev/shm.
-
-    The working folder lives under /tmp, so it is bind-mounted back at the
-    same path inside the new /tmp.
-    """
-    keep = os.open(workdir, os.O_PATH)
-    covered = []
-    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(folder) and not os.path.islink(folder):
-            _mount(
-                "tmpfs",
-                folder,
-                "tmpfs",
-                _MS_NOSUID | _MS_NODEV,
-                "mode=1777,size=64m",
-            )
-            covered.append(folder)
-    os.makedirs(workdir, exist_ok=True)
-    _mount(f"/proc/self/fd/{keep}", workdir, None, _MS_BIND, None)
-    os.close(keep)
-    applied["private_tmp"] = covered
-
-
 def _set_limit(kind, value, applied, label):
     try:
         resource.setrlimit(kind, (value, value))
@@ -164,23 +62,7 @@ def _set_limit(kind, value, applied, label):
 
 
 def _apply_limits(config, applied):
-    if config.get("uid") is not None:
-        if config.get("mount_namespace"):
-            try:
-                _expose_python(applied)
-            except OSError as err:
-                applied["exposed"] = f"failed: {err}"
-            try:
-                _private_tmp(config["workdir"], applied)
-            except OSError as err:
-                applied["private_tmp"] = f"failed: {err}"
-        try:
-            os.setgroups([])
-            os.setgid(config["gid"])
-            os.setuid(config["uid"])
-            applied["uid"] = os.getuid()
-        except OSError as err:
-            applied["uid"] = f"failed: {err}"
+    applied["uid"] = os.getuid()
     _set_limit(resource.RLIMIT_CORE, 0, applied, "core")
     _set_limit(
         resource.RLIMIT_FSIZE, config["max_file_bytes"], applied, "fsize"
@@ -194,12 +76,26 @@ def _apply_limits(config, applied):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+_FORBIDDEN = {"names": (), "lab": ""}
+
+
 def _error(err):
     """A plain-data description of an exception raised by the submission."""
     try:
         message = str(err)
     except BaseException:  # noqa: BLE001 - the student controls __str__
         message = "<the exception's message could not be printed>"
+    name = getattr(err, "name", None)
+    if (
+        isinstance(err, ImportError)
+        and isinstance(name, str)
+        and name.split(".")[0] in _FORBIDDEN["names"]
+    ):
+        message = (
+            f"lab {_FORBIDDEN['lab']} is a NumPy-only exercise: {name!r} is "
+            f"not installed in its sandbox (forbidden: "
+            f"{', '.join(sorted(_FORBIDDEN['names']))}); write it with NumPy."
+        )
     try:
         lines = traceback.format_exception(type(err), err, err.__traceback__)
         trace = "".join(lines[-12:])
@@ -254,8 +150,10 @@ def _describe_model(model):
 class _Handles:
     """Objects that stay in the sandbox (Keras models), by number."""
 
-    def __init__(self):
+    def __init__(self, workdir, verifier):
         self.objects = {}
+        self.workdir = workdir
+        self.verifier = verifier
 
     def hook(self, value):
         keras = sys.modules.get("keras")
@@ -263,10 +161,38 @@ class _Handles:
             return None
         handle = len(self.objects) + 1
         self.objects[handle] = value
-        return handle, _describe_model(value)
+        if self.verifier:
+            return handle, _describe_model(value)
+        # The submission's side: only the saved file leaves; the verifier
+        # establishes every fact about it.
+        path = os.path.join(self.workdir, f".mlkeras-model-{handle}.keras")
+        try:
+            value.save(path)
+            with open(path, "rb") as stream:
+                data = stream.read()
+            os.unlink(path)
+        except BaseException as err:  # noqa: BLE001
+            return handle, {"save_error": _error(err)}
+        import numpy as np
+
+        return handle, {"keras_file": np.frombuffer(data, dtype=np.uint8)}
 
 
 _METHODS = {"predict", "count_params"}
+
+
+def _load_model(workdir, data):
+    import keras
+    import numpy as np
+
+    data = np.asarray(data, dtype=np.uint8)
+    path = os.path.join(workdir, "model.keras")
+    with open(path, "wb") as stream:
+        stream.write(data.tobytes())
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    finally:
+        os.unlink(path)
 
 
 def _serve(codec, module, fd_in, fd_out, handles):
@@ -277,7 +203,15 @@ def _serve(codec, module, fd_in, fd_out, handles):
             return
         try:
             op = request["op"]
-            if op == "call":
+            if op == "call" and module is None:
+                if request["name"] != "load_model":
+                    raise ValueError("the verifier only loads models")
+                args = request.get("args", [])
+
+                def target(data):
+                    return _load_model(handles.workdir, data)
+
+            elif op == "call":
                 target = getattr(module, request["name"], None)
                 if target is None:
                     raise AttributeError(
@@ -294,9 +228,8 @@ def _serve(codec, module, fd_in, fd_out, handles):
                 target = getattr(obj, request["name"])
             else:
                 raise ValueError(f"unknown request {op!r}")
-            value = target(
-                *request.get("args", []), **request.get("kwargs", {})
-            )
+            args = request.get("args", [])
+            value = target(*args, **request.get("kwargs", {}))
             data = codec.encode({"value": value}, remote_hook=handles.hook)
         except BaseException as err:  # noqa: BLE001 - includes SystemExit
             data = codec.encode({"error": _error(err)})
@@ -305,21 +238,52 @@ def _serve(codec, module, fd_in, fd_out, handles):
             view = view[os.write(fd_out, view) :]
 
 
+def _write_files(workdir, files):
+    """Writes the submission's files (already checked by the grader)."""
+    for name, data in files:
+        parts = name.split("/")
+        if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"bad file name {name!r}")
+        path = os.path.join(workdir, *parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with open(fd, "wb") as stream:
+            stream.write(data.tobytes())
+
+
 def main():
     config = json.loads(sys.argv[1])
     fd_in, fd_out = config["fd_in"], config["fd_out"]
-    codec = _load_codec(config["grading_dir"])
     os.closerange(3, min(fd_in, fd_out))
     os.closerange(max(fd_in, fd_out) + 1, 4096)
+    codec = _load_codec(os.path.dirname(os.path.abspath(__file__)))
     applied = {"pid": os.getpid()}
     _apply_limits(config, applied)
-    os.chdir(config["workdir"])
-    sys.path.insert(0, config["workdir"])
-    if config.get("forbidden"):
+    workdir = config["workdir"]
+    _FORBIDDEN["names"] = tuple(config.get("forbidden", ()))
+    _FORBIDDEN["lab"] = config.get("lab", "")
+    sys.dont_write_bytecode = True
+    try:
+        intake = codec.read_message(fd_in)
+        _write_files(workdir, intake["files"])
+    except BaseException as err:  # noqa: BLE001
+        codec.write_message(
+            fd_out, {"ready": False, "applied": applied, "error": _error(err)}
+        )
+        return
+    os.chdir(workdir)
+    verifier = config.get("mode") == "verifier"
+    handles = _Handles(workdir, verifier)
+    if verifier:
+        codec.write_message(fd_out, {"ready": True, "applied": applied})
+        _serve(codec, None, fd_in, fd_out, handles)
+        return
+    sys.path.insert(0, workdir)
+    if config.get("forbidden") and config.get("isolation") == "reduced":
+        # Advisory only: with bubblewrap the frameworks are simply absent.
         sys.meta_path.insert(
             0, _ImportBlocker(config["forbidden"], config["lab"])
         )
-    sys.dont_write_bytecode = True
     for name, fd in (("stdout", 1), ("stderr", 2)):
         setattr(
             sys,
@@ -331,11 +295,10 @@ def main():
                 write_through=True,
             ),
         )
-    sys.argv = [config["module_path"]]
+    module_path = os.path.join(workdir, *intake["main"].split("/"))
+    sys.argv = [module_path]
     try:
-        spec = importlib.util.spec_from_file_location(
-            "submission", config["module_path"]
-        )
+        spec = importlib.util.spec_from_file_location("submission", module_path)
         module = importlib.util.module_from_spec(spec)
         sys.modules["submission"] = module
         spec.loader.exec_module(module)
@@ -345,7 +308,7 @@ def main():
         )
         return
     codec.write_message(fd_out, {"ready": True, "applied": applied})
-    _serve(codec, module, fd_in, fd_out, _Handles())
+    _serve(codec, module, fd_in, fd_out, handles)
 
 
 if __name__ == "__main__":

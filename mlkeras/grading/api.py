@@ -8,6 +8,7 @@ per-submission Gradescope `results.json` files and resuming.
 
 import concurrent.futures
 import contextlib
+import hashlib
 import io
 import multiprocessing
 import os
@@ -15,7 +16,7 @@ import pathlib
 import re
 import tempfile
 
-from mlkeras.grading import exercises
+from mlkeras.grading import exercises, intake, sandbox
 from mlkeras.grading import results as results_lib
 
 GRADES_FILE = "grades.csv"
@@ -51,7 +52,9 @@ def _environment(name, value):
             os.environ[name] = old
 
 
-def _pytest_args(submission, lab, hidden, seed, ini, call_timeout=None):
+def _pytest_args(
+    submission, lab, hidden, seed, ini, call_timeout=None, isolation="auto"
+):
     args = [
         "-p",
         "mlkeras.grading.pytest_plugin",
@@ -95,6 +98,8 @@ def _pytest_args(submission, lab, hidden, seed, ini, call_timeout=None):
         "--tb=line",
         "-W",
         "ignore::DeprecationWarning",
+        "--isolation",
+        isolation,
     ]
     if hidden:
         args += ["--hidden", str(hidden)]
@@ -112,6 +117,7 @@ def check(
     seed=None,
     verbose=False,
     call_timeout=None,
+    isolation="auto",
 ):
     """Runs a lab's checks on one submission in the sandbox.
 
@@ -123,18 +129,23 @@ def check(
         verbose: print pytest's own output too. Defaults to `False`.
         call_timeout: seconds per call. Defaults to the exercise's (10 s
             for NumPy exercises).
+        isolation: `"bubblewrap"` (refuse without it), `"reduced"` (no
+            namespaces: for a student's own code on their own machine) or
+            `"auto"` (bubblewrap when installed). The result's
+            `protections["isolation"]` says which one ran.
 
     Returns:
         A `SubmissionResult`.
 
     Raises:
         ValueError: the lab is unknown or cannot be inferred, or the
-            submission is not a `.py` file or a folder with one.
+            submission is not a `.py` file or a folder with one, or it
+            holds a link, a device, a FIFO or a socket
+            (`intake.SubmissionRefused`).
         FileNotFoundError: the submission does not exist.
+        IsolationError: `isolation="bubblewrap"` and bwrap cannot run.
     """
     import pytest
-
-    from mlkeras.grading import pytest_plugin
 
     if lab is None:
         lab = exercises.infer_lab(submission)
@@ -144,7 +155,12 @@ def check(
                 f"Received: submission={str(submission)!r}"
             )
     exercise = exercises.find_exercise(lab)
-    pytest_plugin.resolve_submission(submission)
+    isolation = sandbox.resolve_isolation(isolation)
+    if isolation == "bubblewrap" and sandbox.bubblewrap()[0] is None:
+        raise sandbox.IsolationError(
+            f"{sandbox.INSTALL_HINT} ({sandbox.bubblewrap()[1]})"
+        )
+    intake.read_submission(submission)
     if hidden is not None and not pathlib.Path(hidden).is_dir():
         raise ValueError(
             f"hidden must be a folder. Received: hidden={str(hidden)!r}"
@@ -161,38 +177,73 @@ def check(
         ):
             code = pytest.main(
                 _pytest_args(
-                    submission, exercise.lab, hidden, seed, ini, call_timeout
+                    submission,
+                    exercise.lab,
+                    hidden,
+                    seed,
+                    ini,
+                    call_timeout,
+                    isolation,
                 ),
                 plugins=[capture],
             )
     if verbose:
-        print(stream.getvalue())
+        print(results_lib.clean_text(stream.getvalue()))
     if capture.result is None:
         raise RuntimeError(
             f"pytest did not run the checks (exit code {int(code)}):\n"
-            f"{stream.getvalue()[-3000:]}"
+            f"{results_lib.clean_text(stream.getvalue()[-3000:])}"
         )
     return capture.result
 
 
+_RESERVED = {GRADES_FILE.lower(), RESULTS_FILE.lower(), "summary.md"}
+_CLEAN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,79}")
+
+
+def _digest(text):
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def submission_names(submissions):
-    """Unique, file-system-safe names for submissions, in input order."""
-    names, seen = [], set()
-    for path in submissions:
-        path = pathlib.Path(path)
-        base = path.stem if path.suffix == ".py" else path.name
-        base = (
-            re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "submission"
+    """Unique, stable, file-system-safe row keys, in input order.
+
+    A plain name (letters, digits, `_`, `.`, `-`, not starting with `.` or
+    `-`, not an output file's name) is its own key: `alice.py` is `alice`,
+    `_alice.py` is `_alice`. Any other name becomes its cleaned form plus
+    `~` and a digest of the original name, and two submissions with the
+    same name get a digest of their full paths; no plain name contains
+    `~`, so no submission can take another's row, whatever its name.
+    """
+    paths = [pathlib.Path(path) for path in submissions]
+    raw = [
+        path.name[:-3]
+        if path.name.endswith(".py") and len(path.name) > 3
+        else path.name
+        for path in paths
+    ]
+    counts = {}
+    for name in raw:
+        counts[name] = counts.get(name, 0) + 1
+    names = []
+    for path, name in zip(paths, raw):
+        clean = (
+            re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:60]
+            or "submission"
         )
-        name, counter = base, 2
-        while name in seen:
-            name, counter = f"{base}-{counter}", counter + 1
-        seen.add(name)
-        names.append(name)
+        if counts[name] > 1:
+            key = f"{clean}~{_digest(os.path.abspath(path))[:12]}"
+        elif _CLEAN_NAME.fullmatch(name) and name.lower() not in _RESERVED:
+            key = name
+        else:
+            key = f"{clean}~{_digest(name)[:12]}"
+        names.append(key)
     return names
 
 
-def _grade_one(submission, lab, hidden, seed, call_timeout=None):
+def _grade_one(
+    submission, lab, hidden, seed, call_timeout=None, isolation="bubblewrap"
+):
     """Grades one submission; never raises (a bad one becomes an error row)."""
     try:
         return check(
@@ -201,6 +252,7 @@ def _grade_one(submission, lab, hidden, seed, call_timeout=None):
             hidden=hidden,
             seed=seed,
             call_timeout=call_timeout,
+            isolation=isolation,
         )
     except Exception as err:  # noqa: BLE001 - one bad submission never stops a batch
         return results_lib.SubmissionResult(
@@ -226,6 +278,7 @@ def grade(
     seed=None,
     progress=None,
     call_timeout=None,
+    reduced_isolation=False,
 ):
     """Grades many submissions and writes `grades.csv` and Gradescope files.
 
@@ -245,11 +298,22 @@ def grade(
             fresh seed per submission.
         progress: optional `callable(name, result)` called as each finishes.
         call_timeout: seconds per call. Defaults to the exercise's.
+        reduced_isolation: grade without bubblewrap (no namespaces; the
+            submissions run as this user). Defaults to `False`: without a
+            working bwrap, `grade` refuses.
 
     Returns:
         `{name: SubmissionResult}` for the submissions graded in this call.
+
+    Raises:
+        IsolationError: bwrap cannot run and `reduced_isolation` is false.
     """
     exercise = exercises.find_exercise(lab)
+    isolation = "reduced" if reduced_isolation else "bubblewrap"
+    if not reduced_isolation and sandbox.bubblewrap()[0] is None:
+        raise sandbox.IsolationError(
+            f"{sandbox.INSTALL_HINT} ({sandbox.bubblewrap()[1]})"
+        )
     if int(jobs) < 1:
         raise ValueError(f"jobs must be at least 1. Received: jobs={jobs}")
     if hidden is not None and not pathlib.Path(hidden).is_dir():
@@ -279,7 +343,10 @@ def grade(
     if int(jobs) == 1:
         for name, path in todo:
             record(
-                name, _grade_one(path, exercise.lab, hidden, seed, call_timeout)
+                name,
+                _grade_one(
+                    path, exercise.lab, hidden, seed, call_timeout, isolation
+                ),
             )
         return finished
     context = multiprocessing.get_context(_START_METHOD)
@@ -300,7 +367,13 @@ def grade(
     ) as pool:
         futures = {
             pool.submit(
-                _grade_one, str(path), exercise.lab, hidden, seed, call_timeout
+                _grade_one,
+                str(path),
+                exercise.lab,
+                hidden,
+                seed,
+                call_timeout,
+                isolation,
             ): name
             for name, path in todo
         }

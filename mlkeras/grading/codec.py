@@ -285,7 +285,10 @@ class _Decoder:
             count=nbytes // dtype.itemsize,
             offset=offset,
         )
-        return flat.reshape(shape).copy()
+        # A bytearray payload (what `read_message` returns) is private: the
+        # arrays share it without a copy.
+        array = flat.reshape(shape)
+        return array if array.flags.writeable else array.copy()
 
     def decode(self, tree, depth=0):
         self.count += 1
@@ -390,18 +393,29 @@ def decode(header, payload):
 # ---------------------------------------------------------------- pipes
 
 
-def write_message(fd, message, remote_hook=None):
-    """Encodes `message` and writes it to file descriptor `fd`."""
+def write_message(fd, message, remote_hook=None, deadline=None):
+    """Encodes `message` and writes it to file descriptor `fd`.
+
+    With a `deadline` (a `time.monotonic()` value) it raises
+    `ChannelTimeout` when the reader does not take the bytes in time.
+    """
     data = memoryview(encode(message, remote_hook))
     while data:
-        written = os.write(fd, data)
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            ready = wait > 0 and select.select([], [fd], [], wait)[1]
+            if not ready:
+                raise ChannelTimeout("the other process took no input")
+        written = os.write(fd, data[: 1 << 16])
         data = data[written:]
 
 
 def _read_exactly(fd, size, deadline):
-    parts = []
-    remaining = size
-    while remaining:
+    """Reads `size` bytes into one buffer allocated once, up front."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
         if deadline is not None:
             wait = deadline - time.monotonic()
             if wait <= 0:
@@ -409,21 +423,30 @@ def _read_exactly(fd, size, deadline):
             ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
                 raise ChannelTimeout("no answer before the deadline")
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
+        count = os.readv(fd, [view[filled : filled + (1 << 20)]])
+        if not count:
             raise ChannelClosed("the other process closed the channel")
-        parts.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(parts)
+        filled += count
+    return buffer
 
 
-def read_message(fd, deadline=None, max_payload=MAX_PAYLOAD_BYTES):
+def read_message(
+    fd,
+    deadline=None,
+    max_payload=MAX_PAYLOAD_BYTES,
+    max_header=MAX_HEADER_BYTES,
+):
     """Reads and decodes one message from file descriptor `fd`.
+
+    The frame's sizes are checked against the bounds before any buffer is
+    allocated, so a reader never holds more than `max_header +
+    max_payload` bytes of one message.
 
     Args:
         fd: a readable file descriptor (a pipe).
         deadline: a `time.monotonic()` value, or `None` to wait forever.
         max_payload: the largest array payload accepted, in bytes.
+        max_header: the largest JSON header accepted, in bytes.
 
     Raises:
         ChannelTimeout, ChannelClosed or ProtocolError.
@@ -433,10 +456,14 @@ def read_message(fd, deadline=None, max_payload=MAX_PAYLOAD_BYTES):
     )
     if magic != MAGIC:
         raise ProtocolError("bad frame marker")
-    if header_size > MAX_HEADER_BYTES or payload_size > max_payload:
+    if header_size > min(max_header, MAX_HEADER_BYTES) or payload_size > (
+        max_payload
+    ):
         raise ProtocolError(
-            f"message too large ({header_size} header bytes, {payload_size} payload bytes)"
+            f"message too large ({header_size} header bytes, "
+            f"{payload_size} payload bytes; the limits are {max_header} "
+            f"and {max_payload})"
         )
     header = _read_exactly(fd, header_size, deadline)
     payload = _read_exactly(fd, payload_size, deadline)
-    return decode(header, payload)
+    return decode(bytes(header), payload)

@@ -67,6 +67,11 @@ class Exercise:
         """The modules the submission may not import."""
         return FRAMEWORKS if self.numpy_only else ()
 
+    @property
+    def packages(self):
+        """The site-packages visible in the sandbox (`None`: all)."""
+        return ("numpy",) if self.numpy_only else None
+
 
 # Keras-model exercises import TensorFlow in the child: it needs more
 # address space (TensorFlow maps large virtual regions at import), more

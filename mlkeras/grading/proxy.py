@@ -2,9 +2,11 @@
 
 `submission.relu(x)` sends `relu` and `x` to the child process and returns
 the decoded answer, or raises `SubmissionError` saying why there is none.
-Keras models the submission returns stay in the child; the proxy hands the
-check a `RemoteModel` with the facts the child reported and a `predict`
-method, so held-out labels never leave the grader.
+A Keras model the submission returns comes back as a `.keras` file; a
+separate verifier sandbox that runs no student code loads it with the real
+Keras (`safe_mode=True`), and the check gets a `RemoteModel` whose facts
+and `predict` come from that verifier, never from the submission. Held-out
+labels never leave the grader.
 """
 
 from mlkeras.grading import codec
@@ -14,7 +16,7 @@ class RemoteModel:
     """A Keras model that lives in the sandbox.
 
     Attributes:
-        facts: architecture facts reported by the child: `layers` (each
+        facts: architecture facts established by Keras in the verifier: `layers` (each
             with `class`, `name`, `trainable`, `params`, `trainable_params`
             and, for nested models, `layers`), `input_shape`,
             `output_shape`, `params`, `trainable_params`.
@@ -77,5 +79,6 @@ class SubmissionProxy:
             name, args, kwargs, timeout=timeout, handle=handle
         )
         if isinstance(value, codec.Remote):
-            return RemoteModel(self, value)
+            verifier, loaded = self._sandbox.verify_model(value)
+            return RemoteModel(SubmissionProxy(verifier, self._timeout), loaded)
         return value

@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 import pytest
 
-from mlkeras.grading import exercises
+from mlkeras.grading import exercises, intake
 from mlkeras.grading import results as results_lib
 from mlkeras.grading.expect import CheckFailure
 from mlkeras.grading.proxy import SubmissionProxy
@@ -59,6 +59,13 @@ def pytest_addoption(parser):
         help="seed of the random check inputs (default: a fresh one)",
     )
     group.addoption(
+        "--isolation",
+        choices=("auto", "bubblewrap", "reduced"),
+        default="auto",
+        help="bubblewrap (refuse without it), reduced (no namespaces), or "
+        "auto: bubblewrap when it is installed (the default)",
+    )
+    group.addoption(
         "--call-timeout",
         metavar="SECONDS",
         type=float,
@@ -71,37 +78,17 @@ def resolve_submission(path):
     """Returns `(main_file, is_folder)` for a submission file or folder.
 
     A folder submission's main file is `labNN.py`, `submission.py`, or its
-    only top-level `.py` file.
+    only top-level `.py` file. Links, devices, FIFOs and sockets are
+    refused (see `intake.read_submission`).
 
     Raises:
-        FileNotFoundError or ValueError with a message that names the path.
+        FileNotFoundError, ValueError or `intake.SubmissionRefused` with a
+        message that names the path.
     """
-    path = pathlib.Path(path)
-    if path.is_file():
-        if path.suffix != ".py":
-            raise ValueError(
-                f"a submission must be a .py file or a folder. "
-                f"Received: submission={str(path)!r}"
-            )
-        return path, False
-    if path.is_dir():
-        candidates = sorted(p for p in path.glob("*.py") if p.is_file())
-        preferred = [
-            p
-            for p in candidates
-            if exercises.infer_lab(p) or p.name == "submission.py"
-        ]
-        if len(preferred) == 1:
-            return preferred[0], True
-        if len(candidates) == 1:
-            return candidates[0], True
-        raise ValueError(
-            f"cannot tell which .py file in the folder is the submission "
-            f"(name it submission.py). Received: submission={str(path)!r}"
-        )
-    raise FileNotFoundError(
-        f"no such submission file or folder. Received: submission={str(path)!r}"
-    )
+    submission = intake.read_submission(path)
+    if submission.is_folder:
+        return pathlib.Path(path) / submission.main, True
+    return pathlib.Path(path), False
 
 
 class GradingRun:
@@ -117,7 +104,7 @@ class GradingRun:
             )
         try:
             self.exercise = exercises.find_exercise(lab)
-            self.module_file, self.is_folder = resolve_submission(submission)
+            self.files = intake.read_submission(submission)
         except (ValueError, FileNotFoundError) as err:
             raise pytest.UsageError(str(err)) from None
         self.submission = pathlib.Path(submission)
@@ -145,6 +132,8 @@ class GradingRun:
             memory_bytes=self.exercise.memory_bytes,
             max_processes=self.exercise.max_processes,
             forbidden_imports=self.exercise.forbidden_imports,
+            packages=self.exercise.packages,
+            isolation=config.getoption("isolation"),
         )
         self.check_files = [
             str(self.exercise.checks_path),
@@ -161,10 +150,9 @@ class GradingRun:
     def sandbox(self):
         if self._sandbox is None:
             self._sandbox = Sandbox(
-                self.module_file,
-                self.limits,
+                limits=self.limits,
                 lab=self.exercise.lab,
-                copy_folder=self.is_folder,
+                submission=self.files,
             )
         return self._sandbox
 

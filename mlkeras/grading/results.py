@@ -3,11 +3,41 @@ and the class's grades.csv (rewritten atomically after every submission)."""
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import os
 import pathlib
+import re
 import tempfile
+
+# C0 and C1 control characters (escape sequences start with ESC or CSI),
+# DEL, and the bidirectional overrides that reorder text on a terminal.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def clean_text(text, single_line=False):
+    """`text` without control characters (newlines and tabs kept).
+
+    Args:
+        text: any value; it is converted with `str`.
+        single_line: also turn newlines and tabs into spaces.
+    """
+    text = _CONTROL.sub("", str(text))
+    if single_line:
+        text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return text
+
+
+def csv_cell(text):
+    """A text cell safe for spreadsheets: one line, never a formula."""
+    text = clean_text(text, single_line=True)
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return text
 
 
 @dataclasses.dataclass
@@ -70,11 +100,11 @@ class SubmissionResult:
         """The Gradescope autograder `results.json` document."""
         tests = [
             {
-                "name": check.name,
+                "name": clean_text(check.name, single_line=True),
                 "score": check.score,
                 "max_score": check.max_score,
                 "status": "passed" if check.status == "passed" else "failed",
-                "output": check.output,
+                "output": clean_text(check.output),
                 "visibility": "after_published" if check.hidden else "visible",
             }
             for check in self.checks
@@ -89,15 +119,21 @@ class SubmissionResult:
         return {
             "score": self.score,
             "max_score": self.max_score,
-            "output": output,
+            "output": clean_text(output),
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": tests,
             "extra_data": {
                 "lab": self.lab,
                 "seed": self.seed,
-                "protections": self.protections,
-                "status": self.status,
+                "protections": {
+                    clean_text(k): clean_text(v)
+                    for k, v in self.protections.items()
+                },
+                "isolation": clean_text(
+                    self.protections.get("isolation", "none (not run)")
+                ),
+                "status": clean_text(self.status),
             },
         }
 
@@ -108,29 +144,28 @@ def _score(value):
 
 def format_report(result):
     """A human-readable per-check report with the score and the protections."""
-    lines = [f"lab {result.lab}: {result.submission}"]
+    one = functools.partial(clean_text, single_line=True)
+    lines = [f"lab {result.lab}: {one(result.submission)}"]
     if result.error:
-        lines.append(f"  not graded: {result.error}")
-    width = max([len(check.name) for check in result.checks] + [10])
+        lines.append(f"  not graded: {one(result.error)}")
+    width = max([len(one(check.name)) for check in result.checks] + [10])
     for check in result.checks:
         mark = "PASS" if check.status == "passed" else "FAIL"
         lines.append(
-            f"  {mark}  {check.name:<{width}}  {_score(check.score)}/"
+            f"  {mark}  {one(check.name):<{width}}  {_score(check.score)}/"
             f"{_score(check.max_score)}"
         )
-        if check.status != "passed" and check.output:
-            first = (
-                check.output.splitlines()[0]
-                if check.output.strip()
-                else check.output
-            )
+        output = clean_text(check.output)
+        if check.status != "passed" and output:
+            first = output.splitlines()[0] if output.strip() else output
             lines.append(f"        {first[:300]}")
     lines.append(f"score: {_score(result.score)}/{_score(result.max_score)}")
     if result.protections:
         lines.append(
             "sandbox: "
             + "; ".join(
-                f"{name}: {value}" for name, value in result.protections.items()
+                f"{one(name)}: {one(value)}"
+                for name, value in result.protections.items()
             )
         )
     return "\n".join(lines)
@@ -158,7 +193,8 @@ class GradesTable:
     """`grades.csv`: one row per submission, one column per check.
 
     Reads an existing file so that a rerun resumes, and rewrites the whole
-    file atomically each time a row is added.
+    file atomically each time a row is added. Every text cell is one line
+    without control characters and never starts a spreadsheet formula.
 
     Args:
         path: the CSV file.
@@ -181,22 +217,23 @@ class GradesTable:
 
     def done(self, name):
         """Whether `name` already has a graded row."""
-        row = self.rows.get(name)
+        row = self.rows.get(csv_cell(name))
         return row is not None and row.get("status") == "graded"
 
     def add(self, name, result):
         """Adds or replaces the row of submission `name` and saves the file."""
         row = {
-            "submission": name,
+            "submission": csv_cell(name),
             "score": _score(result.score),
             "max_score": _score(result.max_score),
-            "status": result.status,
+            "status": csv_cell(result.status),
         }
         for check in result.checks:
-            if check.name not in self.columns:
-                self.columns.append(check.name)
-            row[check.name] = _score(check.score)
-        self.rows[name] = row
+            column = csv_cell(check.name)
+            if column not in self.columns and column not in self.FIXED:
+                self.columns.append(column)
+            row.setdefault(column, _score(check.score))
+        self.rows[row["submission"]] = row
         self.save()
 
     def save(self):

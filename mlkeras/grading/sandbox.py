@@ -1,40 +1,68 @@
-"""Runs a submission in a limited child process and calls its functions.
+"""Runs a submission in an isolated child process and calls its functions.
 
-The grader never imports student code. `Sandbox` starts
-`python -I _child.py` in a fresh working folder that holds only a copy of
-the submission, and talks to it over two pipes with `codec` (JSON plus raw
-array bytes; nothing is unpickled). The child gets, where the OS allows:
+The grader never imports student code. `Sandbox` reads the submission into
+memory (`intake`: no link is followed, nothing but regular files accepted),
+starts `python -I _child.py` under bubblewrap (`bwrap`) and sends it the
+files over a pipe; the child writes them into its work folder, imports the
+submission and answers calls with `codec` (JSON plus raw array bytes;
+nothing is unpickled). Under bubblewrap the child has:
 
-- a per-call timeout and a per-submission wall-clock budget (the parent
-  kills the child when either runs out);
-- a memory cap (`RLIMIT_AS`), a process cap (`RLIMIT_NPROC`), a file-size
-  cap (`RLIMIT_FSIZE`) and no core dumps;
-- its output captured to a file the grader owns, and shown truncated;
-- new network and PID namespaces when the grader runs as root (no network;
-  every process it starts dies with it);
-- an unprivileged user (`nobody`) when the grader runs as root.
+- new user, PID (with its own `/proc`), IPC, network, UTS and cgroup
+  namespaces, a new terminal session, and it dies with the grader;
+- a read-only root holding only `/usr`, the Python installation and the
+  site-packages the exercise may import (only NumPy for NumPy-only labs),
+  wherever they are installed; the class folder, the output and hidden
+  folders, home folders, `/run`, the host's `/tmp` and `/dev/shm` and the
+  repository's tests are absent;
+- one writable work folder and a private `/tmp`, both size-limited tmpfs;
+- a uid of its own (distinct per concurrent sandbox; as root, a distinct
+  unprivileged host uid), so per-user limits bind each sandbox alone;
+- a memory cap, a process cap, a file-size cap and no core dumps;
+- a per-call timeout and a wall clock that counts from the start of the
+  child, import included; at either deadline the whole sandbox is killed.
 
-`Sandbox.protections()` says which of these were active.
+Without bubblewrap a `Sandbox` refuses to start unless `Limits.isolation`
+is `"reduced"` (limits, timeouts and a private work folder only).
+`Sandbox.protections()` says which isolation was used.
 """
 
 import dataclasses
+import fcntl
 import functools
 import json
 import os
 import pathlib
-import pwd
 import shutil
 import signal
+import site
+import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 
-from mlkeras.grading import codec
+import numpy as np
+
+from mlkeras.grading import codec, intake
 
 _GRADING_DIR = pathlib.Path(__file__).resolve().parent
 _CHILD = _GRADING_DIR / "_child.py"
-_MAX_SUBMISSION_BYTES = 64 * 2**20
+_LAUNCH = _GRADING_DIR / "_launch.py"
+_INSIDE = "/opt/mlkeras-grader"
+_WORK = "/work"
+_UID_BASE = 1_900_000_000
+_SLOTS = 4096
+_MAX_HEADER = 4 * 2**20
+INSTALL_HINT = (
+    "bubblewrap (bwrap) is needed to isolate submissions: install it "
+    "(apt-get install bubblewrap, dnf install bubblewrap) or pass "
+    "--reduced-isolation to grade with reduced isolation"
+)
+
+
+class IsolationError(RuntimeError):
+    """Full isolation was asked for but bubblewrap cannot run here."""
 
 
 @dataclasses.dataclass
@@ -43,20 +71,27 @@ class Limits:
 
     Attributes:
         call_timeout: seconds one call may take. Defaults to `10`.
-        load_timeout: seconds the import of the submission may take.
-            Defaults to `30`.
-        wall_clock: seconds the whole submission may use, restarts included.
+        load_timeout: seconds the start and import of the submission may
+            take. Defaults to `30`.
+        wall_clock: seconds the whole submission may use, counted from the
+            start of its first process, import and restarts included.
             Defaults to `120`.
         memory_bytes: the address-space cap. Defaults to 2 GiB.
-        max_processes: the process (and thread) cap for the child's user.
-            Defaults to `64`.
+        max_processes: the process (and thread) cap. Defaults to `64`.
         max_file_bytes: the largest file the child may write, its output
             included. Defaults to 16 MiB.
         max_output_chars: how much of the child's output is kept.
             Defaults to `4000`.
-        forbidden_imports: top-level modules the submission may not import.
-        isolate: use network/PID namespaces and drop to `nobody` when root.
-            Defaults to `True`.
+        forbidden_imports: top-level modules the submission may not use
+            (named in the message when it tries).
+        packages: the top-level names visible in site-packages, or `None`
+            for all of them. NumPy-only labs see `("numpy",)`.
+        isolation: `"bubblewrap"` (refuse to run without it) or
+            `"reduced"` (no namespaces). Defaults to `"bubblewrap"`.
+        work_bytes: the size of the work folder and of `/tmp` (each a
+            tmpfs under bubblewrap). Defaults to 64 MiB.
+        max_answer_bytes: the largest answer accepted from the child.
+            Defaults to 256 MiB.
         max_restarts: how often a crashed or timed-out child is restarted
             for the next call. Defaults to `8`.
     """
@@ -69,7 +104,10 @@ class Limits:
     max_file_bytes: int = 16 * 2**20
     max_output_chars: int = 4000
     forbidden_imports: tuple = ()
-    isolate: bool = True
+    packages: tuple = None
+    isolation: str = "bubblewrap"
+    work_bytes: int = 64 * 2**20
+    max_answer_bytes: int = 256 * 2**20
     max_restarts: int = 8
 
 
@@ -88,28 +126,201 @@ class SubmissionError(Exception):
         self.traceback_text = traceback_text
 
 
+# ---------------------------------------------------------------- bubblewrap
+
+
 @functools.lru_cache(maxsize=None)
-def _namespace_prefix():
-    """The `unshare` command line that isolates a child, or `None`."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        return None
-    prefix = ["unshare", "--net", "--pid", "--mount", "--fork", "--kill-child"]
+def bubblewrap():
+    """The path of a working `bwrap` and its version, or `(None, reason)`."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None, "bwrap is not installed"
     try:
+        version = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=20
+        ).stdout.strip()
         done = subprocess.run(
-            prefix + ["true"], capture_output=True, timeout=20
+            [
+                path,
+                "--unshare-user",
+                "--unshare-pid",
+                "--unshare-net",
+                "--ro-bind",
+                "/",
+                "/",
+                "--proc",
+                "/proc",
+                "true",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
         )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return prefix if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError) as err:
+        return None, f"bwrap cannot run: {err}"
+    if done.returncode != 0:
+        return None, f"bwrap cannot run: {done.stderr.strip()[:200]}"
+    return path, version or "bubblewrap"
+
+
+def resolve_isolation(isolation):
+    """Turns `"auto"` into `"bubblewrap"` or `"reduced"`; checks the rest."""
+    if isolation not in ("auto", "bubblewrap", "reduced"):
+        raise ValueError(
+            f"isolation must be 'auto', 'bubblewrap' or 'reduced'. "
+            f"Received: isolation={isolation!r}"
+        )
+    if isolation == "auto":
+        return "bubblewrap" if bubblewrap()[0] else "reduced"
+    return isolation
+
+
+def _real(path):
+    return os.path.realpath(path) if path else None
+
+
+def _under(path, roots):
+    return any(path == root or path.startswith(root + os.sep) for root in roots)
 
 
 @functools.lru_cache(maxsize=None)
-def _unprivileged_ids():
+def _python_layout():
+    """The interpreter's roots and site-packages folders, resolved."""
+    roots = []
+    for path in (
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.dirname(_real(sys.executable))),
+    ):
+        path = _real(path)
+        if path and os.path.isdir(path) and path not in roots:
+            roots.append(path)
+    sites = []
+    candidates = list(site.getsitepackages())
+    for base in (sys.prefix, sys.base_prefix):
+        paths = sysconfig.get_paths(vars={"base": base, "platbase": base})
+        candidates += [paths["purelib"], paths["platlib"]]
+    for path in candidates:
+        path = _real(path)
+        if path and os.path.isdir(path) and path not in sites:
+            sites.append(path)
+    roots = [r for r in roots if r != "/usr" and not _under(r, ["/usr"])]
+    # Drop roots inside other roots.
+    roots = [r for r in roots if not _under(r, [o for o in roots if o != r])]
+    return tuple(roots), tuple(sites)
+
+
+def _package_entries(site_dir, packages):
+    """The entries of `site_dir` that belong to the allowed packages."""
+    keep = []
+    names = {name.lower() for name in packages}
+    for entry in sorted(os.listdir(site_dir)):
+        low = entry.lower()
+        stem = low.split("-")[0] if low.endswith(".dist-info") else low
+        if stem.endswith(".libs"):
+            stem = stem[: -len(".libs")]
+        if stem.endswith(".py"):
+            stem = stem[:-3]
+        if stem in names:
+            keep.append(entry)
+    return keep
+
+
+def _hidden_paths():
+    """Folders that must never be visible: the repository's tests."""
+    repository = _GRADING_DIR.parent.parent
+    tests = repository / "tests"
+    return [str(tests)] if tests.is_dir() else []
+
+
+@functools.lru_cache(maxsize=None)
+def _filesystem_arguments(packages, work_bytes):
+    """bwrap arguments of the read-only root, and the paths they bind."""
+    args, sources = [], []
+
+    def bind(path, target=None):
+        args.extend(["--ro-bind", path, target or path])
+        sources.append(path)
+
+    bind("/usr")
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = "/" + name
+        if os.path.islink(path):
+            args.extend(["--symlink", os.readlink(path), path])
+        elif os.path.isdir(path):
+            bind(path)
+    for path in ("/etc/ld.so.cache", "/etc/localtime"):
+        if os.path.exists(path):
+            bind(_real(path), path)
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for path, mode in (("/tmp", "1777"), ("/dev/shm", "1777"), (_WORK, "1777")):
+        args += ["--size", str(work_bytes), "--tmpfs", path]
+        args += ["--chmod", mode, path]
+    roots, sites = _python_layout()
+    bound = ["/usr", *roots]
+    for root in roots:
+        bind(root)
+    for site_dir in sites:
+        if packages is None:
+            if not _under(site_dir, bound):
+                bind(site_dir)
+            continue
+        if _under(site_dir, bound):
+            args += ["--tmpfs", site_dir]
+        else:
+            args += ["--dir", site_dir]
+        for entry in _package_entries(site_dir, packages):
+            bind(os.path.join(site_dir, entry))
+        if _under(site_dir, bound):
+            args += ["--remount-ro", site_dir]
+    for path in _hidden_paths():
+        if _under(path, bound + list(sites)):
+            args += ["--tmpfs", path, "--remount-ro", path]
+    for name in ("_child.py", "codec.py"):
+        bind(str(_GRADING_DIR / name), f"{_INSIDE}/{name}")
+    args += ["--remount-ro", "/"]
+    return tuple(args), tuple(sources)
+
+
+def _lock_folder():
+    folder = os.path.join(
+        tempfile.gettempdir(), f"mlkeras-sandbox-ids-{os.geteuid()}"
+    )
     try:
-        entry = pwd.getpwnam("nobody")
-        return entry.pw_uid, entry.pw_gid
-    except KeyError:
-        return 65534, 65534
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(folder)
+    if (
+        not stat.S_ISDIR(info.st_mode)
+        or info.st_uid != os.geteuid()
+        or info.st_mode & 0o077
+    ):
+        raise IsolationError(
+            f"the sandbox id folder {folder} is not a private folder of "
+            f"this user; remove it"
+        )
+    return folder
+
+
+def _claim_slot():
+    """A sandbox id no other live sandbox on this machine holds, locked."""
+    folder = _lock_folder()
+    for slot in range(_SLOTS):
+        fd = os.open(
+            os.path.join(folder, str(slot)),
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return slot, fd
+    raise IsolationError(f"more than {_SLOTS} sandboxes are running")
 
 
 def _signal_name(number):
@@ -119,159 +330,242 @@ def _signal_name(number):
         return f"signal {number}"
 
 
+_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
 class Sandbox:
-    """One submission, loaded in a limited child process.
+    """One submission, loaded in an isolated child process.
 
     Args:
-        module_path: the submission's main `.py` file.
+        module_path: the submission's main `.py` file, or `None` with
+            `submission`.
         limits: a `Limits`. Defaults to `Limits()`.
         lab: the lab identifier, for messages.
-        copy_folder: copy the file's whole folder (a folder submission)
+        copy_folder: take the file's whole folder (a folder submission)
             instead of the file alone. Defaults to `False`.
+        submission: an `intake.Submission` already read, instead of
+            `module_path`.
+        mode: `"submission"`, or `"verifier"` for a child that runs no
+            student code and loads Keras models with `safe_mode=True`.
 
-    Call `close()` (or use `with`) to kill the child and delete its folder.
+    Raises:
+        FileNotFoundError: nothing is at `module_path`.
+        intake.SubmissionRefused: the submission holds a link, a device,
+            a FIFO or a socket, or is too large or too deep.
+
+    Call `close()` (or use `with`) to kill the child.
     """
 
-    def __init__(self, module_path, limits=None, lab="", copy_folder=False):
-        self.module_path = pathlib.Path(module_path)
-        if not self.module_path.is_file():
-            raise FileNotFoundError(f"no submission file at {self.module_path}")
+    def __init__(
+        self,
+        module_path=None,
+        limits=None,
+        lab="",
+        copy_folder=False,
+        submission=None,
+        mode="submission",
+    ):
         self.limits = limits or Limits()
         self.lab = lab
-        self.copy_folder = copy_folder
-        self._root = None
+        self.mode = mode
+        if submission is None and mode == "submission":
+            path = pathlib.Path(module_path)
+            if copy_folder:
+                submission = intake.read_submission(path.parent)
+                submission.main = path.name
+            else:
+                submission = intake.read_submission(path)
+        self.submission = submission
+        self.isolation = resolve_isolation(self.limits.isolation)
+        self._slot = None
         self._proc = None
         self._to_child = None
         self._from_child = None
         self._output_file = None
+        self._workdir = None
         self._started = None
         self._restarts = 0
         self._load_error = None
         self._applied = {}
-        self._crashes = []
+        self._verifier = None
 
     # ------------------------------------------------------------ lifecycle
 
-    def _prepare_folder(self):
-        self._root = pathlib.Path(tempfile.mkdtemp(prefix="mlkeras-sandbox-"))
-        os.chmod(self._root, 0o711)
-        work = self._root / "work"
-        if self.copy_folder:
-            total = sum(
-                p.stat().st_size
-                for p in self.module_path.parent.rglob("*")
-                if p.is_file() and not p.is_symlink()
-            )
-            if total > _MAX_SUBMISSION_BYTES:
-                raise ValueError(
-                    f"the submission folder is larger than "
-                    f"{_MAX_SUBMISSION_BYTES // 2**20} MiB"
-                )
-            shutil.copytree(
-                self.module_path.parent,
-                work,
-                symlinks=False,
-                ignore=shutil.ignore_patterns("__pycache__"),
-            )
-        else:
-            work.mkdir()
-            shutil.copyfile(self.module_path, work / self.module_path.name)
-        if self._drop_ids() is not None:
-            uid, gid = self._drop_ids()
-            for path in [work, *work.rglob("*")]:
-                os.lchown(path, uid, gid)
-        return work
+    def _uid(self):
+        return _UID_BASE + self._slot[0]
 
-    def _drop_ids(self):
-        if self.limits.isolate and os.geteuid() == 0:
-            return _unprivileged_ids()
-        return None
+    def _command(self, config):
+        """The command line that starts the child, and the files it needs."""
+        if self.isolation == "reduced":
+            self._workdir = self._workdir or tempfile.mkdtemp(
+                prefix="mlkeras-sandbox-"
+            )
+            config["workdir"] = self._workdir
+            return [
+                sys.executable,
+                "-I",
+                str(_CHILD),
+                json.dumps(config),
+            ], self._workdir
+        path, _ = bubblewrap()
+        if path is None:
+            raise IsolationError(INSTALL_HINT)
+        if self._slot is None:
+            self._slot = _claim_slot()
+        uid = self._uid()
+        config["workdir"] = _WORK
+        filesystem, sources = _filesystem_arguments(
+            self.limits.packages, int(self.limits.work_bytes)
+        )
+        env = dict(_ENV, HOME=_WORK)
+        if "KERAS_BACKEND" in os.environ:
+            env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
+        bwrap = [
+            path,
+            "--unshare-user",
+            "--uid",
+            str(uid),
+            "--gid",
+            str(uid),
+            "--disable-userns",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-net",
+            "--unshare-uts",
+            "--hostname",
+            "sandbox",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--new-session",
+            *filesystem,
+            "--chdir",
+            _WORK,
+            "--clearenv",
+        ]
+        for name, value in env.items():
+            bwrap += ["--setenv", name, value]
+        bwrap += [
+            sys.executable,
+            "-I",
+            f"{_INSIDE}/_child.py",
+            json.dumps(config),
+        ]
+        if os.geteuid() != 0:
+            return bwrap, "/"
+        # As root, a launcher drops to the sandbox's own host uid before
+        # bwrap runs, so no sandbox runs as root or shares a uid.
+        launch = {
+            "uid": uid,
+            "gid": uid,
+            "expose": sorted(set(sources)),
+            "argv": bwrap,
+        }
+        return [
+            sys.executable,
+            "-I",
+            "-S",
+            str(_LAUNCH),
+            json.dumps(launch),
+        ], "/"
 
     def _spawn(self):
-        if self._root is None:
-            self._workdir = self._prepare_folder()
-            self._output_file = open(self._root / "output.txt", "w+b")
+        if self._output_file is None:
+            self._output_file = tempfile.TemporaryFile()
+        if self._started is None:
+            self._started = time.monotonic()
+        deadline = time.monotonic() + max(
+            0.0, min(self.limits.load_timeout, self._remaining())
+        )
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        drop = self._drop_ids()
         config = {
             "fd_in": to_child_r,
             "fd_out": from_child_w,
-            "grading_dir": str(_GRADING_DIR),
-            "workdir": str(self._workdir),
-            "module_path": str(self._workdir / self.module_path.name),
             "lab": self.lab,
+            "mode": self.mode,
             "forbidden": list(self.limits.forbidden_imports),
             "memory_bytes": self.limits.memory_bytes,
             "max_processes": self.limits.max_processes,
             "max_file_bytes": self.limits.max_file_bytes,
-            "uid": drop[0] if drop else None,
-            "gid": drop[1] if drop else None,
+            "isolation": self.isolation,
         }
-        prefix = _namespace_prefix() if self.limits.isolate else None
-        config["mount_namespace"] = prefix is not None
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(self._workdir),
-            "LANG": "C.UTF-8",
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-            "PYTHONUNBUFFERED": "1",
-        }
-        for name in ("KERAS_BACKEND",):
-            if name in os.environ:
-                env[name] = os.environ[name]
-        command = [
-            *(prefix or []),
-            sys.executable,
-            "-I",
-            str(_CHILD),
-            json.dumps(config),
-        ]
         try:
+            command, cwd = self._command(config)
             self._proc = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=self._output_file,
                 stderr=subprocess.STDOUT,
                 pass_fds=(to_child_r, from_child_w),
-                cwd=self._workdir,
-                env=env,
+                cwd=cwd,
+                env=dict(_ENV, HOME=self._workdir or "/"),
                 start_new_session=True,
             )
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
+            if self._proc is None:
+                os.close(to_child_w)
+                os.close(from_child_r)
         self._to_child, self._from_child = to_child_w, from_child_r
-        self._namespaces = prefix is not None
-        deadline = time.monotonic() + min(
-            self.limits.load_timeout, self._remaining()
-        )
+        files = []
+        main = None
+        if self.submission is not None:
+            files = [
+                [name, np.frombuffer(data, dtype=np.uint8)]
+                for name, data in self.submission.files
+            ]
+            main = self.submission.main
         try:
-            ready = codec.read_message(self._from_child, deadline=deadline)
+            codec.write_message(
+                self._to_child,
+                {"files": files, "main": main},
+                deadline=deadline,
+            )
+            ready = codec.read_message(
+                self._from_child,
+                deadline=deadline,
+                max_payload=2**20,
+                max_header=2**20,
+            )
             if not isinstance(ready, dict) or not isinstance(
                 ready.get("applied"), dict
             ):
                 raise codec.ProtocolError("bad first message")
         except codec.ChannelTimeout:
             self._kill()
-            self._load_error = SubmissionError(
-                "timeout",
-                f"importing the submission took longer than "
-                f"{self.limits.load_timeout:g} s (an infinite loop at import?)",
-            )
+            if self._remaining() <= 0:
+                message = (
+                    f"the submission used up its "
+                    f"{self.limits.wall_clock:g} s wall-clock budget "
+                    f"while starting"
+                )
+                self._load_error = SubmissionError("wall_clock", message)
+            else:
+                self._load_error = SubmissionError(
+                    "timeout",
+                    f"importing the submission took longer than "
+                    f"{self.limits.load_timeout:g} s (an infinite loop at "
+                    f"import?)",
+                )
             raise self._load_error from None
-        except codec.ProtocolError as err:
-            status = self._kill()
+        except (codec.ProtocolError, BrokenPipeError) as err:
+            status = self._kill(grace=1.0)
+            if isinstance(err, BrokenPipeError):
+                err = codec.ChannelClosed(str(err))
             self._load_error = self._death_error(status, "while importing", err)
             raise self._load_error from None
         self._applied = ready["applied"]
-        if self._started is None:
-            self._started = time.monotonic()
         if not ready.get("ready"):
             self._kill()
             info = (
@@ -295,14 +589,24 @@ class Sandbox:
     def _alive(self):
         return self._proc is not None and self._proc.poll() is None
 
-    def _kill(self):
-        """Kills the child and everything it started; returns its exit status."""
+    def _kill(self, grace=0.0):
+        """Kills the whole sandbox; returns the child's exit status.
+
+        With `grace`, a child that closed its pipe gets that many seconds
+        to exit on its own, so that its real exit status is reported.
+        """
         if self._proc is None:
             return None
-        try:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if grace:
+            try:
+                self._proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self._proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             status = self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -333,8 +637,8 @@ class Sandbox:
                 128 + signal.SIGSEGV,
             ):
                 hint = (
-                    f" (perhaps it hit the {self.limits.memory_bytes / 2**30:g} GiB "
-                    f"memory cap)"
+                    f" (perhaps it hit the "
+                    f"{self.limits.memory_bytes / 2**30:g} GiB memory cap)"
                 )
             return SubmissionError(
                 "crash", f"the submission's process {how} {when}{hint}"
@@ -351,20 +655,78 @@ class Sandbox:
             self._spawn()
 
     def close(self):
-        """Kills the child and removes its folder."""
+        """Kills the sandbox (and its verifier) and frees what it held."""
         self._kill()
+        if self._verifier is not None:
+            self._verifier.close()
+            self._verifier = None
         if self._output_file is not None:
             self._output_file.close()
             self._output_file = None
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
+        if self._workdir is not None:
+            intake.remove_tree(self._workdir)
+            self._workdir = None
+        if self._slot is not None:
+            os.close(self._slot[1])
+            self._slot = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+    # ------------------------------------------------------------ models
+
+    def verify_model(self, remote):
+        """Loads a model the submission returned in a separate verifier.
+
+        The submission's child sends the model as a `.keras` file; a second
+        sandbox that runs no student code loads it with the real Keras and
+        `safe_mode=True`, so every fact about the model comes from Keras.
+
+        Returns:
+            `(verifier, codec.Remote)`: the verifier `Sandbox` and the
+            handle of the loaded model there, with its facts.
+        """
+        facts = remote.facts if isinstance(remote.facts, dict) else {}
+        error = facts.get("save_error")
+        if isinstance(error, dict):
+            raise SubmissionError(
+                "raised",
+                f"the returned model could not be saved as a .keras file: "
+                f"{error.get('type', '?')}: {error.get('message', '')}",
+            )
+        data = facts.get("keras_file")
+        if not (
+            isinstance(data, np.ndarray)
+            and data.dtype == np.uint8
+            and data.ndim == 1
+        ):
+            raise SubmissionError(
+                "protocol", "the returned model did not arrive as a .keras file"
+            )
+        if self._verifier is None:
+            self._verifier = Sandbox(
+                limits=dataclasses.replace(
+                    self.limits, packages=None, max_restarts=2
+                ),
+                lab=self.lab,
+                mode="verifier",
+            )
+        try:
+            value = self._verifier.call(
+                "load_model", (data,), timeout=self.limits.call_timeout
+            )
+        except SubmissionError as err:
+            raise SubmissionError(
+                "raised",
+                f"the returned model could not be loaded with Keras "
+                f"(safe_mode=True): {err}",
+            ) from None
+        if not isinstance(value, codec.Remote):
+            raise SubmissionError("protocol", "the model verifier failed")
+        return self._verifier, value
 
     # ------------------------------------------------------------ calls
 
@@ -412,9 +774,13 @@ class Sandbox:
         if handle is not None:
             request["handle"] = handle
         try:
-            codec.write_message(self._to_child, request)
+            deadline = time.monotonic() + budget
+            codec.write_message(self._to_child, request, deadline=deadline)
             answer = codec.read_message(
-                self._from_child, deadline=time.monotonic() + budget
+                self._from_child,
+                deadline=deadline,
+                max_payload=self.limits.max_answer_bytes,
+                max_header=_MAX_HEADER,
             )
         except codec.ChannelTimeout:
             self._kill()
@@ -430,7 +796,8 @@ class Sandbox:
                 f"(an infinite loop, or too slow)",
             ) from None
         except (codec.ProtocolError, BrokenPipeError) as err:
-            status = self._kill()
+            closed = isinstance(err, (codec.ChannelClosed, BrokenPipeError))
+            status = self._kill(grace=1.0 if closed else 0.0)
             if isinstance(err, BrokenPipeError):
                 err = codec.ChannelClosed(str(err))
             raise self._death_error(status, f"during {name}()", err) from None
@@ -478,7 +845,6 @@ class Sandbox:
     def protections(self):
         """Which protections were active, as `{name: description}`."""
         applied = self._applied
-        dropped = isinstance(applied.get("uid"), int) and applied["uid"] != 0
         limits = self.limits
 
         def active(label, value):
@@ -486,46 +852,70 @@ class Sandbox:
                 isinstance(applied.get(label), int) and applied[label] == value
             )
 
+        full = self.isolation == "bubblewrap"
+        uid = applied.get("uid")
+        if full:
+            isolation = (
+                f"{bubblewrap()[1]}: new user, PID, IPC, network, UTS and "
+                f"cgroup namespaces"
+            )
+        else:
+            isolation = (
+                "reduced (no bubblewrap): the submission runs as the "
+                "grader's user and sees its files"
+            )
         return {
+            "isolation": isolation,
             "separate process": "yes (no pickle, JSON + raw arrays only)",
             "call timeout": f"{limits.call_timeout:g} s",
-            "wall-clock limit": f"{limits.wall_clock:g} s",
+            "wall-clock limit": f"{limits.wall_clock:g} s, import included",
             "memory cap": (
                 f"{limits.memory_bytes / 2**30:g} GiB (RLIMIT_AS)"
                 if active("as", limits.memory_bytes)
                 else "not active"
             ),
             "process cap": (
-                f"{limits.max_processes} (RLIMIT_NPROC)"
-                if active("nproc", limits.max_processes) and dropped
-                else "not active (RLIMIT_NPROC does not bind root)"
+                f"{limits.max_processes} (RLIMIT_NPROC, own user)"
+                if active("nproc", limits.max_processes) and full
+                else f"{limits.max_processes} (RLIMIT_NPROC, shared user)"
+                if active("nproc", limits.max_processes)
+                else "not active"
             ),
             "file-size cap": (
                 f"{limits.max_file_bytes // 2**20} MiB"
                 if active("fsize", limits.max_file_bytes)
                 else "not active"
             ),
-            "output": f"captured, first {limits.max_output_chars} characters kept",
+            "output": (
+                f"captured, first {limits.max_output_chars} characters kept"
+            ),
             "network": (
                 "cut (new network namespace)"
-                if getattr(self, "_namespaces", False)
-                else "not cut (no network namespace available)"
+                if full
+                else "not cut (reduced isolation)"
             ),
             "process tree": (
-                "new PID namespace: all its processes die with it"
-                if getattr(self, "_namespaces", False)
+                "new PID namespace with its own /proc; all its processes "
+                "die with it"
+                if full
                 else "process group only"
             ),
             "user": (
-                f"unprivileged (uid {applied['uid']})"
-                if dropped
+                f"uid {uid} of its own (user namespace)"
+                if full and isinstance(uid, int)
                 else "same as the grader"
             ),
-            "working folder": "a fresh copy holding only the submission",
-            "temporary folders": (
-                ", ".join(applied["private_tmp"]) + " private (tmpfs)"
-                if isinstance(applied.get("private_tmp"), list)
-                else "shared with the machine"
+            "file system": (
+                f"read-only: system, Python and "
+                f"{', '.join(limits.packages) if limits.packages else 'all'}"
+                f" site-packages; writable {_WORK} and /tmp "
+                f"({limits.work_bytes // 2**20} MiB tmpfs each)"
+                if full
+                else "the grader's, with a private work folder"
             ),
-            "forbidden imports": ", ".join(limits.forbidden_imports) or "none",
+            "packages": (
+                ", ".join(limits.packages)
+                if limits.packages is not None and full
+                else "all installed"
+            ),
         }

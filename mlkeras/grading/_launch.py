@@ -1,0 +1,87 @@
+"""Starts bubblewrap as a sandbox's own unprivileged uid (used as root).
+
+Run as `python -I -S _launch.py CONFIG` by a grader running as root. In a
+private mount namespace it makes the paths bubblewrap must bind reachable
+for that uid: every folder on the way that others may not enter (e.g. a
+0700 /root holding pyenv) is covered by an empty tmpfs into which only the
+needed entries are bind-mounted back. Then it drops every privilege
+(groups, gid, uid) and executes bwrap, which builds the sandbox as that uid.
+"""
+
+import ctypes
+import json
+import os
+import sys
+
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = (
+    2,
+    4,
+    4096,
+    16384,
+    1 << 18,
+)
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result, what):
+    if result != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"{what}: {os.strerror(number)}")
+
+
+def _mount(source, target, fstype, flags, data=None):
+    _check(
+        _LIBC.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def _expose(paths):
+    covers = {}
+    for path in paths:
+        parts = path.split(os.sep)[1:]
+        for depth in range(1, len(parts)):
+            ancestor = os.sep + os.sep.join(parts[:depth])
+            if not os.stat(ancestor).st_mode & 0o001:
+                covers.setdefault(ancestor, set()).add(parts[depth])
+                break
+    # Deepest first would hide shallower covers' handles; go shallow first
+    # and take handles before each cover.
+    for ancestor in sorted(covers, key=len):
+        names = covers[ancestor]
+        handles = {
+            name: os.open(os.path.join(ancestor, name), os.O_PATH)
+            for name in names
+            if os.path.lexists(os.path.join(ancestor, name))
+        }
+        _mount("tmpfs", ancestor, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755")
+        for name, fd in handles.items():
+            target = os.path.join(ancestor, name)
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.mkdir(target, 0o755)
+            else:
+                open(target, "w").close()
+            _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
+            os.close(fd)
+
+
+def main():
+    config = json.loads(sys.argv[1])
+    _check(_LIBC.unshare(_CLONE_NEWNS), "unshare")
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    _expose(config["expose"])
+    os.setgroups([])
+    os.setgid(config["gid"])
+    os.setuid(config["uid"])
+    os.execv(config["argv"][0], config["argv"])
+
+
+if __name__ == "__main__":
+    main()
