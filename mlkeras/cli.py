@@ -121,21 +121,34 @@ def _check(args):
 
     try:
         result = grading.check(
-            args.file, lab=args.lab, hidden=args.hidden, seed=args.seed
+            args.file,
+            lab=args.lab,
+            hidden=args.hidden,
+            seed=args.seed,
+            isolation="auto",
         )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"mlkeras: {err}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"mlkeras: {results.clean_text(err)}", file=sys.stderr)
         return 2
+    if result.protections.get("isolation", "").startswith("reduced"):
+        print(
+            "mlkeras: bubblewrap (bwrap) is not installed, so the checks ran "
+            "with reduced isolation (your code ran as you, without "
+            "namespaces)",
+            file=sys.stderr,
+        )
     print(results.format_report(result))
     return 0 if result.score == result.max_score else 1
 
 
 def _grade(args):
     from mlkeras import grading
+    from mlkeras.grading import results
 
     def progress(name, result):
+        status = results.clean_text(result.status, single_line=True)
         print(
-            f"{name}: {result.score:g}/{result.max_score:g} ({result.status})",
+            f"{name}: {result.score:g}/{result.max_score:g} ({status[:300]})",
             flush=True,
         )
 
@@ -148,9 +161,10 @@ def _grade(args):
             jobs=args.jobs,
             seed=args.seed,
             progress=progress,
+            reduced_isolation=args.reduced_isolation,
         )
-    except ValueError as err:
-        print(f"mlkeras: {err}", file=sys.stderr)
+    except (ValueError, RuntimeError) as err:
+        print(f"mlkeras: {results.clean_text(err)}", file=sys.stderr)
         return 2
     print(
         f"graded {len(finished)} submission(s); the table is "
@@ -323,6 +337,12 @@ def build_parser():
         type=int,
         default=None,
         help="one seed for all random check inputs (default: fresh each)",
+    )
+    grade.add_argument(
+        "--reduced-isolation",
+        action="store_true",
+        help="grade without bubblewrap: no namespaces, the submissions run "
+        "as you (grade refuses to run without bwrap otherwise)",
     )
     grade.set_defaults(handler=_grade)
 
