@@ -41,10 +41,18 @@ def test_plugin_runs_the_lab_checks_on_the_submission(tmp_path):
 
 
 def test_plugin_does_nothing_without_submission(tmp_path):
+    # Public API only: without --submission, neither fixture exists and
+    # no grading plugin object is registered.
     (tmp_path / "test_plain.py").write_text(
+        "import pytest\n"
+        "\n"
         "def test_plain(request):\n"
-        "    names = request.fixturenames\n"
-        "    assert 'submission' not in request.session._fixturemanager._arg2fixturedefs\n"
+        "    for name in ('submission', 'rng'):\n"
+        "        with pytest.raises(pytest.FixtureLookupError):\n"
+        "            request.getfixturevalue(name)\n"
+        "    manager = request.config.pluginmanager\n"
+        "    assert manager.get_plugin('mlkeras-grading-run') is None\n"
+        "    assert manager.get_plugin('mlkeras-grading-fixtures') is None\n"
     )
     done = _pytest(tmp_path, "-q", "test_plain.py")
     assert done.returncode == 0, done.stdout[-3000:]
