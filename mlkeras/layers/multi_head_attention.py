@@ -377,8 +377,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         super().build(query_shape, value_shape, key_shape)
         self._built_shapes = {k: _shape(v) for k, v in shapes.items()}
         self._equations = _attention_equations(rank + 1, axes)
-        self._gate = getattr(self, "_gate_dense", None) if self._gated else None
-        if self._gated and self._gate is None:
+        if self._gated and self._gate() is None:
             raise RuntimeError(
                 "keras.layers.MultiHeadAttention built no gate sublayer: "
                 "this Keras version does not support `use_gate`. "
@@ -390,10 +389,15 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         for dense in self._projections():
             dense.supports_masking = True
 
+    def _gate(self):
+        # Read each time, never stored under a second attribute: saved
+        # weight files name a sublayer after the attribute holding it.
+        return getattr(self, "_gate_dense", None) if self._gated else None
+
     def _projections(self):
         layers = [self.query_dense, self.key_dense, self.value_dense]
-        if self._gate is not None:
-            layers.append(self._gate)
+        if self._gated:
+            layers.append(self._gate())
         return layers
 
     def _check_inputs(self, query, value, key):
@@ -545,7 +549,7 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             attention_mask,
             use_causal_mask and not causal_flag,
         )
-        gate = self._gate(query) if self._gate is not None else None
+        gate = self._gate()(query) if self._gated else None
         q = self.query_dense(query)  # (B, T, N, key_dim)
         k = self.key_dense(key)  # (B, S, N, key_dim)
         v = self.value_dense(value)  # (B, S, N, value_dim)

@@ -182,5 +182,27 @@ def test_enable_lora_matches_keras():
     assert len(ours.trainable_weights) == len(peer.trainable_weights)
 
 
+def test_weight_files_load_across_the_two_classes(tmp_path):
+    query, value = data()
+
+    def model_of(cls):
+        q_in, v_in = keras.Input((4, 6)), keras.Input((5, 6))
+        layer = cls(num_heads=2, key_dim=3, use_gate=True, name="mha")
+        return keras.Model([q_in, v_in], layer(q_in, v_in))
+
+    path = str(tmp_path / "mha.weights.h5")
+    for source, target in (
+        (keras.layers.MultiHeadAttention, MultiHeadAttention),
+        (MultiHeadAttention, keras.layers.MultiHeadAttention),
+    ):
+        saved, loaded = model_of(source), model_of(target)
+        saved.save_weights(path)
+        loaded.load_weights(path)
+        np.testing.assert_allclose(
+            *as_numpy(loaded([query, value]), saved([query, value])),
+            atol=1e-5,
+        )
+
+
 def test_layer_runs_on_jax_backend():
     run_tests_on_backend("jax", __file__, "-k", "not on_jax_backend")
