@@ -2,6 +2,7 @@
 
 mlkeras labs list
 mlkeras labs run ID [--quick] [--out DIR]
+mlkeras labs notebook ID [-o DIR]
 mlkeras exercise ID [-o FILE]
 mlkeras check FILE [--lab ID] [--hidden DIR] [--seed N]
 mlkeras grade --lab ID --out DIR SUBMISSION... [--hidden DIR] [--jobs N]
@@ -86,6 +87,21 @@ def _labs_run(args):
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
     labs_lib.run_lab(lab.lab_id, quick=args.quick, out=args.out)
+    return 0
+
+
+def _labs_notebook(args):
+    from mlkeras.labs import notebook
+
+    try:
+        path = notebook.write_notebook(args.lab_id, args.output)
+    except labs_lib.UnknownLabError as err:
+        print(f"mlkeras: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {path}; open it with `jupyter lab {path}` (set QUICK in its "
+        "first cell to pick the fast or the full run)"
+    )
     return 0
 
 
@@ -240,7 +256,9 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    labs = commands.add_parser("labs", help="list or run the course labs")
+    labs = commands.add_parser(
+        "labs", help="list, run or open the course labs as notebooks"
+    )
     labs_commands = labs.add_subparsers(dest="labs_command", metavar="ACTION")
     labs_commands.required = True
     labs_list = labs_commands.add_parser("list", help="list the labs")
@@ -260,6 +278,22 @@ def build_parser():
         help="folder for figures and results (default: runs/<lab>/)",
     )
     labs_run.set_defaults(handler=_labs_run)
+    labs_notebook = labs_commands.add_parser(
+        "notebook", help="write a lab as a Jupyter notebook"
+    )
+    labs_notebook.add_argument(
+        "lab_id",
+        metavar="ID",
+        help="lab number or name: 01, 1 or 01_perceptron",
+    )
+    labs_notebook.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        default=".",
+        help="folder for NN_name.ipynb (default: the current folder)",
+    )
+    labs_notebook.set_defaults(handler=_labs_notebook)
 
     exercise = commands.add_parser(
         "exercise", help="write a lab's exercise starter file"

@@ -43,6 +43,22 @@ def test_labs_run_with_out_folder(fake_labs, tmp_path):
     assert (tmp_path / "results.json").exists()
 
 
+def test_labs_notebook_writes_a_valid_notebook(tmp_path, capsys):
+    import nbformat
+
+    assert cli.main(["labs", "notebook", "01", "-o", str(tmp_path)]) == 0
+    path = tmp_path / "01_perceptron.ipynb"
+    assert str(path) in capsys.readouterr().out
+    notebook = nbformat.read(str(path), as_version=4)
+    nbformat.validate(notebook)
+    assert "QUICK = True" in notebook.cells[0].source
+
+
+def test_labs_notebook_unknown_id_exits_non_zero(fake_labs, capsys):
+    assert cli.main(["labs", "notebook", "99"]) == 2
+    assert "02_beta_gamma" in capsys.readouterr().err
+
+
 def test_missing_subcommand_is_a_usage_error():
     with pytest.raises(SystemExit) as info:
         cli.main([])

@@ -1,10 +1,13 @@
-"""Finds, describes and runs the numbered lab scripts, and the helpers they share.
+"""Finds, describes and runs the numbered labs, and the helpers they share.
 
-A lab is a script ``labs/NN_slug.py`` whose module docstring starts with
-``Lab NN: Title`` and holds a ``Runtime:`` line. It defines ``main(argv=None)``
-that accepts ``--quick`` and ``--out DIR``, prints what it measured, saves its
-figures as PNG under the output folder and returns its measurements as a
-dict, which are also written to ``results.json`` there.
+A lab is a script ``labs/NN_slug.py`` in jupytext's percent format (``# %%``
+code cells, ``# %% [markdown]`` teaching text), so it runs as a script and
+opens as a notebook (``mlkeras labs notebook NN``). Its module docstring
+starts with ``Lab NN: Title`` and holds a ``Runtime:`` line. It defines
+``main(argv=None)`` that accepts ``--quick`` and ``--out DIR``, prints what
+it measured, saves its figures as PNG under the output folder and returns
+its measurements as a dict, which are also written to ``results.json``
+there.
 """
 
 import argparse
@@ -16,6 +19,8 @@ import math
 import os
 import pathlib
 import re
+import sys
+import types
 
 LABS_DIR_ENV = "MLKERAS_LABS_DIR"
 RESULTS_FILE = "results.json"
@@ -53,13 +58,19 @@ class LabInfo:
 def labs_dir():
     """Returns the folder that holds the lab scripts.
 
-    `MLKERAS_LABS_DIR` wins when set; otherwise the `labs/` folder next to the
-    `mlkeras` package (an editable install or a source checkout).
+    `MLKERAS_LABS_DIR` wins when set. An installed package (a wheel or
+    `pip install .`) carries the labs as `mlkeras/_labs/`; a source checkout
+    or an editable install uses the `labs/` folder next to the `mlkeras`
+    package.
     """
     override = os.environ.get(LABS_DIR_ENV)
     if override:
         return pathlib.Path(override)
-    return pathlib.Path(__file__).resolve().parent.parent / "labs"
+    package = pathlib.Path(__file__).resolve().parent.parent
+    installed = package / "_labs"
+    if installed.is_dir():
+        return installed
+    return package.parent / "labs"
 
 
 def _read_header(path):
@@ -88,8 +99,9 @@ def list_labs(directory=None):
     directory = pathlib.Path(directory) if directory else labs_dir()
     if not directory.is_dir():
         raise FileNotFoundError(
-            f"The labs folder does not exist: {directory}. Install mlkeras "
-            f"from a source checkout (pip install -e .) or set {LABS_DIR_ENV}."
+            f"The labs folder does not exist: {directory}. Reinstall "
+            f"mlkeras (pip install mlkeras, or pip install -e . in a source "
+            f"checkout) or set {LABS_DIR_ENV}."
         )
     labs = []
     for path in sorted(directory.glob("*.py")):
@@ -126,7 +138,11 @@ def find_lab(lab_id, directory=None):
 
 
 def load_lab_module(lab):
-    """Imports a lab script as a module (its file name is no valid module name)."""
+    """Imports a lab script as a module.
+
+    A lab's file name (`01_perceptron.py`) is no valid module name, so the
+    module is loaded from its path.
+    """
     spec = importlib.util.spec_from_file_location(
         f"mlkeras_lab_{lab.lab_id}", lab.path
     )
@@ -159,7 +175,7 @@ def run_lab(lab_id, quick=False, out=None, directory=None):
 
 
 def parse_lab_args(argv, description):
-    """Parses the arguments every lab accepts: `--quick`, `--out` and `--seed`."""
+    """Parses the arguments every lab accepts: `--quick`, `--out`, `--seed`."""
     parser = argparse.ArgumentParser(
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -183,7 +199,7 @@ def output_dir(out, lab_file):
 
     Args:
         out: the `--out` value, or None for `runs/<lab id>/`.
-        lab_file: the lab script's `__file__`.
+        lab_file: the lab's id (e.g. `"01_perceptron"`) or its file name.
     """
     if out is None:
         out = pathlib.Path("runs") / pathlib.Path(lab_file).stem
@@ -241,3 +257,114 @@ def print_table(title, headers, rows):
     """Prints a titled table of measurements."""
     print(f"\n{title}")
     print(format_table(headers, rows))
+
+
+def in_notebook():
+    """Returns True when the code runs in a Jupyter kernel."""
+    shell = sys.modules.get("IPython")
+    if shell is None or "ipykernel" not in sys.modules:
+        return False
+    return shell.get_ipython() is not None
+
+
+def lab_argv(quick):
+    """The arguments `main` gets in the lab's last cell.
+
+    A script reads its command line (`--quick`, `--out DIR`, `--seed N`); a
+    notebook has no command line, so `quick` (the `QUICK` flag in the lab's
+    first cell) picks the variant there.
+
+    Args:
+        quick: whether a notebook runs the fast variant.
+
+    Returns:
+        A list of command-line arguments for `main`.
+    """
+    if in_notebook():
+        return ["--quick"] if quick else []
+    return sys.argv[1:]
+
+
+def save_figure(fig, out_dir, name):
+    """Saves a figure as `<out_dir>/<name>.png`; a notebook also shows it.
+
+    Args:
+        fig: a `matplotlib.figure.Figure`.
+        out_dir: the lab's output folder.
+        name: the file name without `.png`.
+
+    Returns:
+        The path of the PNG file.
+    """
+    from mlkeras import plotting
+
+    path = plotting.save_figure(fig, out_dir, name)
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+    return path
+
+
+def print_exercise(number, asks):
+    """Prints where the lab's exercise is and how to check it.
+
+    Args:
+        number: the lab number.
+        asks: what the exercise asks, in one line.
+    """
+    file = f"lab{number:02d}.py"
+    print(
+        f"\nExercise: {asks}\n"
+        f"  get the starter: mlkeras exercise {number:02d} -o {file}\n"
+        f"  check your work: mlkeras check {file} --lab {number:02d}"
+    )
+
+
+class Run(types.SimpleNamespace):
+    """What a lab's sections share.
+
+    `main` starts a run with `start_run`, hands it to each section in turn
+    and ends it with `finish_run`. A section reads what earlier sections
+    kept (`run.x`), and keeps what later ones need with `run.keep(x=x)`.
+
+    Attributes:
+        args: the parsed command line (`quick`, `out`, `seed`).
+        out: the output folder for figures and `results.json`.
+    """
+
+    def keep(self, **values):
+        """Stores values for the sections that come later."""
+        self.__dict__.update(values)
+
+
+def start_run(argv, description, lab_id):
+    """Parses the lab's arguments and creates its output folder.
+
+    Args:
+        argv: the command-line arguments (see `lab_argv`).
+        description: the lab's docstring, shown by `--help`.
+        lab_id: the lab's id, e.g. `"01_perceptron"`.
+
+    Returns:
+        A `Run` with `args` and `out`.
+    """
+    args = parse_lab_args(argv, description)
+    return Run(args=args, out=output_dir(args.out, lab_id))
+
+
+def finish_run(run, number, exercise):
+    """Writes `run.results`, says where the output is and what to do next.
+
+    Args:
+        run: the lab's `Run`; a section has kept `results` in it.
+        number: the lab number.
+        exercise: what the lab's exercise asks, in one line.
+
+    Returns:
+        The results dict.
+    """
+    print(f"Figures and results.json are in {run.out}/")
+    write_results(run.out, run.results)
+    print_exercise(number, exercise)
+    return run.results

@@ -1,4 +1,6 @@
-"""Lab 01 shows the perceptron's convergence on separable data and its XOR limit."""
+"""Lab 01 shows the perceptron's convergence on separable data and its XOR
+limit.
+"""
 
 import numpy as np
 import pytest

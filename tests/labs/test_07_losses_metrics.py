@@ -1,4 +1,6 @@
-"""Lab 07: hand-written losses equal Keras's; KL's properties; loss vs metric."""
+"""Lab 07: hand-written losses equal Keras's; KL's
+properties; loss vs metric.
+"""
 
 import numpy as np
 import pytest

@@ -1,4 +1,6 @@
-"""Lab 08: the update rules match Keras; adaptive methods win in a narrow valley."""
+"""Lab 08: the update rules match Keras; adaptive methods win in a narrow
+valley.
+"""
 
 import numpy as np
 import pytest

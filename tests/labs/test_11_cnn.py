@@ -1,4 +1,6 @@
-"""Lab 11: conv shapes follow the formulas; pooling; a CNN beats a same-size MLP."""
+"""Lab 11: conv shapes follow the formulas; pooling; a CNN beats a same-size
+MLP.
+"""
 
 import numpy as np
 import pytest
