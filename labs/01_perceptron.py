@@ -1,3 +1,4 @@
+# %%
 """Lab 01: The perceptron.
 
 Objectives:
@@ -6,16 +7,31 @@ Objectives:
 - Build the same model as a one-unit Keras network and compare the boundaries.
 - See why no perceptron learns XOR, and how one hidden layer fixes it.
 
-Runtime: about 16 s with --quick, 25 s in full (2-core CPU, TensorFlow import included).
+Runtime: about 16 s with --quick, 25 s in full (2-core CPU, TensorFlow
+import included).
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
 
+# isort: split
+
+import keras
 import numpy as np
 
 from mlkeras import datasets, labs, plotting
 
+LAB = "01_perceptron"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
 
+# %% [markdown]
+# ## 1. One forward pass by hand
+#
+# A perceptron multiplies each input by its weight, adds the bias and passes
+# the sum `z` through a step: the output is 1 where `z >= 0`, else 0.
+
+
+# %%
 def step(z):
     """The perceptron's threshold activation: 1 where z >= 0, else 0."""
     return (np.asarray(z) >= 0).astype("int32")
@@ -26,6 +42,27 @@ def perceptron_predict(x, w, b):
     return step(x @ w + b)
 
 
+def forward_pass_by_hand():
+    """Computes one output with numbers small enough to check on paper."""
+    print("1. One forward pass by hand")
+    x0, w0, b0 = np.array([0.5, -1.0]), np.array([2.0, 1.0]), 0.25
+    z0 = float(x0 @ w0 + b0)
+    print(
+        f"   x = {x0}, w = {w0}, b = {b0}: z = 2*0.5 + 1*(-1) + 0.25 = "
+        f"{z0:.2f} -> step(z) = {int(step(z0))}"
+    )
+    return z0
+
+
+# %% [markdown]
+# ## 2. The learning rule on linearly separable points
+#
+# Rosenblatt's rule changes the weights only after a mistake, and only
+# towards the misclassified point. On points a line can separate, it stops
+# making mistakes after finitely many updates (the convergence theorem).
+
+
+# %%
 def perceptron_train(x, y, learning_rate=0.1, epochs=20, seed=0):
     """Rosenblatt's learning rule, one sample at a time.
 
@@ -52,6 +89,32 @@ def perceptron_train(x, y, learning_rate=0.1, epochs=20, seed=0):
     return w, b, errors
 
 
+def learning_rule_on_separable_points(n, epochs, seed):
+    """Trains the NumPy perceptron and reports when it stops making mistakes."""
+    print("2. The learning rule on linearly separable points")
+    x, y = datasets.make_separable(n, margin=0.1, seed=seed)
+    w, b, errors = perceptron_train(x, y, epochs=epochs, seed=seed)
+    accuracy = float(np.mean(perceptron_predict(x, w, b) == y))
+    converged = next((k + 1 for k, e in enumerate(errors) if e == 0), None)
+    print(
+        f"   mistakes per epoch: {errors[:10]}{' ...' if epochs > 10 else ''}"
+    )
+    print(f"   first epoch without a mistake: {converged}")
+    print(
+        "   The rule settles once a line splits the classes: no more updates."
+    )
+    return x, y, (w, b, errors), accuracy, converged
+
+
+# %% [markdown]
+# ## 3. The same model in Keras
+#
+# The step has zero gradient almost everywhere, so Keras trains its smooth
+# relative: one `Dense` unit with a sigmoid and binary cross-entropy.
+# Thresholding the output at 0.5 gives back a perceptron.
+
+
+# %%
 def keras_perceptron(x, y, epochs, seed):
     """One Dense unit with a sigmoid, trained by gradient descent.
 
@@ -59,8 +122,6 @@ def keras_perceptron(x, y, epochs, seed):
     its smooth relative, the sigmoid, with binary cross-entropy; thresholding
     the output at 0.5 gives back a step-activated perceptron.
     """
-    import keras
-
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [
@@ -75,10 +136,86 @@ def keras_perceptron(x, y, epochs, seed):
     return model
 
 
+def same_model_in_keras(x, y, numpy_fit, epochs, seed, out):
+    """Trains Dense(1, sigmoid) and draws both decision boundaries."""
+    print("3. The same model in Keras")
+    w, b, _ = numpy_fit
+    model = keras_perceptron(x, y, epochs, seed)
+    kernel, bias = model.get_layer("perceptron").get_weights()
+    probabilities = model.predict(x, verbose=0)[:, 0]
+    accuracy = float(np.mean((probabilities >= 0.5) == y))
+    print(
+        f"   Keras weights {kernel[:, 0].round(3)}, bias {bias.round(3)}; "
+        f"NumPy weights {w.round(3)}, bias {round(b, 3)}"
+    )
+    print("   Both find a line through the gap between the classes.")
+    fig, axes = plotting.new_figure(1, 2)
+    plotting.plot_decision_boundary(
+        axes[0],
+        lambda g: perceptron_predict(g, w, b),
+        x,
+        y,
+        title=f"NumPy learning rule: {accuracy_text(numpy_fit, x, y)}",
+    )
+    plotting.plot_decision_boundary(
+        axes[1],
+        lambda g: model.predict(g, verbose=0)[:, 0],
+        x,
+        y,
+        title=f"Keras Dense(1, sigmoid): {accuracy:.0%} correct",
+    )
+    labs.save_figure(fig, out, "decision_boundary")
+    return accuracy
+
+
+def accuracy_text(fit, x, y):
+    """`"NN% correct"` for a NumPy perceptron `(w, b, errors)` on `(x, y)`."""
+    w, b, _ = fit
+    return f"{np.mean(perceptron_predict(x, w, b) == y):.0%} correct"
+
+
+# %% [markdown]
+# ## 4. XOR: no line separates the classes
+#
+# XOR puts the two classes on opposite diagonals of a square. Any line
+# leaves at least one of the four corners on the wrong side, so the rule
+# never stops correcting itself.
+
+
+# %%
+def xor_defeats_the_perceptron(n, epochs, seed):
+    """Runs the learning rule on XOR and scores the four corners."""
+    print("4. XOR: no line separates the classes")
+    xx, xy = datasets.make_xor(n, noise=0.1, seed=seed)
+    xw, xb, xor_errors = perceptron_train(xx, xy, epochs=epochs, seed=seed)
+    accuracy = float(np.mean(perceptron_predict(xx, xw, xb) == xy))
+    # A line splits the four corners at best 3 to 1, so at most 3 are right.
+    corner_accuracy = float(
+        np.mean(perceptron_predict(CORNERS, xw, xb) == CORNER_LABELS)
+    )
+    print(f"   mistakes per epoch never reach 0: {xor_errors[:10]} ...")
+    print(
+        f"   the final line gets {corner_accuracy:.0%} of the four corners "
+        "right; no line can get more than 75%."
+    )
+    return xx, xy, (xw, xb, xor_errors), accuracy, corner_accuracy
+
+
+CORNERS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float64")
+CORNER_LABELS = np.array([0, 1, 1, 0])
+
+
+# %% [markdown]
+# ## 5. One hidden layer fixes it
+#
+# A hidden layer bends the boundary. Four tanh units learn XOR by gradient
+# descent, and three step units with hand-set weights compute it exactly:
+# XOR(a, b) = AND(OR(a, b), NAND(a, b)).
+
+
+# %%
 def hidden_layer_network(x, y, epochs, seed):
     """Two inputs, four tanh hidden units, one sigmoid output."""
-    import keras
-
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [
@@ -102,147 +239,147 @@ def handmade_xor(x):
     return step(h_or + h_nand - 1.5)
 
 
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    n = 100 if args.quick else 400
-    epochs = 20 if args.quick else 50
-    keras_epochs = 40 if args.quick else 100
-
-    print("1. One forward pass by hand")
-    x0, w0, b0 = np.array([0.5, -1.0]), np.array([2.0, 1.0]), 0.25
-    z0 = float(x0 @ w0 + b0)
-    print(
-        f"   x = {x0}, w = {w0}, b = {b0}: z = 2*0.5 + 1*(-1) + 0.25 = "
-        f"{z0:.2f} -> step(z) = {int(step(z0))}"
-    )
-
-    print("2. The learning rule on linearly separable points")
-    x, y = datasets.make_separable(n, margin=0.1, seed=args.seed)
-    w, b, errors = perceptron_train(x, y, epochs=epochs, seed=args.seed)
-    numpy_accuracy = float(np.mean(perceptron_predict(x, w, b) == y))
-    converged_epoch = next(
-        (k + 1 for k, e in enumerate(errors) if e == 0), None
-    )
-    print(
-        f"   mistakes per epoch: {errors[:10]}{' ...' if epochs > 10 else ''}"
-    )
-    print(f"   first epoch without a mistake: {converged_epoch}")
-
-    print("3. The same model in Keras")
-    model = keras_perceptron(x, y, keras_epochs, args.seed)
-    kernel, bias = model.get_layer("perceptron").get_weights()
-    keras_accuracy = float(
-        np.mean((model.predict(x, verbose=0)[:, 0] >= 0.5) == y)
-    )
-    print(
-        f"   Keras weights {kernel[:, 0].round(3)}, bias {bias.round(3)}; "
-        f"NumPy weights {w.round(3)}, bias {round(b, 3)}"
-    )
-
-    fig, axes = plotting.new_figure(1, 2)
-    plotting.plot_decision_boundary(
-        axes[0],
-        lambda g: perceptron_predict(g, w, b),
-        x,
-        y,
-        title="NumPy perceptron (learning rule)",
-    )
-    plotting.plot_decision_boundary(
-        axes[1],
-        lambda g: model.predict(g, verbose=0)[:, 0],
-        x,
-        y,
-        title="Keras: Dense(1, sigmoid)",
-    )
-    plotting.save_figure(fig, out, "decision_boundary")
-
-    print("4. XOR: no line separates the classes")
-    xx, xy = datasets.make_xor(n, noise=0.1, seed=args.seed)
-    xw, xb, xor_errors = perceptron_train(xx, xy, epochs=epochs, seed=args.seed)
-    xor_perceptron_accuracy = float(
-        np.mean(perceptron_predict(xx, xw, xb) == xy)
-    )
-    corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float64")
-    corner_labels = np.array([0, 1, 1, 0])
-    # A line splits the four corners at best 3 to 1, so at most 3 are right.
-    xor_corner_accuracy = float(
-        np.mean(perceptron_predict(corners, xw, xb) == corner_labels)
-    )
-    print(f"   mistakes per epoch never reach 0: {xor_errors[:10]} ...")
-
+def hidden_layer_fixes_xor(xx, xy, epochs, seed):
+    """Trains the 4-unit network on XOR and checks the hand-made one."""
     print("5. One hidden layer fixes it")
-    hidden = hidden_layer_network(xx, xy, keras_epochs * 2, args.seed)
-    xor_hidden_accuracy = float(
+    hidden = hidden_layer_network(xx, xy, epochs, seed)
+    accuracy = float(
         np.mean((hidden.predict(xx, verbose=0)[:, 0] >= 0.5) == xy)
     )
-    xor_handmade_accuracy = float(
-        np.mean(handmade_xor(corners) == corner_labels)
+    handmade = float(np.mean(handmade_xor(CORNERS) == CORNER_LABELS))
+    print(
+        f"   4 tanh units: {accuracy:.0%} correct; three hand-set step "
+        f"units: {handmade:.0%} of the corners."
     )
+    return hidden, accuracy, handmade
 
+
+def plot_xor(xx, xy, xor_fit, hidden, separable_errors, out):
+    """Draws both XOR boundaries and the mistakes per epoch."""
+    xw, xb, xor_errors = xor_fit
     fig, axes = plotting.new_figure(1, 3)
     plotting.plot_decision_boundary(
         axes[0],
         lambda g: perceptron_predict(g, xw, xb),
         xx,
         xy,
-        title="perceptron on XOR",
+        title="a perceptron cannot separate XOR",
     )
     plotting.plot_decision_boundary(
         axes[1],
         lambda g: hidden.predict(g, verbose=0)[:, 0],
         xx,
         xy,
-        title="4 tanh hidden units",
+        title="4 tanh hidden units separate it",
     )
-    axes[2].plot(range(1, epochs + 1), errors, marker="o", label="separable")
-    axes[2].plot(range(1, epochs + 1), xor_errors, marker="s", label="XOR")
+    epochs = range(1, len(xor_errors) + 1)
+    axes[2].plot(epochs, separable_errors, marker="o", label="separable")
+    axes[2].plot(epochs, xor_errors, marker="s", label="XOR")
     axes[2].set_xlabel("epoch")
-    axes[2].set_ylabel("mistakes")
-    axes[2].set_title("learning rule: mistakes per epoch")
+    axes[2].set_ylabel("mistakes (samples per epoch)")
+    axes[2].set_title("mistakes reach 0 only on separable data")
     axes[2].legend()
-    plotting.save_figure(fig, out, "xor")
+    labs.save_figure(fig, out, "xor")
 
-    results = {
-        "forward_pass_z": z0,
-        "separable_numpy_accuracy": numpy_accuracy,
-        "separable_converged_epoch": converged_epoch,
-        "separable_keras_accuracy": keras_accuracy,
-        "xor_perceptron_accuracy": xor_perceptron_accuracy,
-        "xor_perceptron_corner_accuracy": xor_corner_accuracy,
-        "xor_perceptron_min_mistakes": int(min(xor_errors)),
-        "xor_hidden_layer_accuracy": xor_hidden_accuracy,
-        "xor_handmade_accuracy": xor_handmade_accuracy,
-    }
+
+# %% [markdown]
+# ## Summary
+#
+# `main` runs the sections in order, prints a table of what they measured
+# and writes it to `results.json` under `--out` (default `runs/01_perceptron/`).
+
+
+# %%
+def summarize(results):
+    """Prints the results table and what it shows."""
+    r = results
     labs.print_table(
         "Results",
         ("model", "data", "accuracy"),
         [
-            ("perceptron (NumPy rule)", "separable", numpy_accuracy),
-            ("Dense(1, sigmoid) (Keras)", "separable", keras_accuracy),
-            ("perceptron (NumPy rule)", "XOR", xor_perceptron_accuracy),
-            ("perceptron, 4 corners", "XOR", xor_corner_accuracy),
-            ("Dense(4, tanh) + Dense(1)", "XOR", xor_hidden_accuracy),
-            ("three hand-set step units", "XOR corners", xor_handmade_accuracy),
+            (
+                "perceptron (NumPy rule)",
+                "separable",
+                r["separable_numpy_accuracy"],
+            ),
+            (
+                "Dense(1, sigmoid) (Keras)",
+                "separable",
+                r["separable_keras_accuracy"],
+            ),
+            ("perceptron (NumPy rule)", "XOR", r["xor_perceptron_accuracy"]),
+            (
+                "perceptron, 4 corners",
+                "XOR",
+                r["xor_perceptron_corner_accuracy"],
+            ),
+            (
+                "Dense(4, tanh) + Dense(1)",
+                "XOR",
+                r["xor_hidden_layer_accuracy"],
+            ),
+            (
+                "three hand-set step units",
+                "XOR corners",
+                r["xor_handmade_accuracy"],
+            ),
         ],
     )
     print(
         "\nSummary: on separable points the learning rule stops making "
-        f"mistakes (epoch {converged_epoch}) and reaches {numpy_accuracy:.0%}, "
-        "as the convergence theorem promises, and a one-unit Keras model "
-        f"finds a similar line ({keras_accuracy:.0%}). On XOR the rule never "
-        f"stops correcting itself (at least {min(xor_errors)} mistakes in every "
-        f"epoch) and the line it ends with classifies {xor_corner_accuracy:.0%} "
-        "of the four corners; no line can get more than three of them, "
-        "because the two classes sit on opposite diagonals. A hidden layer "
-        "bends the boundary: four tanh units reach "
-        f"{xor_hidden_accuracy:.0%}, and three step units with hand-set "
-        "weights (OR, NAND, then AND) solve it exactly."
+        f"mistakes (epoch {r['separable_converged_epoch']}); on XOR it never "
+        f"does (at least {r['xor_perceptron_min_mistakes']} per epoch), "
+        "because no line separates opposite diagonals. One hidden layer "
+        f"solves it ({r['xor_hidden_layer_accuracy']:.0%})."
     )
-    print(f"Figures and results.json are in {out}/")
+
+
+def main(argv=None):
+    args = labs.parse_lab_args(argv, __doc__)
+    out = labs.output_dir(args.out, LAB)
+    n, epochs, keras_epochs = (100, 20, 40) if args.quick else (400, 50, 100)
+    z0 = forward_pass_by_hand()
+    x, y, fit, numpy_accuracy, converged = learning_rule_on_separable_points(
+        n, epochs, args.seed
+    )
+    keras_accuracy = same_model_in_keras(
+        x, y, fit, keras_epochs, args.seed, out
+    )
+    xx, xy, xor_fit, xor_accuracy, corners = xor_defeats_the_perceptron(
+        n, epochs, args.seed
+    )
+    hidden, hidden_accuracy, handmade = hidden_layer_fixes_xor(
+        xx, xy, keras_epochs * 2, args.seed
+    )
+    plot_xor(xx, xy, xor_fit, hidden, fit[2], out)
+    results = {
+        "forward_pass_z": z0,
+        "separable_numpy_accuracy": numpy_accuracy,
+        "separable_converged_epoch": converged,
+        "separable_keras_accuracy": keras_accuracy,
+        "xor_perceptron_accuracy": xor_accuracy,
+        "xor_perceptron_corner_accuracy": corners,
+        "xor_perceptron_min_mistakes": int(min(xor_fit[2])),
+        "xor_hidden_layer_accuracy": hidden_accuracy,
+        "xor_handmade_accuracy": handmade,
+    }
+    summarize(results)
+    labs.print_exercise(1, EXERCISE)
     labs.write_results(out, results)
     return results
 
 
+# %% [markdown]
+# ## Exercise
+#
+# Write the perceptron yourself, in NumPy: the step, the prediction and the
+# learning rule.
+#
+# - Get the starter: `mlkeras exercise 01 -o lab01.py`
+# - Check your work: `mlkeras check lab01.py --lab 01`
+
+# %%
+EXERCISE = "the perceptron's step, prediction and learning rule, in NumPy"
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
