@@ -101,7 +101,10 @@ class EarlyStopping(keras.callbacks.Callback):
         comparison `monitor_op(a, b)` that is true when `a` is better than
         `b` (`keras.ops.less` or `keras.ops.greater`), set at the first
         epoch's end from `mode`. A `monitor_op` assigned before training is
-        used as it is.
+        used as it is, and `min_delta` then asks for an improvement in the
+        direction it favours (Keras's callback, given an assigned
+        `keras.ops.less`, lets a value up to `min_delta` worse count as an
+        improvement).
 
     Example:
 

@@ -577,6 +577,20 @@ def test_reference_parity_with_a_monitor_op_set_before_training(cls):
     assert (last, stopper.best_epoch) == (5, 3)
 
 
+def test_min_delta_asks_for_a_gain_with_an_assigned_minimising_monitor_op():
+    values = [1.0, 1.05, 1.08, 0.5]
+    ours = EarlyStopping(min_delta=0.1, patience=1)
+    ours.monitor_op = keras.ops.less
+    last, _ = _drive(ours, values)
+    assert (last, ours.best_epoch) == (1, 0)  # 1.05 is no improvement
+    # Keras's callback keeps `min_delta` positive here, so a value up to
+    # 0.1 worse counts as better.
+    theirs = keras.callbacks.EarlyStopping(min_delta=0.1, patience=1)
+    theirs.monitor_op = keras.ops.less
+    _drive(theirs, values)
+    assert theirs.best_epoch == 3 and theirs.stopped_epoch == 0
+
+
 def test_one_class_f1_score_stops_a_fit_as_keras_does():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(32, 4)).astype("float32")
