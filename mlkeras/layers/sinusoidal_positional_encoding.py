@@ -64,7 +64,26 @@ def _encoding_table(length, depth, max_wavelength, start_index, layout):
     """
     positions = ops.cast(ops.arange(0, length, dtype="int32"), "float32")
     positions = positions + ops.cast(start_index, "float32")
-    return _encode_positions(positions, depth, max_wavelength, layout)
+    # Each trigonometric function only on its own channels (half the work of
+    # `_encode_positions`), then the channels put in order.
+    rates, is_sine = _channel_rates(depth, max_wavelength, "concatenated")
+    num_sin = int(is_sine.sum())
+    num_cos = depth - num_sin
+    angles = ops.expand_dims(positions, 1) * ops.expand_dims(
+        ops.convert_to_tensor(rates[:num_sin]), 0
+    )
+    sines = ops.sin(angles)  # (length, num_sin)
+    cosines = ops.cos(angles[:, :num_cos])  # (length, num_cos)
+    if layout == "concatenated":
+        return ops.concatenate([sines, cosines], axis=-1)
+    if num_cos == 0:  # depth 1: a single sine channel
+        return sines
+    # Interleave: stack the full pairs, then append the odd sin channel.
+    pairs = ops.stack([sines[:, :num_cos], cosines], axis=-1)
+    table = ops.reshape(pairs, (-1, 2 * num_cos))
+    if num_sin > num_cos:
+        table = ops.concatenate([table, sines[:, num_cos:]], axis=-1)
+    return table
 
 
 def sinusoidal_encoding(length, depth, max_wavelength=10000, start_index=0):

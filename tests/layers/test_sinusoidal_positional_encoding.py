@@ -262,15 +262,18 @@ def test_tensor_start_index_inside_a_compiled_function():
 def test_hub_case_positions_of_shape_sequence_equal_start_index(
     add_to_inputs,
 ):
-    layer = SinusoidalPositionalEncoding(add_to_inputs=add_to_inputs)
-    x = np.random.uniform(size=(2, 4, 6)).astype("float32")
-    by_positions = layer(x, positions=np.arange(7, 11, dtype="int32"))
-    by_start = layer(x, start_index=7)
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(by_positions),
-        ops.convert_to_numpy(by_start),
-        atol=1e-6,
-    )
+    for layout, depth in [("interleaved", 6), ("concatenated", 7)]:
+        layer = SinusoidalPositionalEncoding(
+            layout=layout, add_to_inputs=add_to_inputs
+        )
+        x = np.random.uniform(size=(2, 4, depth)).astype("float32")
+        by_positions = layer(x, positions=np.arange(7, 11, dtype="int32"))
+        by_start = layer(x, start_index=7)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(by_positions),
+            ops.convert_to_numpy(by_start),
+            atol=1e-6,
+        )
 
 
 @ADDS
