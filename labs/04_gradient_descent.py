@@ -1,3 +1,4 @@
+# %%
 """Lab 04: Gradient descent.
 
 Objectives:
@@ -13,7 +14,10 @@ Objectives:
 Runtime: about 12 s with --quick, 25 s in full (2-core CPU).
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
+
+# isort: split
+
 import time
 
 import keras
@@ -21,9 +25,21 @@ import numpy as np
 
 from mlkeras import labs, plotting
 
+LAB = "04_gradient_descent"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
+
 FEATURES = 5
 
 
+# %% [markdown]
+# ## Settings and data
+#
+# A linear regression problem with a known answer: `--quick` (or `QUICK`
+# in a notebook) uses fewer samples and epochs.
+
+
+# %%
 def make_regression(n, seed):
     """Standardised features and a noisy linear target: y = X w + b + noise."""
     rng = np.random.default_rng(seed)
@@ -34,6 +50,29 @@ def make_regression(n, seed):
     return x.astype("float32"), y.astype("float32")
 
 
+def make_the_problem(run):
+    """Picks the sizes and draws a linear regression problem."""
+    args = run.args
+    keras.utils.set_random_seed(args.seed)
+    n = 128 if args.quick else 1024
+    batch = 16
+    epochs = 5 if args.quick else 10
+    lr = 0.05
+    lr_steps = 40 if args.quick else 100
+    x, y = make_regression(n, args.seed)
+    run.keep(batch=batch, epochs=epochs, lr=lr, lr_steps=lr_steps, n=n, x=x)
+    run.keep(y=y)
+
+
+# %% [markdown]
+# ## 1. The update rule by hand, and Keras's SGD
+#
+# Gradient descent moves the parameters against the gradient of the loss:
+# `theta <- theta - eta * grad L(theta)`. Five steps written in NumPy land
+# on the same weights as five steps of `keras.optimizers.SGD`.
+
+
+# %%
 def mse_and_gradient(x, y, w, b):
     """L = mean((x w + b - y)^2) and its gradient (dL/dw, dL/db)."""
     residual = x @ w + b - y
@@ -51,6 +90,40 @@ def linear_model(seed):
     )
 
 
+def update_rule_by_hand(run):
+    """Takes five full-batch steps in NumPy and five with Keras's SGD."""
+    args, lr, n, x, y = run.args, run.lr, run.n, run.x, run.y
+    print("1. The update rule by hand, and Keras's SGD")
+    model = linear_model(args.seed)
+    w, b = (
+        v.astype("float64") for v in model.get_layer("linear").get_weights()
+    )
+    hand_losses = []
+    for _ in range(5):
+        loss, gw, gb = mse_and_gradient(x, y, w, b)
+        hand_losses.append(loss)
+        w, b = w - lr * gw, b - lr * gb
+    model.compile(keras.optimizers.SGD(lr), "mse")
+    model.fit(x, y, batch_size=n, epochs=5, verbose=0)
+    kw, kb = model.get_layer("linear").get_weights()
+    update_diff = float(max(np.max(np.abs(kw - w)), np.max(np.abs(kb - b))))
+    print(
+        f"   5 full-batch steps at eta = {lr}: loss {hand_losses[0]:.3f} -> "
+        f"{mse_and_gradient(x, y, w, b)[0]:.3f}; NumPy and Keras weights "
+        f"differ by at most {update_diff:.1e}"
+    )
+    run.keep(hand_losses=hand_losses, update_diff=update_diff)
+
+
+# %% [markdown]
+# ## 2. Batch, stochastic and mini-batch descent
+#
+# One epoch is one pass over the data. Batch descent takes one update per
+# epoch, stochastic descent N, mini-batch N/B: more updates per epoch mean
+# more progress per epoch, but each one is noisier.
+
+
+# %%
 class LossRecorder(keras.callbacks.Callback):
     """Records the full-data loss, and the time, after every update.
 
@@ -94,84 +167,10 @@ def train(x, y, batch_size, epochs, learning_rate, seed):
     return model, recorder
 
 
-def full_batch_steps(x, y, steps, learning_rate, seed):
-    """`steps` full-batch SGD updates in one Keras epoch.
-
-    The data set is repeated `steps` times and read in order with a batch
-    size of len(x), so each batch is the whole data set: the same updates as
-    `steps` epochs of batch descent, without Keras's per-epoch overhead.
-    """
-    model = linear_model(seed)
-    model.compile(keras.optimizers.SGD(learning_rate), "mse")
-    recorder = LossRecorder(x, y)
-    model.fit(
-        np.tile(x, (steps, 1)),
-        np.tile(y, (steps, 1)),
-        batch_size=len(x),
-        epochs=1,
-        shuffle=False,
-        callbacks=[recorder],
-        verbose=0,
-    )
-    return model, recorder
-
-
-def gradient_noise(x, y, w, b, batch_size, draws, rng):
-    """How far a gradient from `batch_size` random samples is from the full one.
-
-    Returns:
-        `(relative_error, cosine)`: the mean of |g_B - g| / |g| and of the
-        cosine between g_B and g over `draws` random batches.
-    """
-
-    def flat(gw, gb):
-        return np.concatenate([gw.ravel(), gb.ravel()])
-
-    full = flat(*mse_and_gradient(x, y, w, b)[1:])
-    errors, cosines = [], []
-    for _ in range(draws):
-        idx = rng.choice(len(x), size=batch_size, replace=False)
-        g = flat(*mse_and_gradient(x[idx], y[idx], w, b)[1:])
-        errors.append(np.linalg.norm(g - full) / np.linalg.norm(full))
-        cosines.append(g @ full / (np.linalg.norm(g) * np.linalg.norm(full)))
-    return float(np.mean(errors)), float(np.mean(cosines))
-
-
-def _seconds(value):
-    return "never" if value is None else f"{value:.2f} s"
-
-
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    keras.utils.set_random_seed(args.seed)
-    n = 128 if args.quick else 1024
-    batch = 16
-    epochs = 5 if args.quick else 10
-    lr = 0.05
-    lr_steps = 40 if args.quick else 100
-    x, y = make_regression(n, args.seed)
-
-    print("1. The update rule by hand, and Keras's SGD")
-    model = linear_model(args.seed)
-    w, b = (
-        v.astype("float64") for v in model.get_layer("linear").get_weights()
-    )
-    hand_losses = []
-    for _ in range(5):
-        loss, gw, gb = mse_and_gradient(x, y, w, b)
-        hand_losses.append(loss)
-        w, b = w - lr * gw, b - lr * gb
-    model.compile(keras.optimizers.SGD(lr), "mse")
-    model.fit(x, y, batch_size=n, epochs=5, verbose=0)
-    kw, kb = model.get_layer("linear").get_weights()
-    update_diff = float(max(np.max(np.abs(kw - w)), np.max(np.abs(kb - b))))
-    print(
-        f"   5 full-batch steps at eta = {lr}: loss {hand_losses[0]:.3f} -> "
-        f"{mse_and_gradient(x, y, w, b)[0]:.3f}; NumPy and Keras weights "
-        f"differ by at most {update_diff:.1e}"
-    )
-
+def batch_sizes(run):
+    """Trains with B = N, B = 1 and B = 16 and counts the updates per epoch."""
+    args, batch, epochs, lr, n = run.args, run.batch, run.epochs, run.lr, run.n
+    x, y = run.x, run.y
     print(
         f"2. Batch, stochastic and mini-batch descent: N = {n}, "
         f"{epochs} epochs, eta = {lr}"
@@ -196,6 +195,19 @@ def main(argv=None):
             "seconds": record.times[-1],
             "loss_after_epochs_updates": record.losses[epochs],
         }
+    run.keep(runs=runs, variants=variants)
+
+
+# %% [markdown]
+# The least-squares solution gives the lowest loss any linear model can
+# reach; each variant is measured against it.
+
+
+# %%
+def distance_to_the_optimum(run):
+    """Compares each variant with the least-squares optimum."""
+    epochs, hand_losses, n, runs = run.epochs, run.hand_losses, run.n, run.runs
+    x, y = run.x, run.y
     design = np.hstack([x, np.ones((n, 1))]).astype("float64")
     optimum = np.linalg.lstsq(design, y, rcond=None)[0]
     noise_floor = float(np.mean((design @ optimum - y) ** 2))
@@ -237,7 +249,17 @@ def main(argv=None):
         f"   (least-squares optimum: {noise_floor:.4f}; initial loss: "
         f"{hand_losses[0]:.3f})"
     )
+    run.keep(design=design, noise_floor=noise_floor)
 
+
+# %% [markdown]
+# The same runs against three clocks: updates, epochs and seconds.
+
+
+# %%
+def plot_batch_sizes(run):
+    """Draws the loss against updates, epochs and seconds."""
+    noise_floor, out, runs = run.noise_floor, run.out, run.runs
     fig, axes = plotting.new_figure(1, 3)
     for name, r in runs.items():
         updates = np.arange(len(r["losses"]))
@@ -256,8 +278,41 @@ def main(argv=None):
     axes[0].set_title("loss against updates")
     axes[1].set_title("loss against epochs")
     axes[2].set_title("loss against time")
-    plotting.save_figure(fig, out, "batch_sizes")
+    labs.save_figure(fig, out, "batch_sizes")
 
+
+# %% [markdown]
+# ## 3. Gradient noise
+#
+# A gradient from B samples estimates the full gradient; the fewer the
+# samples, the larger its error.
+
+
+# %%
+def gradient_noise(x, y, w, b, batch_size, draws, rng):
+    """How far a gradient from `batch_size` random samples is from the full one.
+
+    Returns:
+        `(relative_error, cosine)`: the mean of |g_B - g| / |g| and of the
+        cosine between g_B and g over `draws` random batches.
+    """
+
+    def flat(gw, gb):
+        return np.concatenate([gw.ravel(), gb.ravel()])
+
+    full = flat(*mse_and_gradient(x, y, w, b)[1:])
+    errors, cosines = [], []
+    for _ in range(draws):
+        idx = rng.choice(len(x), size=batch_size, replace=False)
+        g = flat(*mse_and_gradient(x[idx], y[idx], w, b)[1:])
+        errors.append(np.linalg.norm(g - full) / np.linalg.norm(full))
+        cosines.append(g @ full / (np.linalg.norm(g) * np.linalg.norm(full)))
+    return float(np.mean(errors)), float(np.mean(cosines))
+
+
+def gradient_noise_by_batch_size(run):
+    """Measures how far a gradient from B samples is from the full one."""
+    args, batch, n, x, y = run.args, run.batch, run.n, run.x, run.y
     print("\n3. Gradient noise: a gradient from B samples against the full one")
     rng = np.random.default_rng(args.seed)
     w0, b0 = (
@@ -272,7 +327,44 @@ def main(argv=None):
         ("batch size", "mean |g_B - g| / |g|", "mean cosine(g_B, g)"),
         [(size, e, c) for size, (e, c) in noise.items()],
     )
+    run.keep(noise=noise)
 
+
+# %% [markdown]
+# ## 4. The learning rate
+#
+# On a quadratic loss, descent is stable only when the learning rate is
+# below `2 / lambda_max`, the largest curvature. Above that it diverges;
+# far below it crawls.
+
+
+# %%
+def full_batch_steps(x, y, steps, learning_rate, seed):
+    """`steps` full-batch SGD updates in one Keras epoch.
+
+    The data set is repeated `steps` times and read in order with a batch
+    size of len(x), so each batch is the whole data set: the same updates as
+    `steps` epochs of batch descent, without Keras's per-epoch overhead.
+    """
+    model = linear_model(seed)
+    model.compile(keras.optimizers.SGD(learning_rate), "mse")
+    recorder = LossRecorder(x, y)
+    model.fit(
+        np.tile(x, (steps, 1)),
+        np.tile(y, (steps, 1)),
+        batch_size=len(x),
+        epochs=1,
+        shuffle=False,
+        callbacks=[recorder],
+        verbose=0,
+    )
+    return model, recorder
+
+
+def learning_rates(run):
+    """Runs rates below, near and above the stability limit 2 / lambda_max."""
+    args, design, lr_steps, n = run.args, run.design, run.lr_steps, run.n
+    x, y = run.x, run.y
     print("\n4. The learning rate")
     hessian = 2.0 * design.T @ design / n
     largest = float(np.linalg.eigvalsh(hessian).max())
@@ -313,7 +405,17 @@ def main(argv=None):
             for name, r in lr_runs.items()
         ],
     )
+    run.keep(largest=largest, limit=limit, lr_runs=lr_runs)
 
+
+# %% [markdown]
+# Too small crawls, too large diverges.
+
+
+# %%
+def plot_learning_rates(run):
+    """Draws the loss for each learning rate."""
+    lr_runs, out = run.lr_runs, run.out
     fig, ax = plotting.new_figure()
     for name, r in lr_runs.items():
         ax.plot(r["losses"], label=name)
@@ -322,8 +424,21 @@ def main(argv=None):
     ax.set_ylabel("full-data MSE")
     ax.set_title("too small crawls, too large diverges")
     ax.legend(fontsize=8)
-    plotting.save_figure(fig, out, "learning_rates")
+    labs.save_figure(fig, out, "learning_rates")
 
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def collect_results(run):
+    """Collects the measurements into the results dict."""
+    batch, epochs, largest = run.batch, run.epochs, run.largest
+    limit, lr_runs, n, noise = run.limit, run.lr_runs, run.n, run.noise
+    noise_floor, runs, update_diff = run.noise_floor, run.runs, run.update_diff
     results = {
         "n_samples": n,
         "batch_size": batch,
@@ -350,6 +465,24 @@ def main(argv=None):
             for name, r in lr_runs.items()
         },
     }
+    run.keep(results=results)
+
+
+# %% [markdown]
+# What the numbers show, in words.
+
+
+# %%
+def _seconds(value):
+    return "never" if value is None else f"{value:.2f} s"
+
+
+def conclude(run):
+    """Says what the measurements show."""
+    batch, epochs, largest = run.batch, run.epochs, run.largest
+    limit, lr_runs, lr_steps, n = run.limit, run.lr_runs, run.lr_steps, run.n
+    noise, noise_floor, runs = run.noise, run.noise_floor, run.runs
+    update_diff, variants = run.update_diff, run.variants
     bn, sg, mb = (runs[k] for k in variants)
     small, good, big = (
         lr_runs[k]["ratio"]
@@ -397,10 +530,41 @@ def main(argv=None):
         f"it the loss fell to {good:.2g} of its start, and at 1% of it only to "
         f"{small:.2g}: still crawling."
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/04_gradient_descent/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    make_the_problem(run)
+    update_rule_by_hand(run)
+    batch_sizes(run)
+    distance_to_the_optimum(run)
+    plot_batch_sizes(run)
+    gradient_noise_by_batch_size(run)
+    learning_rates(run)
+    plot_learning_rates(run)
+    collect_results(run)
+    conclude(run)
+    return labs.finish_run(run, 4, EXERCISE)
+
+
+# %% [markdown]
+# ## Exercise
+#
+# Write the gradient-descent update and the mini-batch split in NumPy.
+#
+# - Get the starter: `mlkeras exercise 04 -o lab04.py`
+# - Check your work: `mlkeras check lab04.py --lab 04`
+
+# %%
+EXERCISE = "a gradient-descent step and mini-batches, in NumPy"
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
