@@ -255,9 +255,9 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
             table = _encode_positions(
                 positions, depth, self.max_wavelength, self.layout
             )
-        table = ops.cast(table, self.compute_dtype)
         if self.add_to_inputs:
             return inputs + ops.cast(table, inputs.dtype)
+        table = ops.cast(table, self.compute_dtype)
         return ops.broadcast_to(table, ops.shape(inputs))
 
     def _standardize_positions(self, positions, input_rank, start_index):
