@@ -337,7 +337,8 @@ def build_parser():
 
     grade = commands.add_parser(
         "grade",
-        help="grade a class's submissions: grades.csv and Gradescope results.json",
+        help="grade a class's submissions: grades.csv and Gradescope "
+        "results.json",
     )
     grade.add_argument(
         "submissions",
