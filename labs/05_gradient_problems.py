@@ -1,3 +1,4 @@
+# %%
 """Lab 05: Vanishing and exploding gradients.
 
 Objectives:
@@ -16,26 +17,41 @@ Objectives:
 Runtime: about 12 s with --quick, 30 s in full (2-core CPU).
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
+
+# isort: split
+
 import warnings
 
+import keras
 import numpy as np
 
 from mlkeras import datasets, labs, plotting
+from mlkeras.callbacks import GradientNormLogger
+
+LAB = "05_gradient_problems"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
 
 WIDTH = 32
+
 DEPTH = 8
+
 BATCH_SIZE = 64
+
 # A ratio first/last layer below this is called vanishing in this lab's
 # diagnosis; a global norm above EXPLODING (or not finite) is exploding.
 VANISHING_RATIO = 1e-2
+
 EXPLODING = 1e3
+
 # The logger flags a layer whose norm stays below this for a whole epoch.
 # The output layer's gradient here is of order 0.1 to 1, so 1e-4 is already
 # three orders of magnitude below it.
 LOGGER_VANISHING_THRESHOLD = 1e-4
 
 FIXES = ("sigmoid", "relu_he", "batchnorm", "residual")
+
 DESCRIPTIONS = {
     "sigmoid": "sigmoid, Glorot init (the problem)",
     "relu_he": "ReLU + He init",
@@ -44,14 +60,61 @@ DESCRIPTIONS = {
 }
 
 
+# %% [markdown]
+# ## Settings and data
+#
+# The 8x8 digits, flattened to 64 inputs. `--quick` (or `QUICK` in a
+# notebook) trains for fewer epochs.
+
+
+# %%
+def load_data(run):
+    """Picks the epochs and loads the digits as flat vectors."""
+    args = run.args
+    keras.utils.set_random_seed(args.seed)
+    epochs = 1 if args.quick else 5
+    explode_epochs = 2 if args.quick else 5
+    (x, y), _ = datasets.load_digits(seed=args.seed)
+    x = x.reshape(len(x), -1)
+    run.keep(epochs=epochs, explode_epochs=explode_epochs, x=x, y=y)
+
+
+# %% [markdown]
+# ## 1. The cause: one factor per layer in the chain rule
+#
+# Backpropagation multiplies one factor per layer. Sigmoid's slope is at
+# most 0.25, so after k sigmoid layers the gradient can be at most
+# `0.25^k` of what it was: it vanishes exponentially with depth.
+
+
+# %%
+def the_cause(run):
+    """Prints the bound 0.25^k on the gradient through k sigmoid layers."""
+    print("1. The cause: one factor per layer in the chain rule")
+    bound_rows = [(k, 0.25**k) for k in (1, 2, 4, DEPTH, 16)]
+    labs.print_table(
+        "Upper bound of a product of k sigmoid slopes (0.25^k)",
+        ("layers k", "0.25^k"),
+        bound_rows,
+    )
+
+
+# %% [markdown]
+# ## 2. Detection: gradient norms per layer
+#
+# `mlkeras.callbacks.GradientNormLogger` records each layer's gradient
+# norm. In the deep sigmoid network the first layers get gradients far
+# smaller than the last; ReLU with He initialisation, batch normalisation
+# and residual connections each keep them close.
+
+
+# %%
 def build_mlp(kind, depth=DEPTH, width=WIDTH, kernel_initializer=None):
     """A deep MLP for the 64 digit pixels; hidden layers are `dense_01`...
 
     `kind` is one of `FIXES`, or `"relu"` for a ReLU network whose kernels
     come from `kernel_initializer`. The read-out layer is named `output`.
     """
-    import keras
-
     inputs = keras.Input((64,))
     h = inputs
     if kind == "residual":
@@ -129,10 +192,6 @@ def diagnose(history, first="dense_01", last="output"):
 
 def train(model, x, y, optimizer, epochs, logger_threshold):
     """Fits with a `GradientNormLogger`; returns (logger, losses, warnings)."""
-    import keras
-
-    from mlkeras.callbacks import GradientNormLogger
-
     model.compile(
         optimizer,
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -163,8 +222,6 @@ def train(model, x, y, optimizer, epochs, logger_threshold):
 
 
 def vanishing_run(kind, x, y, epochs, seed, depth=DEPTH):
-    import keras
-
     keras.utils.set_random_seed(seed)
     model = build_mlp(kind, depth=depth)
     kernel = model.get_layer("dense_01").kernel
@@ -202,64 +259,11 @@ def vanishing_run(kind, x, y, epochs, seed, depth=DEPTH):
     return logger, result
 
 
-def exploding_run(name, x, y, epochs, seed, optimizer_kwargs):
-    """A ReLU MLP with N(0, 1) kernels: each layer scales the signal by ~4."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    model = build_mlp(
-        "relu",
-        depth=6,
-        kernel_initializer=keras.initializers.RandomNormal(
-            stddev=1.0, seed=seed
-        ),
-    )
-    logger, losses, messages = train(
-        model, x, y, keras.optimizers.SGD(0.1, **optimizer_kwargs), epochs, 0.0
-    )
-    result = diagnose(logger.history)
-    weights_finite = all(np.all(np.isfinite(w)) for w in model.get_weights())
-    nonfinite_loss_epoch = next(
-        (i + 1 for i, v in enumerate(losses) if not np.isfinite(v)), None
-    )
-    result.update(
-        {
-            "name": name,
-            "optimizer": optimizer_kwargs,
-            "losses": losses,
-            "final_loss": losses[-1],
-            "loss_finite": bool(np.all(np.isfinite(losses))),
-            "first_nonfinite_loss_epoch": nonfinite_loss_epoch,
-            "weights_finite": bool(weights_finite),
-            "first_global_norm": float(logger.history["grad_norm"][0]),
-            "logger_warnings": messages,
-            "logger_exploding_warning": any(
-                m.startswith("Exploding") for m in messages
-            ),
-        }
-    )
-    return logger, result
-
-
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    epochs = 1 if args.quick else 5
-    explode_epochs = 2 if args.quick else 5
-    (x, y), _ = datasets.load_digits(seed=args.seed)
-    x = x.reshape(len(x), -1)
-
-    print("1. The cause: one factor per layer in the chain rule")
-    bound_rows = [(k, 0.25**k) for k in (1, 2, 4, DEPTH, 16)]
-    labs.print_table(
-        "Upper bound of a product of k sigmoid slopes (0.25^k)",
-        ("layers k", "0.25^k"),
-        bound_rows,
-    )
-
+def detection_and_fixes(run):
+    """Logs the gradient norm of every layer for the sigmoid MLP and three
+    fixes.
+    """
+    args, epochs, x, y = run.args, run.epochs, run.x, run.y
     print(
         f"\n2. Detection: a {DEPTH}-layer sigmoid MLP and three fixes, "
         f"SGD(0.1), {epochs} epoch(s) on the digits, GradientNormLogger on"
@@ -306,7 +310,58 @@ def main(argv=None):
             ("hidden layers", "layer 1 / output"),
             list(depth_sweep.items()),
         )
+    run.keep(depth_sweep=depth_sweep, loggers=loggers, runs=runs)
 
+
+# %% [markdown]
+# ## 3. Exploding gradients and clipping
+#
+# With weights drawn too large, every layer multiplies the gradient by
+# more than one and it explodes. Clipping by norm (`clipnorm`) or by value
+# (`clipvalue`) caps each step, so training survives.
+
+
+# %%
+def exploding_run(name, x, y, epochs, seed, optimizer_kwargs):
+    """A ReLU MLP with N(0, 1) kernels: each layer scales the signal by ~4."""
+    keras.utils.set_random_seed(seed)
+    model = build_mlp(
+        "relu",
+        depth=6,
+        kernel_initializer=keras.initializers.RandomNormal(
+            stddev=1.0, seed=seed
+        ),
+    )
+    logger, losses, messages = train(
+        model, x, y, keras.optimizers.SGD(0.1, **optimizer_kwargs), epochs, 0.0
+    )
+    result = diagnose(logger.history)
+    weights_finite = all(np.all(np.isfinite(w)) for w in model.get_weights())
+    nonfinite_loss_epoch = next(
+        (i + 1 for i, v in enumerate(losses) if not np.isfinite(v)), None
+    )
+    result.update(
+        {
+            "name": name,
+            "optimizer": optimizer_kwargs,
+            "losses": losses,
+            "final_loss": losses[-1],
+            "loss_finite": bool(np.all(np.isfinite(losses))),
+            "first_nonfinite_loss_epoch": nonfinite_loss_epoch,
+            "weights_finite": bool(weights_finite),
+            "first_global_norm": float(logger.history["grad_norm"][0]),
+            "logger_warnings": messages,
+            "logger_exploding_warning": any(
+                m.startswith("Exploding") for m in messages
+            ),
+        }
+    )
+    return logger, result
+
+
+def exploding(run):
+    """Trains a badly initialised ReLU MLP with and without clipping."""
+    args, explode_epochs, x, y = run.args, run.explode_epochs, run.x, run.y
     print("\n3. Exploding: ReLU MLP, 6 layers, kernels ~ N(0, 1), SGD(0.1)")
     explode_loggers, explode = {}, {}
     for name, kwargs in (
@@ -348,7 +403,19 @@ def main(argv=None):
         "   The logger reads the gradient before clipping, so it reports "
         "the clipped runs too: clipping limits the step, not the gradient."
     )
+    run.keep(explode=explode, explode_loggers=explode_loggers)
 
+
+# %% [markdown]
+# ## 4. Diagnosing and fixing both
+#
+# `diagnose` reads the logged norms and names the problem: vanishing,
+# exploding or healthy.
+
+
+# %%
+def diagnosis(run):
+    """Prints the diagnosis of each run, from the measured norms."""
     print("\n4. Diagnosing and fixing both, as measured above")
     for line in (
         "detect: log per-layer gradient norms (GradientNormLogger); "
@@ -370,6 +437,18 @@ def main(argv=None):
     ):
         print(f"   - {line}")
 
+
+# %% [markdown]
+# The four panels: norms per layer over training (sigmoid, ReLU + He),
+# the median norm per layer for each fix, and the global norm per step with
+# and without clipping.
+
+
+# %%
+def plot_gradient_norms(run):
+    """Draws the gradient norms per layer and per step."""
+    depth_sweep, explode_loggers = run.depth_sweep, run.explode_loggers
+    loggers, out, runs = run.loggers, run.out, run.runs
     fig, axes = plotting.new_figure(2, 2, width=6.0, height=4.2)
     loggers["sigmoid"].plot(
         ax=axes[0, 0],
@@ -413,8 +492,20 @@ def main(argv=None):
     axes[1, 1].set_ylabel("global gradient norm (before clipping)")
     axes[1, 1].set_title("exploding gradients and clipping")
     axes[1, 1].legend(fontsize="small")
-    plotting.save_figure(fig, out, "gradient_norms")
+    labs.save_figure(fig, out, "gradient_norms")
 
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def collect_results(run):
+    """Collects the measurements into the results dict."""
+    depth_sweep, epochs, explode = run.depth_sweep, run.epochs, run.explode
+    runs = run.runs
     sigmoid = runs["sigmoid"]
     fixes = {k: runs[k] for k in FIXES[1:]}
     raw, clipnorm, clipvalue = (
@@ -441,6 +532,19 @@ def main(argv=None):
             **{f"exploding, {k}": r["verdict"] for k, r in explode.items()},
         },
     }
+    run.keep(clipnorm=clipnorm, clipvalue=clipvalue, raw=raw, results=results)
+    run.keep(sigmoid=sigmoid)
+
+
+# %% [markdown]
+# What the numbers show, in words.
+
+
+# %%
+def conclude(run):
+    """Says what the measurements show."""
+    clipnorm, clipvalue, raw = run.clipnorm, run.clipvalue, run.raw
+    results, runs, sigmoid = run.results, run.runs, run.sigmoid
     gains = ", ".join(
         f"{DESCRIPTIONS[k]} {g:.0f}x"
         for k, g in results["fix_first_layer_norm_gain"].items()
@@ -475,10 +579,39 @@ def main(argv=None):
         "vanishing gradients: a sound initialisation, normalization, skips, "
         "and a learning rate the loss surface tolerates."
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/05_gradient_problems/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    load_data(run)
+    the_cause(run)
+    detection_and_fixes(run)
+    exploding(run)
+    diagnosis(run)
+    plot_gradient_norms(run)
+    collect_results(run)
+    conclude(run)
+    return labs.finish_run(run, 5, EXERCISE)
+
+
+# %% [markdown]
+# ## Exercise
+#
+# Compute gradient norms and clip by the global norm, in NumPy.
+#
+# - Get the starter: `mlkeras exercise 05 -o lab05.py`
+# - Check your work: `mlkeras check lab05.py --lab 05`
+
+# %%
+EXERCISE = "gradient norms and clipping by the global norm, in NumPy"
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
