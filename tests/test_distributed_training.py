@@ -236,7 +236,7 @@ def _assert_same_training(result):
     moved = max(np.abs(s - i).max() for s, i in zip(single, initial))
     assert moved > 1e-3
     for s, d in zip(single, split):
-        np.testing.assert_allclose(d, s, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(d, s, rtol=1e-5, atol=2e-6)
 
 
 @pytest.mark.parametrize("layer", LAYERS)
