@@ -1,3 +1,4 @@
+# %%
 """Lab 06: Weight initialisation.
 
 Objectives:
@@ -13,16 +14,52 @@ Objectives:
 Runtime: about 12 s with --quick, 20 s in full (2-core CPU).
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
 
+# isort: split
+
+import keras
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from mlkeras import datasets, labs, plotting
 
+LAB = "06_weight_init"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
+
 DEPTH = 30
 
 
+# %% [markdown]
+# ## Settings
+#
+# `--quick` (or `QUICK` in a notebook) uses narrower layers, fewer samples
+# and fewer epochs.
+
+
+# %%
+def choose_sizes(run):
+    """Seeds the random numbers and picks the sizes."""
+    args = run.args
+    keras.utils.set_random_seed(args.seed)
+    width = 128 if args.quick else 256
+    n = 64 if args.quick else 256
+    draws = 2 if args.quick else 5
+    epochs = 30 if args.quick else 60
+    run.keep(draws=draws, epochs=epochs, n=n, width=width)
+
+
+# %% [markdown]
+# ## 1. Symmetry: zero and constant initialisation
+#
+# If every unit of a layer starts with the same weights, every unit gets
+# the same gradient and they stay identical forever: the layer behaves like
+# one unit. Zeros are worse still: with tanh, no gradient flows at all.
+# Random weights break the symmetry.
+
+
+# %%
 def initializers():
     """Name -> a function `seed -> Keras initializer`.
 
@@ -30,8 +67,6 @@ def initializers():
     object built without a seed returns the same values each time it is
     called, and a stack of identical matrices is not what we want to study.
     """
-    import keras
-
     init = keras.initializers
     return {
         "uniform(-0.05, 0.05)": lambda s: init.RandomUniform(
@@ -44,16 +79,8 @@ def initializers():
     }
 
 
-def symmetry_experiment(kernel_init, x, y, epochs, seed):
-    """Trains a 2-16-16-1 tanh classifier; `kernel_init` maps a seed to an initializer.
-
-    Biases start at zero in every case. Returns the final accuracy, how far
-    the kernels moved, the largest difference between any hidden unit's
-    incoming weights (and bias) and those of the first unit in its layer,
-    and how many different output columns the second hidden layer has.
-    """
-    import keras
-
+def symmetry_model(kernel_init, seed):
+    """A 2-16-16-1 tanh classifier whose kernels come from `kernel_init`."""
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [
@@ -78,6 +105,19 @@ def symmetry_experiment(kernel_init, x, y, epochs, seed):
             ),
         ]
     )
+    return model
+
+
+def symmetry_experiment(kernel_init, x, y, epochs, seed):
+    """Trains a 2-16-16-1 tanh classifier; `kernel_init` maps a seed to an
+    initializer.
+
+    Biases start at zero in every case. Returns the final accuracy, how far
+    the kernels moved, the largest difference between any hidden unit's
+    incoming weights (and bias) and those of the first unit in its layer,
+    and how many different output columns the second hidden layer has.
+    """
+    model = symmetry_model(kernel_init, seed)
     kernels = [
         model.get_layer(name).kernel
         for name in ("hidden_1", "hidden_2", "output")
@@ -114,6 +154,54 @@ def symmetry_experiment(kernel_init, x, y, epochs, seed):
     }
 
 
+def symmetry(run):
+    """Trains the same classifier from zeros, a constant and random weights."""
+    args, epochs = run.args, run.epochs
+    print("1. Symmetry: what zero and constant initialisation do")
+    x, y = datasets.make_moons(200, noise=0.15, seed=args.seed)
+    symmetry = {
+        "zeros": symmetry_experiment(
+            lambda s: keras.initializers.Zeros(), x, y, epochs, args.seed
+        ),
+        "constant 0.3": symmetry_experiment(
+            lambda s: keras.initializers.Constant(0.3), x, y, epochs, args.seed
+        ),
+        "Glorot uniform": symmetry_experiment(
+            initializers()["Glorot uniform"], x, y, epochs, args.seed
+        ),
+    }
+    labs.print_table(
+        f"2-16-16-1 tanh network on moons, {epochs} epochs, zero biases",
+        (
+            "kernel initialiser",
+            "accuracy",
+            "largest kernel change",
+            "largest unit-to-unit difference",
+            "distinct hidden units",
+        ),
+        [
+            (
+                name,
+                r["accuracy"],
+                r["kernel_change"],
+                r["unit_spread"],
+                r["distinct_hidden_outputs"],
+            )
+            for name, r in symmetry.items()
+        ],
+    )
+    run.keep(symmetry=symmetry)
+
+
+# %% [markdown]
+# ## 2. Activation and gradient scale through depth
+#
+# Each initialiser sets the variance of the weights. Glorot keeps the
+# signal's scale steady through tanh layers, He through ReLU layers; a
+# fixed uniform(-1, 1) makes it explode.
+
+
+# %%
 def deep_statistics(initializer, activation, width, n, depth, draws, seed):
     """Forward and backward passes through `depth` Dense layers (no biases).
 
@@ -128,8 +216,6 @@ def deep_statistics(initializer, activation, width, n, depth, draws, seed):
     per-layer gain is the average factor by which one layer multiplies the
     standard deviation: (last / first) ** (1 / (depth - 1)).
     """
-    import keras
-
     rng = np.random.default_rng(seed)
     f, df = {
         "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
@@ -171,51 +257,9 @@ def deep_statistics(initializer, activation, width, n, depth, draws, seed):
     }
 
 
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    width = 128 if args.quick else 256
-    n = 64 if args.quick else 256
-    draws = 2 if args.quick else 5
-    epochs = 30 if args.quick else 60
-
-    print("1. Symmetry: what zero and constant initialisation do")
-    x, y = datasets.make_moons(200, noise=0.15, seed=args.seed)
-    symmetry = {
-        "zeros": symmetry_experiment(
-            lambda s: keras.initializers.Zeros(), x, y, epochs, args.seed
-        ),
-        "constant 0.3": symmetry_experiment(
-            lambda s: keras.initializers.Constant(0.3), x, y, epochs, args.seed
-        ),
-        "Glorot uniform": symmetry_experiment(
-            initializers()["Glorot uniform"], x, y, epochs, args.seed
-        ),
-    }
-    labs.print_table(
-        f"2-16-16-1 tanh network on moons, {epochs} epochs, zero biases",
-        (
-            "kernel initialiser",
-            "accuracy",
-            "largest kernel change",
-            "largest unit-to-unit difference",
-            "distinct hidden units",
-        ),
-        [
-            (
-                name,
-                r["accuracy"],
-                r["kernel_change"],
-                r["unit_spread"],
-                r["distinct_hidden_outputs"],
-            )
-            for name, r in symmetry.items()
-        ],
-    )
-
+def scale_through_depth(run):
+    """Measures the spread of activations and gradients layer by layer."""
+    args, draws, n, width = run.args, run.draws, run.n, run.width
     print(
         f"\n2. Activation and gradient scale through {DEPTH} layers of "
         f"width {width}"
@@ -258,7 +302,17 @@ def main(argv=None):
         ),
         rows,
     )
+    run.keep(deep=deep)
 
+
+# %% [markdown]
+# The spread of the activations, layer by layer, for each initialiser.
+
+
+# %%
+def plot_scale(run):
+    """Draws the activation spread per layer for tanh and ReLU."""
+    deep, out = run.deep, run.out
     fig, axes = plotting.new_figure(2, 2)
     layers_axis = np.arange(1, DEPTH + 1)
     for col, activation in enumerate(("tanh", "relu")):
@@ -272,8 +326,20 @@ def main(argv=None):
             axes[row, col].set_yscale("log")
             axes[row, col].set_xlabel("layer")
             axes[row, col].legend(fontsize=7)
-    plotting.save_figure(fig, out, "activation_std_per_layer")
+    labs.save_figure(fig, out, "activation_std_per_layer")
 
+
+# %% [markdown]
+# ## 3. The variance each initialiser draws
+#
+# Glorot draws variance `2 / (fan_in + fan_out)`, He `2 / fan_in`; the
+# variance measured from Keras's draws matches.
+
+
+# %%
+def variances_against_the_rules(run):
+    """Compares the drawn variance with the Glorot and He formulas."""
+    args, width = run.args, run.width
     print("\n3. The variance each initialiser draws, against the rules")
     fan = width
     variance_rows, variances = [], {}
@@ -290,7 +356,20 @@ def main(argv=None):
         ("initialiser", "variance", "fan_in x variance"),
         variance_rows,
     )
+    run.keep(variances=variances)
 
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def collect_results(run):
+    """Collects the measurements into the results dict."""
+    deep, draws, symmetry = run.deep, run.draws, run.symmetry
+    variances, width = run.variances, run.width
     gt, ht = deep["Glorot uniform / tanh"], deep["He normal / tanh"]
     gr, hr = deep["Glorot uniform / relu"], deep["He normal / relu"]
     ut, ur = (
@@ -307,6 +386,18 @@ def main(argv=None):
         "deep": deep,
         "weight_variance": variances,
     }
+    run.keep(gn=gn, gr=gr, gt=gt, hr=hr, ht=ht, lr_=lr_, lt=lt, results=results)
+    run.keep(ur=ur, ut=ut)
+
+
+# %% [markdown]
+# What the numbers show, in words.
+
+
+# %%
+def conclude(run):
+    """Says what the measurements show."""
+    symmetry = run.symmetry
     print(
         "\nSummary: with every weight equal, all hidden units in a layer "
         "compute the same thing, receive the same gradient and take the same "
@@ -325,8 +416,17 @@ def main(argv=None):
         f"{symmetry['constant 0.3']['accuracy']:.0%} against "
         f"{symmetry['Glorot uniform']['accuracy']:.0%} from random weights, "
         "whose biases also started at zero: breaking the symmetry needs only "
-        "the weights to be random). Through "
-        f"{DEPTH} layers the scale of the weights decides everything. Each "
+        "the weights to be random)."
+    )
+
+
+def conclude_scale(run):
+    """Says what the measurements of scale through depth show."""
+    gn, gr, gt, hr, ht, lr_ = run.gn, run.gr, run.gt, run.hr, run.ht, run.lr_
+    lt, ur, ut = run.lt, run.ur, run.ut
+    print(
+        f"Through {DEPTH} layers the scale of the weights decides everything. "
+        "Each "
         "layer multiplies the activation variance by about fan_in x Var(w) "
         "(times 1/2 for ReLU, which zeroes half its inputs). Small uniform "
         "weights make that factor far below one and the signal vanishes "
@@ -364,10 +464,40 @@ def main(argv=None):
         "bounded way to draw weights with a chosen variance "
         "(limit = sqrt(3 Var))."
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/06_weight_init/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    choose_sizes(run)
+    symmetry(run)
+    scale_through_depth(run)
+    plot_scale(run)
+    variances_against_the_rules(run)
+    collect_results(run)
+    conclude(run)
+    conclude_scale(run)
+    return labs.finish_run(run, 6, EXERCISE)
+
+
+# %% [markdown]
+# ## Exercise
+#
+# Write the weight initialisers in NumPy; the grader checks the spread,
+# range and mean of what you draw, and that a seed repeats them.
+#
+# - Get the starter: `mlkeras exercise 06 -o lab06.py`
+# - Check your work: `mlkeras check lab06.py --lab 06`
+
+# %%
+EXERCISE = "the zeros, uniform, Glorot and He initialisers, in NumPy"
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
