@@ -44,12 +44,39 @@ def test_info_prints_no_tensorflow_cpp_log_lines():
 
 
 def test_a_level_the_user_set_is_left_alone():
-    # With the user's level 0, TensorFlow's informational lines come through:
-    # the quieting is a default, not an override (and the pattern above does
-    # match real log lines).
-    result = run_info(TF_CPP_MIN_LOG_LEVEL="0")
+    # The quieting is a default, not an override: with the user's own level
+    # the CLI neither changes it nor filters TensorFlow's import.
+    script = (
+        "import sys, mlkeras.cli as cli; cli._import_tensorflow_quietly(); "
+        "import os; print(os.environ['TF_CPP_MIN_LOG_LEVEL'], "
+        "'tensorflow' in sys.modules)"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
-    assert CPP_LOG.search(result.stderr), result.stderr
+    assert result.stdout.split() == ["1", "False"]
+
+
+def test_the_default_level_hides_errors_once_tensorflow_runs(monkeypatch):
+    # Level 3 is the one that also hides the cuInit line (an E-line that
+    # TensorFlow logs after its start-up, when the level applies).
+    script = "import os, mlkeras.cli; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "3", result.stderr
 
 
 @pytest.mark.parametrize(
