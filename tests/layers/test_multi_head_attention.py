@@ -490,4 +490,14 @@ def test_bad_call_arguments_name_the_value():
 
 
 def test_layer_runs_on_jax_backend():
-    run_tests_on_backend("jax", __file__, "-k", "not on_jax_backend")
+    # One child process for the three attention test modules (its start-up
+    # is most of the cost); Keras's own layer is checked on TensorFlow only.
+    here = os.path.dirname(__file__)
+    run_tests_on_backend(
+        "jax",
+        __file__,
+        os.path.join(here, "test_multi_head_attention_keras_cases.py"),
+        os.path.join(here, "test_multi_head_attention_parity.py"),
+        "-k",
+        "not on_jax_backend and not reference",
+    )

@@ -2,8 +2,9 @@
 
 Each case runs on `keras.layers.MultiHeadAttention` (the reference: the
 case must hold there first) and on ours, through the parametrized `cls`
-fixture; cases that compare the two classes take both. The JAX run skips
-the reference runs, which test Keras rather than this package.
+fixture; cases that compare the two classes take both. The JAX run (started
+from `test_multi_head_attention.py`) skips the reference runs, which test
+Keras rather than this package.
 
 Keras's test module (3.15,
 `keras/src/layers/attention/multi_head_attention_test.py`) has two cases
@@ -27,7 +28,6 @@ import pytest
 from keras import ops
 
 from mlkeras.layers import MultiHeadAttention
-from tests.backends import run_tests_on_backend
 
 KerasMHA = keras.layers.MultiHeadAttention
 BOTH = [
@@ -681,9 +681,3 @@ def test_quantize_int8(cls, use_gate):
         assert keras.backend.standardize_dtype(dtype) == "int8"
     quantized = ops.convert_to_numpy(layer(query, key, value))
     assert np.mean((float_output - quantized) ** 2) < 1e-2
-
-
-def test_layer_runs_on_jax_backend():
-    run_tests_on_backend(
-        "jax", __file__, "-k", "not on_jax_backend and not reference"
-    )

@@ -3,7 +3,9 @@
 Each test builds `keras.layers.MultiHeadAttention` and ours with the same
 arguments, copies the weights across with `set_weights`, and compares what
 a Keras user would look at: weight names and shapes, `get_config`, outputs
-and scores, dropout in training, and quantized models.
+and scores, dropout in training, and quantized models. The JAX run of this
+module is started from
+`test_multi_head_attention.py`.
 """
 
 import keras
@@ -12,7 +14,6 @@ import pytest
 from keras import ops
 
 from mlkeras.layers import MultiHeadAttention
-from tests.backends import run_tests_on_backend
 
 CONFIGS = {
     "default": {},
@@ -202,7 +203,3 @@ def test_weight_files_load_across_the_two_classes(tmp_path):
             *as_numpy(loaded([query, value]), saved([query, value])),
             atol=1e-5,
         )
-
-
-def test_layer_runs_on_jax_backend():
-    run_tests_on_backend("jax", __file__, "-k", "not on_jax_backend")
