@@ -50,13 +50,10 @@ class PeepholeLSTM(keras.layers.RNN):
     mask, without recurrent dropout in training, with the default `tanh`
     and `sigmoid`, not unrolled, and on TensorFlow or JAX, the layer also
     differentiates the loop by a hand-written backward pass instead of
-    automatic differentiation: it keeps only the states each step starts
-    from and its gates, and needs fewer operations per step (a train step
-    took about a quarter less time on a 2-core CPU with TensorFlow and
-    about a third less with JAX, see the README's benchmarks). On
-    TensorFlow its loops split the recurrent product into independent
-    products, which run side by side on two or more cores, and run two
-    steps per iteration. Masks,
+    automatic differentiation (see `use_fused_backprop`): it keeps only
+    the states each step starts from and its gates, and needs fewer
+    operations per step. On TensorFlow a sequence of up to 32 steps runs
+    without a loop, and a longer one two steps per loop iteration. Masks,
     `go_backwards`, `stateful`, `initial_state` and `unroll` behave as in
     `keras.layers.RNN`. With dropout, one mask over the input features and
     one over `h` are drawn per sequence and reused at every step, the

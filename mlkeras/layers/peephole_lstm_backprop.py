@@ -32,26 +32,20 @@ Both loops run through `keras.layers.RNN.inner_loop` (a `tf.while_loop`
 with parallel iterations on TensorFlow, `lax.scan` on JAX). Their only
 input is the step index; the step reads its time-major slices by index.
 
-On TensorFlow two more things shorten the loops:
-
-- The recurrent product is split into independent products: four, one
-  per gate, in the forward loop, and two, for the input and forget gates
-  and for the cell and output gates, in the backward loop (where joining
-  the gate gradients in pairs costs less than two more products).
-  TensorFlow runs a product this small on one core, but runs independent
-  operations side by side, so on two or more cores the products on the
-  step-to-step chain take about half as long. The input part comes from
-  one product too, with a weight per gate, so that each gate's part is a
-  tensor of its own. (XLA, and so JAX, schedules the loop body itself,
-  and there one larger product is better.)
-- Each loop iteration runs two steps, which halves what the loop itself
-  costs per step: every loop variable passes through several control
-  operations per iteration. With an odd number of steps the last one runs
-  after the forward loop and before the backward one.
+On TensorFlow, whose loops cost several control operations per loop
+variable and iteration, a sequence of at most 32 steps (known when the step
+is traced) runs without a loop, one step after the other, and a longer one
+runs two steps per loop iteration, which halves what the loop itself costs
+per step; with an odd number of steps the last one runs after the forward
+loop and before the backward one. (XLA, and so JAX, compiles the loop body
+once; there a plain loop of one step per iteration is faster.)
 """
 
 import keras
 from keras import ops
+
+# On TensorFlow, sequences of up to this many steps run without a loop.
+_INLINE_STEPS = 32
 
 
 class _StepFunction:
@@ -106,11 +100,15 @@ class _Schedule:
 
     Step `unroll * k + j` runs as part `j` of iteration `k`, for the first
     `loops` iterations; the `rest` steps after them run outside the loop.
+    A known number of steps up to `inline` runs outside the loop entirely.
     With an unknown number of steps, every step runs in the loop.
     """
 
-    def __init__(self, steps, unroll):
-        if isinstance(steps, int):
+    def __init__(self, steps, unroll, inline=0):
+        if isinstance(steps, int) and steps <= inline:
+            self.unroll = 1
+            self.loops, self.rest = 0, range(steps)
+        elif isinstance(steps, int):
             self.unroll = unroll
             self.loops, rest = divmod(steps, unroll)
             self.rest = range(steps - rest, steps)
@@ -238,35 +236,18 @@ def peephole_lstm_sequence(
     @ops.custom_gradient
     def sequence(x, w, b, u, p_i, p_f, p_o, h_0, c_0):
         steps, batch_size = ops.shape(x)[0], ops.shape(x)[1]
-        units = u.shape[0]
         rows = steps * batch_size
-        schedule = _Schedule(steps, unroll=2 if on_tensorflow else 1)
+        if on_tensorflow:
+            schedule = _Schedule(steps, unroll=2, inline=_INLINE_STEPS)
+        else:
+            schedule = _Schedule(steps, unroll=1)
         x_ones = ops.concatenate([x, ops.ones_like(x[..., :1])], axis=-1)
         w_b = ops.concatenate([w, b[None]], axis=0)
         flat_x = ops.reshape(x_ones, (rows, -1))
-        if on_tensorflow:
-            # One product with a weight per gate, `(4, input_dim + 1, units)`,
-            # gives each gate's input part as its own contiguous tensor.
-            w_b_gates = ops.transpose(
-                ops.reshape(w_b, (-1, 4, units)), (1, 0, 2)
-            )
-            z_x = ops.reshape(
-                ops.matmul(flat_x[None], w_b_gates),
-                (4, steps, batch_size, units),
-            )
-            z_x_gates = [z_x[n] for n in range(4)]
-            u_gates = [u[:, n * units : (n + 1) * units] for n in range(4)]
+        z_x = ops.reshape(ops.matmul(flat_x, w_b), (steps, batch_size, -1))
 
-            def preactivations(t, h_prev):
-                return [
-                    z_g[t] + ops.matmul(h_prev, u_g)
-                    for z_g, u_g in zip(z_x_gates, u_gates)
-                ]
-        else:
-            z_x = ops.reshape(ops.matmul(flat_x, w_b), (steps, batch_size, -1))
-
-            def preactivations(t, h_prev):
-                return ops.split(z_x[t] + ops.matmul(h_prev, u), 4, axis=-1)
+        def preactivations(t, h_prev):
+            return ops.split(z_x[t] + ops.matmul(h_prev, u), 4, axis=-1)
 
         def forward(t, states):
             h_prev, c_prev = states
@@ -301,23 +282,7 @@ def peephole_lstm_sequence(
             ]
             d_hs = upstream[0] if return_sequences else None
             d_h_last, d_c_last = upstream[-2:]
-            if on_tensorflow:
-                u_halves_t = [
-                    ops.transpose(u[:, : 2 * units]),
-                    ops.transpose(u[:, 2 * units :]),
-                ]
-
-                def to_previous_output(dz_gates):
-                    dz_if = ops.concatenate(dz_gates[:2], axis=-1)
-                    dz_co = ops.concatenate(dz_gates[2:], axis=-1)
-                    return ops.matmul(dz_co, u_halves_t[1]) + ops.matmul(
-                        dz_if, u_halves_t[0]
-                    )
-            else:
-                u_t = ops.transpose(u)
-
-                def to_previous_output(dz_gates):
-                    return ops.matmul(ops.concatenate(dz_gates, axis=-1), u_t)
+            u_t = ops.transpose(u)
 
             def backward(t, kept_t, states):
                 dh, dc, c_t, d_u, d_w_b, d_p_i, d_p_f, d_p_o = states
@@ -334,10 +299,10 @@ def peephole_lstm_sequence(
                     dh = dh + d_hs[t]
                 dc = dc + dh * to_cell
                 dz_gates = (dc * m_i, dc * m_f, dc * m_c, dh * m_o)
-                dh_prev = to_previous_output(dz_gates)
+                dz = ops.concatenate(dz_gates, axis=-1)
+                dh_prev = ops.matmul(dz, u_t)
                 dc_prev = dc * to_prev_cell
                 # Sums over the steps, off that chain.
-                dz = ops.concatenate(dz_gates, axis=-1)
                 d_u = d_u + ops.matmul(ops.transpose(h_prev), dz)
                 d_w_b = d_w_b + ops.matmul(ops.transpose(x_ones[t]), dz)
                 d_p_i = d_p_i + dz_gates[0] * c_prev

@@ -312,11 +312,11 @@ def test_hand_written_backward_pass_matches_automatic_differentiation(
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-# On TensorFlow each loop iteration runs two steps and an odd last step runs
-# outside the loops: one step (no iteration at all), an even count (no odd
-# step) and an odd one. STEPS (7) is covered above.
+# On TensorFlow up to 32 steps run without a loop (STEPS, 7, is covered
+# above); beyond that each loop iteration runs two steps and an odd last
+# step runs outside the loops: an even count (no odd step) and an odd one.
 @pytest.mark.filterwarnings("ignore:Layer 'reshape")  # drops the mask
-@pytest.mark.parametrize("steps", [1, 2, 4, 5])
+@pytest.mark.parametrize("steps", [1, 2, 32, 33, 34])
 def test_hand_written_backward_pass_matches_at_every_step_count(steps):
     fused, reference = _twin_models(False, True, steps=steps)
     rng = np.random.default_rng(26)
