@@ -1,3 +1,4 @@
+# %%
 """Lab 08: Optimizers.
 
 Objectives:
@@ -14,17 +15,91 @@ Objectives:
 Runtime: about 12 s with --quick, 25 s in full (2-core CPU).
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
 
+# isort: split
+
+import keras
 import numpy as np
 
 from mlkeras import datasets, labs, plotting
 
+LAB = "08_optimizers"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
+
 OPTIMIZERS = ("SGD", "momentum", "RMSProp", "Adam")
+
 MOMENTUM = 0.9
+
 RHO = 0.9  # RMSProp's decay of the squared gradients
+
 BETA_1, BETA_2 = 0.9, 0.999  # Adam's decays
+
 EPSILON = 1e-7  # Keras's default epsilon
+
+
+# %% [markdown]
+# ## Settings
+#
+# A quadratic valley with curvatures 1 and 200, a start point and a grid
+# of learning rates; `--quick` (or `QUICK` in a notebook) uses a coarser
+# grid and fewer epochs.
+
+
+# %%
+def choose_settings(run):
+    """Picks the valley, the start point and the learning-rate grid."""
+    args = run.args
+    keras.utils.set_random_seed(args.seed)
+    curvatures = (1.0, 200.0)
+    w0 = (-4.0, 1.0)
+    target_ratio = 1e-3
+    max_steps = 2000
+    grid = np.geomspace(1e-3, 1.0, 16 if args.quick else 61)
+    model_epochs = 5 if args.quick else 30
+    run.keep(curvatures=curvatures, grid=grid, max_steps=max_steps)
+    run.keep(model_epochs=model_epochs, target_ratio=target_ratio, w0=w0)
+
+
+# %% [markdown]
+# ## 1. The update rules in NumPy against keras.optimizers
+#
+# SGD, momentum, RMSProp and Adam, each written in NumPy, take the same
+# steps as `keras.optimizers` on the same loss.
+
+
+# %%
+def rotation(angle):
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+class Quadratic:
+    """f(w) = 1/2 w^T A w with eigenvalues `curvatures`, rotated by `angle`."""
+
+    def __init__(self, curvatures, angle=0.0):
+        turn = rotation(angle)
+        self.a = turn @ np.diag(curvatures) @ turn.T
+        self.curvatures = np.asarray(curvatures, dtype="float64")
+
+    def loss(self, w):
+        return 0.5 * float(w @ self.a @ w)
+
+    def grad(self, w):
+        return self.a @ w
+
+
+def keras_optimizer(name, learning_rate):
+    if name == "SGD":
+        return keras.optimizers.SGD(learning_rate)
+    if name == "momentum":
+        return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM)
+    if name == "RMSProp":
+        return keras.optimizers.RMSprop(learning_rate, rho=RHO, epsilon=EPSILON)
+    return keras.optimizers.Adam(
+        learning_rate, beta_1=BETA_1, beta_2=BETA_2, epsilon=EPSILON
+    )
 
 
 class NumpyOptimizer:
@@ -63,40 +138,6 @@ class NumpyOptimizer:
         raise ValueError(f"Unknown optimizer. Received: name={self.name!r}")
 
 
-def keras_optimizer(name, learning_rate):
-    import keras
-
-    if name == "SGD":
-        return keras.optimizers.SGD(learning_rate)
-    if name == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM)
-    if name == "RMSProp":
-        return keras.optimizers.RMSprop(learning_rate, rho=RHO, epsilon=EPSILON)
-    return keras.optimizers.Adam(
-        learning_rate, beta_1=BETA_1, beta_2=BETA_2, epsilon=EPSILON
-    )
-
-
-def rotation(angle):
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s], [s, c]])
-
-
-class Quadratic:
-    """f(w) = 1/2 w^T A w with eigenvalues `curvatures`, rotated by `angle`."""
-
-    def __init__(self, curvatures, angle=0.0):
-        turn = rotation(angle)
-        self.a = turn @ np.diag(curvatures) @ turn.T
-        self.curvatures = np.asarray(curvatures, dtype="float64")
-
-    def loss(self, w):
-        return 0.5 * float(w @ self.a @ w)
-
-    def grad(self, w):
-        return self.a @ w
-
-
 def run_numpy(problem, name, lr, w0, max_steps):
     opt = NumpyOptimizer(name, lr)
     w = np.array(w0, dtype="float64")
@@ -111,6 +152,48 @@ def run_numpy(problem, name, lr, w0, max_steps):
     return np.array(path), np.array(losses)
 
 
+def check_against_keras(problem, w0, n_steps):
+    """Max |NumPy step - Keras step| over `n_steps` updates, per optimizer."""
+    lrs = {"SGD": 0.005, "momentum": 0.002, "RMSProp": 0.05, "Adam": 0.1}
+    diffs = {}
+    for name in OPTIMIZERS:
+        ours, _ = run_numpy(problem, name, lrs[name], w0, n_steps)
+        variable = keras.Variable(np.array(w0, dtype="float32"))
+        optimizer = keras_optimizer(name, lrs[name])
+        a = problem.a.astype("float32")
+        theirs = [np.array(w0)]
+        for _ in range(n_steps):
+            w = keras.ops.convert_to_numpy(variable)
+            optimizer.apply_gradients(
+                [(keras.ops.convert_to_tensor(a @ w), variable)]
+            )
+            theirs.append(keras.ops.convert_to_numpy(variable))
+        diffs[name] = float(np.max(np.abs(ours - np.array(theirs))))
+    return diffs
+
+
+def update_rules_against_keras(run):
+    """Runs each NumPy optimizer next to its Keras twin."""
+    args, curvatures, w0 = run.args, run.curvatures, run.w0
+    print("1. The update rules in NumPy against keras.optimizers")
+    valley = Quadratic(curvatures)
+    diffs = check_against_keras(valley, w0, 20 if args.quick else 100)
+    print(
+        "   max |NumPy - Keras| over the trajectory: "
+        + ", ".join(f"{k} {v:.1g}" for k, v in diffs.items())
+    )
+    run.keep(diffs=diffs, valley=valley)
+
+
+# %% [markdown]
+# ## 2. An ill-conditioned quadratic
+#
+# Plain SGD must keep its step below `2 / largest curvature`, so it crawls
+# along the flat direction. Momentum builds speed along it; RMSProp and
+# Adam scale each coordinate by its own gradient size.
+
+
+# %%
 def steps_to_reach(losses, target):
     """The first step from which the loss stays at or below `target`."""
     above = np.nonzero(~(losses <= target))[0]
@@ -131,52 +214,6 @@ def tune(problem, name, w0, target, max_steps, grid):
         if steps is not None and (best[1] is None or steps < best[1]):
             best = (float(lr), steps)
     return best
-
-
-def check_against_keras(problem, w0, n_steps):
-    """Max |NumPy step - Keras step| over `n_steps` updates, per optimizer."""
-    import keras
-
-    lrs = {"SGD": 0.005, "momentum": 0.002, "RMSProp": 0.05, "Adam": 0.1}
-    diffs = {}
-    for name in OPTIMIZERS:
-        ours, _ = run_numpy(problem, name, lrs[name], w0, n_steps)
-        variable = keras.Variable(np.array(w0, dtype="float32"))
-        optimizer = keras_optimizer(name, lrs[name])
-        a = problem.a.astype("float32")
-        theirs = [np.array(w0)]
-        for _ in range(n_steps):
-            w = keras.ops.convert_to_numpy(variable)
-            optimizer.apply_gradients(
-                [(keras.ops.convert_to_tensor(a @ w), variable)]
-            )
-            theirs.append(keras.ops.convert_to_numpy(variable))
-        diffs[name] = float(np.max(np.abs(ours - np.array(theirs))))
-    return diffs
-
-
-def train_small_model(name, lr, seed, epochs):
-    import keras
-
-    (x, y), (x_test, y_test) = datasets.load_digits(seed=seed)
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(32, activation="tanh"),
-            keras.layers.Dense(10),
-        ]
-    )
-    model.compile(
-        keras_optimizer(name, lr),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        jit_compile=False,
-    )
-    history = model.fit(x, y, epochs=epochs, batch_size=64, verbose=0).history
-    _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
-    return history["loss"], float(test_accuracy)
 
 
 def plot_trajectories(out, problem, paths, title, name, target):
@@ -214,30 +251,14 @@ def plot_trajectories(out, problem, paths, title, name, target):
     axes[1].set_ylabel("loss")
     axes[1].set_title("loss per step (each at its best learning rate)")
     axes[1].legend()
-    plotting.save_figure(fig, out, name)
+    labs.save_figure(fig, out, name)
 
 
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    curvatures = (1.0, 200.0)
-    w0 = (-4.0, 1.0)
-    target_ratio = 1e-3
-    max_steps = 2000
-    grid = np.geomspace(1e-3, 1.0, 16 if args.quick else 61)
-    model_epochs = 5 if args.quick else 30
-
-    print("1. The update rules in NumPy against keras.optimizers")
-    valley = Quadratic(curvatures)
-    diffs = check_against_keras(valley, w0, 20 if args.quick else 100)
-    print(
-        "   max |NumPy - Keras| over the trajectory: "
-        + ", ".join(f"{k} {v:.1g}" for k, v in diffs.items())
-    )
-
+def ill_conditioned_valley(run):
+    """Tunes each optimizer's learning rate and counts steps to the target."""
+    curvatures, grid, max_steps = run.curvatures, run.grid, run.max_steps
+    out, target_ratio, valley = run.out, run.target_ratio, run.valley
+    w0 = run.w0
     print(
         f"2. An ill-conditioned quadratic: curvatures {curvatures}, "
         f"condition number {curvatures[1] / curvatures[0]:.0f}"
@@ -259,7 +280,26 @@ def main(argv=None):
         "quadratic_trajectories",
         target,
     )
+    run.keep(rows=rows, sgd_above=sgd_above, sgd_below=sgd_below)
+    run.keep(sgd_limit=sgd_limit, target=target, tuned=tuned)
 
+
+# %% [markdown]
+# ## 3. The same valley turned by 45 degrees
+#
+# RMSProp and Adam rescale coordinates, not directions: once the valley is
+# turned by 45 degrees their advantage shrinks.
+
+
+# %%
+def turned_valley(run):
+    """Repeats the race with the valley's axes turned
+    away from the coordinates.
+    """
+    curvatures, grid, max_steps = run.curvatures, run.grid, run.max_steps
+    out, rows, sgd_above = run.out, run.rows, run.sgd_above
+    sgd_below, sgd_limit = run.sgd_below, run.sgd_limit
+    target_ratio, tuned, w0 = run.target_ratio, run.tuned, run.w0
     print("3. The same valley turned by 45 degrees")
     turned = Quadratic(curvatures, angle=np.pi / 4)
     # The start turns with the valley, so the problem is the same one seen in
@@ -310,7 +350,42 @@ def main(argv=None):
         f"at 0.95x the loss ends at {sgd_below[-1]:.2g}, at 1.05x at "
         f"{sgd_above[-1]:.2g}"
     )
+    run.keep(rotated=rotated)
 
+
+# %% [markdown]
+# ## 4. A small network on the digits
+#
+# On a real (if small) problem the same four optimizers train one network
+# each, from the same starting weights.
+
+
+# %%
+def train_small_model(name, lr, seed, epochs):
+    (x, y), (x_test, y_test) = datasets.load_digits(seed=seed)
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="tanh"),
+            keras.layers.Dense(10),
+        ]
+    )
+    model.compile(
+        keras_optimizer(name, lr),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
+    history = model.fit(x, y, epochs=epochs, batch_size=64, verbose=0).history
+    _, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
+    return history["loss"], float(test_accuracy)
+
+
+def small_network(run):
+    """Trains the same small network with each optimizer."""
+    args, model_epochs = run.args, run.model_epochs
     print(f"4. A small network on the digits, {model_epochs} epochs each")
     model_lrs = {"SGD": 0.1, "momentum": 0.1, "RMSProp": 0.003, "Adam": 0.003}
     small = {}
@@ -344,6 +419,17 @@ def main(argv=None):
             for k, v in small.items()
         ],
     )
+    run.keep(small=small)
+
+
+# %% [markdown]
+# Training loss per epoch, one line per optimizer.
+
+
+# %%
+def plot_small_network(run):
+    """Draws the training loss per epoch for each optimizer."""
+    model_epochs, out, small = run.model_epochs, run.out, run.small
     fig, ax = plotting.new_figure()
     for name, v in small.items():
         ax.semilogy(
@@ -356,8 +442,23 @@ def main(argv=None):
     ax.set_ylabel("training loss")
     ax.set_title("small network on the digits")
     ax.legend()
-    plotting.save_figure(fig, out, "small_model_loss")
+    labs.save_figure(fig, out, "small_model_loss")
 
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def summarize(run):
+    """Collects the measurements and says what they show."""
+    curvatures, diffs = run.curvatures, run.diffs
+    model_epochs, rotated = run.model_epochs, run.rotated
+    sgd_above, sgd_below = run.sgd_above, run.sgd_below
+    sgd_limit, small, target = run.sgd_limit, run.small, run.target
+    tuned, valley, w0 = run.tuned, run.valley, run.w0
     results = {
         "curvatures": list(curvatures),
         "start_loss": valley.loss(np.array(w0)),
@@ -397,10 +498,40 @@ def main(argv=None):
         f"{model_epochs} epochs ({small[best_small]['final_loss']:.3f}, "
         f"against {small['SGD']['final_loss']:.3f} for plain SGD)."
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
+    run.keep(results=results)
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/08_optimizers/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    choose_settings(run)
+    update_rules_against_keras(run)
+    ill_conditioned_valley(run)
+    turned_valley(run)
+    small_network(run)
+    plot_small_network(run)
+    summarize(run)
+    return labs.finish_run(run, 8, EXERCISE)
+
+
+# %% [markdown]
+# ## Exercise
+#
+# Write the optimizer updates in NumPy, state in and state out; the grader
+# compares several steps in a row with `keras.optimizers`.
+#
+# - Get the starter: `mlkeras exercise 08 -o lab08.py`
+# - Check your work: `mlkeras check lab08.py --lab 08`
+
+# %%
+EXERCISE = "the SGD, momentum, RMSProp and Adam updates, in NumPy"
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
