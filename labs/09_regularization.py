@@ -1,3 +1,4 @@
+# %%
 """Lab 09: Regularization.
 
 Objectives:
@@ -18,19 +19,111 @@ Objectives:
 Runtime: about 13 s with --quick, 40 s in full (2-core CPU).
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
 
+# isort: split
+
+import keras
 import numpy as np
 
 from mlkeras import datasets, labs, plotting
+from mlkeras.callbacks import EarlyStopping
+
+LAB = "09_regularization"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
 
 N_FEATURES = 40
+
 TRUE_WEIGHTS = {0: 2.0, 1: 2.0, 2: -3.0, 3: 1.5, 4: -1.0}  # the rest are 0
+
 ZERO_TOLERANCE = 1e-2
+
 LAMBDA = 0.1
+
 PASSES_PER_EPOCH = 10
 
 
+# %% [markdown]
+# ## Settings
+#
+# `--quick` (or `QUICK` in a notebook) trains for fewer epochs and
+# compares fewer dropout rates.
+
+
+# %%
+def choose_sizes(run):
+    """Seeds the random numbers and picks the training lengths."""
+    args = run.args
+    keras.utils.set_random_seed(args.seed)
+    linear_epochs = 40 if args.quick else 150
+    passes = 100 if args.quick else 200
+    rates = (0.0, 0.5) if args.quick else (0.0, 0.2, 0.5)
+    patience = 10
+    run.keep(linear_epochs=linear_epochs, passes=passes, patience=patience)
+    run.keep(rates=rates)
+
+
+# %% [markdown]
+# ## 1. The regularized objective
+#
+# Regularisation adds a penalty on the weights to the loss:
+# `loss(data | model) + lambda * penalty(w)`. L1 sums `|w|`, L2 sums `w^2`,
+# the elastic net both; the numbers match `keras.regularizers`.
+
+
+# %%
+def penalties():
+    """Name -> Keras regularizer, with the same total strength `LAMBDA`."""
+    return {
+        "none": None,
+        "L2": keras.regularizers.L2(LAMBDA),
+        "elastic net": keras.regularizers.L1L2(l1=LAMBDA / 2, l2=LAMBDA / 2),
+        "L1": keras.regularizers.L1(LAMBDA),
+    }
+
+
+def regularized_objective(run):
+    """Computes the L1, L2 and elastic-net penalties by hand and with Keras."""
+    print(
+        "1. The regularized objective: loss(data | model) + lambda * "
+        "complexity(model); the penalties by hand and in Keras"
+    )
+    w = np.array([0.5, -2.0, 0.0, 1e-3], dtype="float32")
+    by_hand = {
+        "L1": LAMBDA * np.abs(w).sum(),
+        "L2": LAMBDA * np.square(w).sum(),
+        "elastic net": LAMBDA / 2 * (np.abs(w).sum() + np.square(w).sum()),
+    }
+    by_keras = {
+        name: float(keras.ops.convert_to_numpy(reg(w)))
+        for name, reg in penalties().items()
+        if reg is not None
+    }
+    labs.print_table(
+        f"lambda = {LAMBDA}, w = {w.tolist()}",
+        ("penalty", "formula", "by hand", "Keras"),
+        [
+            (name, formula, float(by_hand[name]), by_keras[name])
+            for name, formula in (
+                ("L1", "lambda * sum|w|"),
+                ("L2", "lambda * sum w^2"),
+                ("elastic net", "lambda/2 * (sum|w| + sum w^2)"),
+            )
+        ],
+    )
+    run.keep(by_hand=by_hand, by_keras=by_keras)
+
+
+# %% [markdown]
+# ## 2. Sparsity: L1 zeroes weights, L2 shrinks them
+#
+# Only a few of the features matter. L1's constant pull drives the
+# irrelevant weights to exactly zero; L2's pull shrinks with the weight, so
+# it makes them small but not zero.
+
+
+# %%
 def make_sparse_regression(n_samples, seed):
     """Standardised features, of which only the first five matter.
 
@@ -48,18 +141,6 @@ def make_sparse_regression(n_samples, seed):
     return x.astype("float32"), y.astype("float32")[:, None]
 
 
-def penalties():
-    """Name -> Keras regularizer, with the same total strength `LAMBDA`."""
-    import keras
-
-    return {
-        "none": None,
-        "L2": keras.regularizers.L2(LAMBDA),
-        "elastic net": keras.regularizers.L1L2(l1=LAMBDA / 2, l2=LAMBDA / 2),
-        "L1": keras.regularizers.L1(LAMBDA),
-    }
-
-
 def fit_linear(x, y, regularizers, epochs, seed):
     """One linear model per penalty, all trained side by side.
 
@@ -71,8 +152,6 @@ def fit_linear(x, y, regularizers, epochs, seed):
     Returns:
         Name -> the head's kernel as a 1-D array.
     """
-    import keras
-
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((x.shape[1],))
     # Every weight starts at zero: a penalty that can hold a weight at zero
@@ -111,23 +190,67 @@ def fit_linear(x, y, regularizers, epochs, seed):
     }
 
 
-def branch(inputs, rate, prefix, width=128):
-    """Two wide ReLU layers, each followed by dropout when `rate` > 0."""
-    import keras
+def sparsity(run):
+    """Fits a linear model with each penalty and counts the zeroed weights."""
+    args, linear_epochs = run.args, run.linear_epochs
+    print(
+        f"\n2. Sparsity: {N_FEATURES} features, {len(TRUE_WEIGHTS)} matter; "
+        f"a linear model per penalty, SGD, {linear_epochs} epochs"
+    )
+    x, y = make_sparse_regression(400, args.seed)
+    weights = fit_linear(x, y, penalties(), linear_epochs, args.seed)
+    irrelevant = np.array([i not in TRUE_WEIGHTS for i in range(N_FEATURES)])
+    sparsity = {}
+    for name, wk in weights.items():
+        sparsity[name] = {
+            "zero_weights": int(np.sum(np.abs(wk) < ZERO_TOLERANCE)),
+            "zero_weights_tol_1e-3": int(np.sum(np.abs(wk) < 1e-3)),
+            "relevant_kept": int(
+                np.sum(np.abs(wk[~irrelevant]) >= ZERO_TOLERANCE)
+            ),
+            "irrelevant_zeroed": int(
+                np.sum(np.abs(wk[irrelevant]) < ZERO_TOLERANCE)
+            ),
+            "irrelevant_mean_abs": float(np.mean(np.abs(wk[irrelevant]))),
+            "weight_l2_norm": float(np.linalg.norm(wk)),
+            "weights": wk,
+            "twin_weights": [float(wk[0]), float(wk[1])],
+        }
+    labs.print_table(
+        f"Weights with |w| < {ZERO_TOLERANCE}, of {N_FEATURES}",
+        (
+            "penalty",
+            "zero weights",
+            "|w| < 1e-3",
+            "mean |w|, irrelevant",
+            "||w||",
+            "twins w0, w1 (true 2, 2)",
+        ),
+        [
+            (
+                name,
+                s["zero_weights"],
+                s["zero_weights_tol_1e-3"],
+                s["irrelevant_mean_abs"],
+                s["weight_l2_norm"],
+                f"{s['twin_weights'][0]:.2f}, {s['twin_weights'][1]:.2f}",
+            )
+            for name, s in sparsity.items()
+        ],
+    )
+    run.keep(sparsity=sparsity, weights=weights)
 
-    h = inputs
-    for i in (1, 2):
-        h = keras.layers.Dense(
-            width, activation="relu", name=f"{prefix}_hidden_{i}"
-        )(h)
-        if rate:
-            h = keras.layers.Dropout(rate, name=f"{prefix}_dropout_{i}")(h)
-    return keras.layers.Dense(1, name=prefix)(h)
+
+# %% [markdown]
+# ## 3. Dropout
+#
+# A wide network memorises 100 noisy points: training loss falls while
+# validation loss rises. Dropout switches off random units at every step,
+# so no unit can rely on another, and the gap narrows.
 
 
+# %%
 def _compile(model, outputs, steps):
-    import keras
-
     model.compile(
         keras.optimizers.Adam(1e-2),
         {
@@ -143,6 +266,18 @@ def _compile(model, outputs, steps):
     )
 
 
+def branch(inputs, rate, prefix, width=128):
+    """Two wide ReLU layers, each followed by dropout when `rate` > 0."""
+    h = inputs
+    for i in (1, 2):
+        h = keras.layers.Dense(
+            width, activation="relu", name=f"{prefix}_hidden_{i}"
+        )(h)
+        if rate:
+            h = keras.layers.Dropout(rate, name=f"{prefix}_dropout_{i}")(h)
+    return keras.layers.Dense(1, name=prefix)(h)
+
+
 def dropout_comparison(train, val, rates, passes, seed):
     """Trains one network per dropout rate on the same batches, side by side.
 
@@ -150,8 +285,6 @@ def dropout_comparison(train, val, rates, passes, seed):
     so each trains as if alone. Both sets are scored afterwards in inference
     mode (dropout off).
     """
-    import keras
-
     keras.utils.set_random_seed(seed)
     names = {rate: f"dropout_{rate:g}".replace(".", "") for rate in rates}
     inputs = keras.Input((2,))
@@ -198,12 +331,54 @@ def dropout_comparison(train, val, rates, passes, seed):
     return results
 
 
+def dropout(run):
+    """Trains a wide network on few noisy points with and without dropout."""
+    args, passes, rates = run.args, run.passes, run.rates
+    print(
+        f"\n3. Dropout: wide ReLU networks on 100 noisy moons, {passes} "
+        "passes of Adam, one network per dropout rate on the same batches"
+    )
+    train = datasets.make_moons(100, noise=0.3, seed=args.seed)
+    val = datasets.make_moons(1000, noise=0.3, seed=args.seed + 1000)
+    nets = dropout_comparison(train, val, rates, passes, args.seed)
+    labs.print_table(
+        "Scored after training, dropout off",
+        (
+            "model",
+            "train acc",
+            "val acc",
+            "acc gap",
+            "train loss",
+            "val loss",
+            "loss gap",
+        ),
+        [
+            (
+                name,
+                r["train_accuracy"],
+                r["val_accuracy"],
+                r["accuracy_gap"],
+                r["train_loss"],
+                r["val_loss"],
+                r["loss_gap"],
+            )
+            for name, r in nets.items()
+        ],
+    )
+    run.keep(nets=nets, train=train, val=val)
+
+
+# %% [markdown]
+# ## 4. Early stopping
+#
+# `mlkeras.callbacks.EarlyStopping` watches the validation loss, stops
+# after `patience` epochs without improvement and restores the best
+# weights.
+
+
+# %%
 def early_stopping_run(train, val, max_epochs, patience, seed):
     """The over-fitting network alone, stopped by `EarlyStopping`."""
-    import keras
-
-    from mlkeras.callbacks import EarlyStopping
-
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((2,))
     model = keras.Model(inputs, branch(inputs, 0.0, "net"))
@@ -248,123 +423,10 @@ def early_stopping_run(train, val, max_epochs, patience, seed):
     }
 
 
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    linear_epochs = 40 if args.quick else 150
-    passes = 100 if args.quick else 200
-    rates = (0.0, 0.5) if args.quick else (0.0, 0.2, 0.5)
-    patience = 10
-
-    print(
-        "1. The regularized objective: loss(data | model) + lambda * "
-        "complexity(model); the penalties by hand and in Keras"
-    )
-    w = np.array([0.5, -2.0, 0.0, 1e-3], dtype="float32")
-    by_hand = {
-        "L1": LAMBDA * np.abs(w).sum(),
-        "L2": LAMBDA * np.square(w).sum(),
-        "elastic net": LAMBDA / 2 * (np.abs(w).sum() + np.square(w).sum()),
-    }
-    by_keras = {
-        name: float(keras.ops.convert_to_numpy(reg(w)))
-        for name, reg in penalties().items()
-        if reg is not None
-    }
-    labs.print_table(
-        f"lambda = {LAMBDA}, w = {w.tolist()}",
-        ("penalty", "formula", "by hand", "Keras"),
-        [
-            (name, formula, float(by_hand[name]), by_keras[name])
-            for name, formula in (
-                ("L1", "lambda * sum|w|"),
-                ("L2", "lambda * sum w^2"),
-                ("elastic net", "lambda/2 * (sum|w| + sum w^2)"),
-            )
-        ],
-    )
-
-    print(
-        f"\n2. Sparsity: {N_FEATURES} features, {len(TRUE_WEIGHTS)} matter; "
-        f"a linear model per penalty, SGD, {linear_epochs} epochs"
-    )
-    x, y = make_sparse_regression(400, args.seed)
-    weights = fit_linear(x, y, penalties(), linear_epochs, args.seed)
-    irrelevant = np.array([i not in TRUE_WEIGHTS for i in range(N_FEATURES)])
-    sparsity = {}
-    for name, wk in weights.items():
-        sparsity[name] = {
-            "zero_weights": int(np.sum(np.abs(wk) < ZERO_TOLERANCE)),
-            "zero_weights_tol_1e-3": int(np.sum(np.abs(wk) < 1e-3)),
-            "relevant_kept": int(
-                np.sum(np.abs(wk[~irrelevant]) >= ZERO_TOLERANCE)
-            ),
-            "irrelevant_zeroed": int(
-                np.sum(np.abs(wk[irrelevant]) < ZERO_TOLERANCE)
-            ),
-            "irrelevant_mean_abs": float(np.mean(np.abs(wk[irrelevant]))),
-            "weight_l2_norm": float(np.linalg.norm(wk)),
-            "weights": wk,
-            "twin_weights": [float(wk[0]), float(wk[1])],
-        }
-    labs.print_table(
-        f"Weights with |w| < {ZERO_TOLERANCE}, of {N_FEATURES}",
-        (
-            "penalty",
-            "zero weights",
-            "|w| < 1e-3",
-            "mean |w|, irrelevant",
-            "||w||",
-            "twins w0, w1 (true 2, 2)",
-        ),
-        [
-            (
-                name,
-                s["zero_weights"],
-                s["zero_weights_tol_1e-3"],
-                s["irrelevant_mean_abs"],
-                s["weight_l2_norm"],
-                f"{s['twin_weights'][0]:.2f}, {s['twin_weights'][1]:.2f}",
-            )
-            for name, s in sparsity.items()
-        ],
-    )
-
-    print(
-        f"\n3. Dropout: wide ReLU networks on 100 noisy moons, {passes} "
-        "passes of Adam, one network per dropout rate on the same batches"
-    )
-    train = datasets.make_moons(100, noise=0.3, seed=args.seed)
-    val = datasets.make_moons(1000, noise=0.3, seed=args.seed + 1000)
-    nets = dropout_comparison(train, val, rates, passes, args.seed)
-    labs.print_table(
-        "Scored after training, dropout off",
-        (
-            "model",
-            "train acc",
-            "val acc",
-            "acc gap",
-            "train loss",
-            "val loss",
-            "loss gap",
-        ),
-        [
-            (
-                name,
-                r["train_accuracy"],
-                r["val_accuracy"],
-                r["accuracy_gap"],
-                r["train_loss"],
-                r["val_loss"],
-                r["loss_gap"],
-            )
-            for name, r in nets.items()
-        ],
-    )
-
+def early_stopping(run):
+    """Stops training when the validation loss stops improving."""
+    args, passes, patience = run.args, run.passes, run.patience
+    train, val = run.train, run.val
     print("\n4. Early stopping on the over-fitting network (no dropout)")
     _, early = early_stopping_run(train, val, passes * 2, patience, args.seed)
     print(f"   stop_reason: {early['stop_reason']}")
@@ -390,7 +452,19 @@ def main(argv=None):
             )
         ],
     )
+    run.keep(early=early)
 
+
+# %% [markdown]
+# Weights sorted by size, the loss curves with and without dropout, and
+# where early stopping stopped.
+
+
+# %%
+def plot_regularization(run):
+    """Draws the weights, the dropout curves and the early stop."""
+    early, nets, out, sparsity = run.early, run.nets, run.out, run.sparsity
+    weights = run.weights
     fig, axes = plotting.new_figure(1, 3, width=5.0, height=4.0)
     rank = np.arange(1, N_FEATURES + 1)
     for name, wk in weights.items():
@@ -438,8 +512,20 @@ def main(argv=None):
     axes[2].set_xlabel("epoch")
     axes[2].set_title("mlkeras.callbacks.EarlyStopping")
     axes[2].legend(fontsize="small")
-    plotting.save_figure(fig, out, "regularization")
+    labs.save_figure(fig, out, "regularization")
 
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def collect_results(run):
+    """Collects the measurements into the results dict."""
+    by_hand, by_keras, early = run.by_hand, run.by_keras, run.early
+    nets, sparsity = run.nets, run.sparsity
     results = {
         "lambda": LAMBDA,
         "zero_tolerance": ZERO_TOLERANCE,
@@ -449,6 +535,17 @@ def main(argv=None):
         "dropout": nets,
         "early_stopping": early,
     }
+    run.keep(results=results)
+
+
+# %% [markdown]
+# What the numbers show, in words.
+
+
+# %%
+def conclude(run):
+    """Says what the measurements show."""
+    early, nets, sparsity = run.early, run.nets, run.sparsity
     s, d = sparsity, nets
     dropped = d["dropout 0.5"]
     print(
@@ -498,10 +595,41 @@ def main(argv=None):
         "price of a held-out set and a patience to choose: too small a "
         "patience stops at the first noisy bump."
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/09_regularization/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    choose_sizes(run)
+    regularized_objective(run)
+    sparsity(run)
+    dropout(run)
+    early_stopping(run)
+    plot_regularization(run)
+    collect_results(run)
+    conclude(run)
+    return labs.finish_run(run, 9, EXERCISE)
+
+
+# %% [markdown]
+# ## Exercise
+#
+# Write the L1, L2 and elastic-net penalties and the early-stopping rule
+# in NumPy; the grader compares them with `keras.regularizers` and
+# `keras.callbacks.EarlyStopping`.
+#
+# - Get the starter: `mlkeras exercise 09 -o lab09.py`
+# - Check your work: `mlkeras check lab09.py --lab 09`
+
+# %%
+EXERCISE = "the weight penalties and the early-stopping rule, in NumPy"
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
