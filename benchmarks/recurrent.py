@@ -1,68 +1,105 @@
-"""Train-step time of `PeepholeLSTM` against `keras.layers.LSTM`.
+"""Train-step time of `PeepholeLSTM` against `keras.layers.LSTM`, swept.
 
-The layers sit in the same small model (sequence -> recurrent layer ->
-Dense(1), mean squared error, Adam) and are trained on the same batch in
-the same process. The measurement alternates between the models (one
-timed block of steps each, several rounds) and reports the median time
-per train step and the ratio peephole / Keras. A third model runs
-`PeepholeLSTMCell` through `keras.layers.RNN`, which projects the inputs
-inside the loop at every step, for comparison with the layer's one
-projection before the loop, and a fourth the layer with its hand-written
-backward pass switched off (automatic differentiation of the loop, as the
-layer does with a mask), to show what that pass saves.
+One run times a sweep of points: batch size, sequence length and units,
+the entry point (`fit` or `train_on_batch`), `jit_compile` ("auto", True
+or False) and the backend (TensorFlow and JAX, each in a child process of
+its own, since Keras fixes its backend at import). At every point the
+layers sit in the same small model (sequence of 32 features -> recurrent
+layer -> Dense(1), mean squared error, Adam), built from the same seed and
+trained on the same data in the same process:
 
-Each side is measured with `jit_compile=False` (Keras's default on a CPU
-with TensorFlow) and `jit_compile=True` (XLA). The headline ratio compares
-the peephole layer at its faster setting with Keras's LSTM at *its* faster
-setting, so neither side is handicapped.
+- `keras.layers.LSTM` (the reference),
+- `PeepholeLSTM` with its default `use_fused_backprop="auto"`,
+- `PeepholeLSTM(use_fused_backprop=False)`, automatic differentiation of
+  the loop, which shows what the hand-written backward pass saves and
+  whether "auto" picks the faster path (leave it out with
+  `--no-autodiff`).
 
-    python benchmarks/recurrent.py                 # the issue's CPU setting
-    python benchmarks/recurrent.py --rounds 3      # quicker, noisier
-    python benchmarks/recurrent.py --threads 1     # the work, one thread
-    KERAS_BACKEND=jax python benchmarks/recurrent.py --batch 128 \\
-        --steps 256 --features 256 --units 512 --jit on \\
-        --kinds keras_lstm,keras_lstm_no_cudnn,peephole_lstm,\\
-peephole_cell_in_rnn                               # the GPU setting
+The arms alternate in rounds (one timed block of steps each, their order
+rotating) and each point reports the median over rounds of the paired
+ratio (the arm's block time over the adjacent Keras block), of the wall
+time and of the CPU time of the process (all threads; less disturbed by
+other programs on a shared machine). A `fit` block is one one-epoch `fit`
+over 4 to 32 batches; a `train_on_batch` block calls it on one batch
+repeatedly. The last lines give the median ratio per backend and
+over all points.
 
-`keras_lstm` lets Keras choose cuDNN where it can (a GPU); the
-`keras_lstm_no_cudnn` arm forbids it, which on a CPU changes nothing.
+    python benchmarks/recurrent.py                  # the default sweep
+    python benchmarks/recurrent.py --rounds 3       # quicker, noisier
+    python benchmarks/recurrent.py --threads 1      # the work, one thread
+    python benchmarks/recurrent.py --backends jax \\
+        --points "64,100,128,fit,auto;16,400,64,train_on_batch,True"
 
-The Keras backend is whatever `KERAS_BACKEND` says (TensorFlow by default).
+A point is `batch,steps,units,entry,jit_compile`. On a CPU, Keras resolves
+`jit_compile="auto"` to False on TensorFlow and to True on JAX.
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+FEATURES = 32
+ARMS = ("keras_lstm", "peephole_lstm", "peephole_lstm_autodiff")
 
-from mlkeras.layers import PeepholeLSTM, PeepholeLSTMCell  # noqa: E402
+# The default sweep: (backend, batch, steps, units, entry, jit_compile).
+DEFAULT_POINTS = {
+    "tensorflow": [
+        (64, 100, 128, "fit", "auto"),
+        (64, 100, 128, "train_on_batch", "auto"),
+        (16, 20, 64, "train_on_batch", "auto"),
+        (256, 20, 128, "fit", "auto"),
+        (16, 400, 64, "fit", "auto"),
+        (16, 20, 512, "train_on_batch", "auto"),
+        (256, 100, 64, "train_on_batch", "auto"),
+        (64, 100, 128, "train_on_batch", True),
+        (16, 20, 64, "fit", True),
+    ],
+    "jax": [
+        (64, 100, 128, "fit", "auto"),
+        (64, 100, 128, "train_on_batch", "auto"),
+        (16, 20, 64, "train_on_batch", "auto"),
+        (16, 400, 64, "fit", "auto"),
+        (256, 20, 128, "train_on_batch", "auto"),
+        (16, 20, 64, "train_on_batch", False),
+    ],
+}
 
 
-def build_model(kind, args, jit_compile):
-    """Returns a compiled model whose recurrent layer is `kind`."""
+def parse_points(text):
+    """`batch,steps,units,entry,jit;...` -> a list of point tuples."""
+    points = []
+    for item in text.split(";"):
+        batch, steps, units, entry, jit = item.split(",")
+        if entry not in ("fit", "train_on_batch"):
+            raise ValueError(f"entry must be fit or train_on_batch: {item}")
+        jit = {"auto": "auto", "True": True, "False": False}[jit]
+        points.append((int(batch), int(steps), int(units), entry, jit))
+    return points
+
+
+def format_points(points):
+    return ";".join(",".join(str(v) for v in point) for point in points)
+
+
+def build_model(keras, arm, batch, steps, units, jit_compile):
+    """A compiled model whose recurrent layer is `arm`."""
+    from mlkeras.layers import PeepholeLSTM
+
     layer = {
-        "keras_lstm": lambda: keras.layers.LSTM(args.units),
-        "keras_lstm_no_cudnn": lambda: keras.layers.LSTM(
-            args.units, use_cudnn=False
-        ),
-        "peephole_lstm": lambda: PeepholeLSTM(args.units),
+        "keras_lstm": lambda: keras.layers.LSTM(units),
+        "peephole_lstm": lambda: PeepholeLSTM(units),
         "peephole_lstm_autodiff": lambda: PeepholeLSTM(
-            args.units, use_fused_backprop=False
+            units, use_fused_backprop=False
         ),
-        # The naive way: the cell stepped by keras.layers.RNN, projecting
-        # the inputs inside the loop at every step.
-        "peephole_cell_in_rnn": lambda: keras.layers.RNN(
-            PeepholeLSTMCell(args.units)
-        ),
-    }[kind]()
-    inputs = keras.Input((args.steps, args.features), batch_size=args.batch)
-    hidden = layer(inputs)
-    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    }[arm]()
+    inputs = keras.Input((steps, FEATURES), batch_size=batch)
+    model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss="mse",
@@ -71,144 +108,226 @@ def build_model(kind, args, jit_compile):
     return model
 
 
-def time_block(model, x, y, iterations):
-    """Wall and CPU seconds per train step, over `iterations` steps.
+def time_point(keras, point, arms, rounds, block_seconds):
+    """Per arm, one (wall, CPU) seconds per train step for each round."""
+    import numpy as np
 
-    The CPU time (all threads of this process) measures the work done and
-    is less sensitive than the wall time to other programs on the machine.
-    """
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(iterations):
-        loss = model.train_on_batch(x, y)
-    float(loss)  # wait for the last step
-    return (
-        (time.perf_counter() - wall) / iterations,
-        (time.process_time() - cpu) / iterations,
+    batch, steps, units, entry, jit = point
+    rng = np.random.default_rng(0)
+    # A `fit` block is one epoch over up to 32 batches (so that `fit`'s own
+    # start-up costs little), `train_on_batch` runs on the first batch.
+    x = rng.normal(size=(32 * batch, steps, FEATURES)).astype("float32")
+    y = rng.normal(size=(32 * batch, 1)).astype("float32")
+    models = {}
+    for arm in arms:
+        keras.utils.set_random_seed(0)
+        models[arm] = build_model(keras, arm, batch, steps, units, jit)
+
+    def run(arm, repeats):
+        model = models[arm]
+        if entry == "fit":
+            n = repeats * batch
+            model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0)
+            return repeats
+        for _ in range(repeats):
+            loss = model.train_on_batch(x[:batch], y[:batch])
+        float(loss)  # waits for the last step
+        return repeats
+
+    for arm in arms:  # traces, compiles and warms up
+        run(arm, 4)
+    start = time.perf_counter()
+    run(arms[0], 4)
+    per_step = (time.perf_counter() - start) / 4
+    repeats = max(1, round(block_seconds / per_step))
+    if entry == "fit":
+        repeats = min(max(repeats, 4), 32)
+    times = {arm: [] for arm in arms}
+    for index in range(rounds):
+        shift = index % len(arms)
+        for arm in arms[shift:] + arms[:shift]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            done = run(arm, repeats)
+            times[arm].append(
+                (
+                    (time.perf_counter() - wall) / done,
+                    (time.process_time() - cpu) / done,
+                )
+            )
+    return times
+
+
+def child(args):
+    """Runs the points on this process's backend; prints JSON lines."""
+    if args.threads and args.backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    import keras
+
+    assert keras.backend.backend() == args.backend, keras.backend.backend()
+    arms = ARMS[:2] if args.no_autodiff else ARMS
+    for point in parse_points(args.points):
+        times = time_point(keras, point, arms, args.rounds, args.block)
+        print(json.dumps({"point": point, "times": times}), flush=True)
+
+
+def run_backend(backend, points, args):
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+    if backend == "jax":
+        env.setdefault("JAX_PLATFORMS", "cpu")
+        if args.threads == 1:
+            env["XLA_FLAGS"] = (
+                env.get("XLA_FLAGS", "")
+                + " --xla_cpu_multi_thread_eigen=false"
+                + " intra_op_parallelism_threads=1"
+            )
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        backend,
+        "--points",
+        format_points(points),
+        "--rounds",
+        str(args.rounds),
+        "--block",
+        str(args.block),
+        "--threads",
+        str(args.threads),
+    ]
+    if args.no_autodiff:
+        command.append("--no-autodiff")
+    result = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        sys.exit(f"the {backend} run failed:\n{result.stderr[-4000:]}")
+    return [
+        json.loads(line)
+        for line in result.stdout.splitlines()
+        if line.startswith("{")
+    ]
+
+
+def median_step(times, arm):
+    return statistics.median(t[0] for t in times[arm])
+
+
+def paired(times, arm, column):
+    return statistics.median(
+        a[column] / b[column] for a, b in zip(times[arm], times["keras_lstm"])
     )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument(
+        "--backends",
+        default="tensorflow,jax",
+        help="comma-separated backends, each run in a child process",
+    )
+    parser.add_argument(
+        "--points",
+        default=None,
+        help="`batch,steps,units,entry,jit_compile;...` for every backend "
+        "instead of the default sweep",
+    )
     parser.add_argument(
         "--rounds",
         type=int,
-        default=7,
-        help="interleaved rounds; the median is reported",
+        default=5,
+        help="interleaved rounds per point; medians are reported",
     )
     parser.add_argument(
-        "--iterations", type=int, default=10, help="train steps per timed block"
+        "--block",
+        type=float,
+        default=0.4,
+        help="about this many seconds per arm and round",
     )
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--jit", choices=("both", "on", "off"), default="both")
     parser.add_argument(
         "--threads",
         type=int,
         default=0,
-        help="TensorFlow only: run every operation on this many threads "
-        "(intra- and inter-op); 1 measures the work done, without two "
-        "cores waiting on each other; 0 keeps TensorFlow's default",
+        help="run every operation on this many threads (TensorFlow: intra- "
+        "and inter-op; JAX: only 1 is supported, through XLA_FLAGS); "
+        "0 keeps the backend's default",
     )
     parser.add_argument(
-        "--kinds",
-        default="keras_lstm,peephole_lstm,peephole_lstm_autodiff,"
-        "peephole_cell_in_rnn",
-        help="comma-separated models to time; "
-        "keras_lstm and peephole_lstm are needed for the ratios",
+        "--no-autodiff",
+        action="store_true",
+        help="leave out the arm without the hand-written backward pass",
     )
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads < 0:
         parser.error(f"--threads must be 0 or more, got {args.threads}")
-    if args.threads:
-        if keras.backend.backend() != "tensorflow":
-            parser.error(
-                "--threads applies to the TensorFlow backend only; "
-                f"the backend is {keras.backend.backend()!r}"
-            )
-        import tensorflow as tf
+    if args.child:
+        args.backend = args.child
+        return child(args)
 
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(args.batch, args.steps, args.features))
-    x = x.astype("float32")
-    y = rng.normal(size=(args.batch, 1)).astype("float32")
-
-    jit_settings = {"both": (False, True), "on": (True,), "off": (False,)}[
-        args.jit
-    ]
-    models = {}
-    kinds = args.kinds.split(",")
-    for kind in kinds:
-        for jit in jit_settings:
-            keras.utils.set_random_seed(0)
-            model = build_model(kind, args, jit)
-            for _ in range(args.warmup):
-                model.train_on_batch(x, y)
-            models[(kind, jit)] = model
-
-    times = {key: [] for key in models}
-    for _ in range(args.rounds):
-        for key, model in models.items():
-            times[key].append(time_block(model, x, y, args.iterations))
-    medians = {
-        key: tuple(statistics.median(t[i] for t in value) for i in (0, 1))
-        for key, value in times.items()
-    }
-
-    print(
-        f"backend={keras.backend.backend()} batch={args.batch} "
-        f"steps={args.steps} features={args.features} units={args.units} "
-        f"float32, {args.rounds} rounds x {args.iterations} steps, "
-        f"{os.cpu_count()} CPUs"
-        + (f", {args.threads} TensorFlow threads" if args.threads else "")
-    )
-    print(
-        "| layer | jit_compile | wall ms per train step "
-        "| CPU ms per train step |"
-    )
-    print("| --- | --- | --- | --- |")
-    for (kind, jit), (wall, cpu) in medians.items():
-        print(f"| {kind} | {jit} | {1000 * wall:.1f} | {1000 * cpu:.1f} |")
-    for index, label in ((0, "wall"), (1, "CPU")):
-
-        def best(kind):
-            return min(v[index] for (k, _), v in medians.items() if k == kind)
-
-        for jit in jit_settings:
-            ratio = (
-                medians[("peephole_lstm", jit)][index]
-                / medians[("keras_lstm", jit)][index]
-            )
-            print(
-                f"{label} ratio peephole / keras, both "
-                f"jit_compile={jit}: {ratio:.2f}"
-            )
-        print(
-            f"{label} ratio peephole / keras, each at its faster "
-            f"setting: {best('peephole_lstm') / best('keras_lstm'):.2f}"
+    started = time.perf_counter()
+    rows = []
+    for backend in args.backends.split(","):
+        if backend not in DEFAULT_POINTS:
+            parser.error(f"unknown backend {backend!r}")
+        points = (
+            parse_points(args.points)
+            if args.points
+            else DEFAULT_POINTS[backend]
         )
-        for kind, name in (
-            ("peephole_cell_in_rnn", "cell in keras.layers.RNN"),
-            ("keras_lstm_no_cudnn", "keras without cuDNN"),
-        ):
-            if kind in kinds:
-                print(
-                    f"{label} ratio {name} / keras, each at its faster "
-                    f"setting: {best(kind) / best('keras_lstm'):.2f}"
-                )
-        if "peephole_lstm_autodiff" in kinds:
-            ratio = best("peephole_lstm") / best("peephole_lstm_autodiff")
-            print(
-                f"{label} ratio peephole / peephole without the "
-                f"hand-written backward pass, each at its faster setting: "
-                f"{ratio:.2f}"
-            )
-    return medians
+        for result in run_backend(backend, points, args):
+            rows.append((backend, result))
+
+    print(
+        f"{len(rows)} points, {args.rounds} rounds, about {args.block} s per "
+        f"arm and round, {FEATURES} input features, float32, "
+        f"{os.cpu_count()} CPUs"
+        + (f", {args.threads} threads" if args.threads else "")
+    )
+    print()
+    autodiff = not args.no_autodiff
+    print(
+        "| backend | batch | steps | units | entry | jit_compile "
+        "| LSTM ms/step | Peephole ms/step | ratio, wall | ratio, CPU "
+        + ("| autodiff / LSTM, wall |" if autodiff else "|")
+    )
+    print("| --- " * (11 if autodiff else 10) + "|")
+    ratios = {}
+    for backend, result in rows:
+        batch, steps, units, entry, jit = result["point"]
+        times = result["times"]
+        ratio = paired(times, "peephole_lstm", 0)
+        ratios.setdefault(backend, []).append(ratio)
+        cells = [
+            backend,
+            batch,
+            steps,
+            units,
+            entry,
+            jit,
+            f"{1000 * median_step(times, 'keras_lstm'):.1f}",
+            f"{1000 * median_step(times, 'peephole_lstm'):.1f}",
+            f"{ratio:.2f}",
+            f"{paired(times, 'peephole_lstm', 1):.2f}",
+        ]
+        if autodiff:
+            cells.append(f"{paired(times, 'peephole_lstm_autodiff', 0):.2f}")
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+    print()
+    every = [r for values in ratios.values() for r in values]
+    for backend, values in ratios.items():
+        print(
+            f"median ratio, {backend}: {statistics.median(values):.2f} "
+            f"({sum(r <= 1.1 for r in values)} of {len(values)} <= 1.1)"
+        )
+    print(
+        f"median ratio, all: {statistics.median(every):.2f} "
+        f"({sum(r <= 1.1 for r in every)} of {len(every)} <= 1.1); "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    return rows
 
 
 if __name__ == "__main__":

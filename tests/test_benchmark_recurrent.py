@@ -1,4 +1,4 @@
-"""benchmarks/recurrent.py's `--threads` option, run as a script."""
+"""benchmarks/recurrent.py run as a script on a tiny sweep."""
 
 import os
 import re
@@ -8,31 +8,19 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO_ROOT, "benchmarks", "recurrent.py")
 TINY = [
-    "--batch",
-    "2",
-    "--steps",
-    "3",
-    "--features",
-    "2",
-    "--units",
-    "2",
+    "--backends",
+    "tensorflow",
+    "--points",
+    "2,3,2,train_on_batch,False;2,3,2,fit,auto",
     "--rounds",
     "1",
-    "--iterations",
-    "1",
-    "--warmup",
-    "1",
-    "--jit",
-    "off",
-    "--kinds",
-    "keras_lstm,peephole_lstm",
+    "--block",
+    "0.01",
 ]
 
 
 def run_script(*args):
-    # TensorFlow fixes its thread counts when its runtime starts, so the
-    # option is only meaningful in a fresh process.
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run(
         [sys.executable, SCRIPT, *args],
         cwd=REPO_ROOT,
@@ -49,20 +37,26 @@ def test_negative_thread_count_is_refused_naming_the_value():
     assert "--threads must be 0 or more, got -2" in result.stderr
 
 
-def test_one_thread_run_uses_one_thread_and_reports_ratios():
+def test_tiny_sweep_reports_a_ratio_per_point_and_the_median():
     result = run_script("--threads", "1", *TINY)
     assert result.returncode == 0, result.stderr
-    assert "1 TensorFlow threads" in result.stdout
-    ratio = re.search(
-        r"CPU ratio peephole / keras, both jit_compile=False: "
-        r"([0-9.]+)",
-        result.stdout,
-    )
-    assert ratio and float(ratio.group(1)) > 0
-    # With one thread the process cannot use more CPU time than wall time.
+    assert "2 points" in result.stdout and "1 threads" in result.stdout
     rows = re.findall(
-        r"\| (\w+) \| False \| ([0-9.]+) \| ([0-9.]+) \|", result.stdout
+        r"^\| tensorflow \| 2 \| 3 \| 2 \| (\w+) \| (\w+) \| ([0-9.]+) \| "
+        r"([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \|$",
+        result.stdout,
+        flags=re.MULTILINE,
     )
-    assert {name for name, _, _ in rows} == {"keras_lstm", "peephole_lstm"}
-    for _, wall, cpu in rows:
-        assert float(cpu) <= float(wall) * 1.2 + 0.2
+    assert [(entry, jit) for entry, jit, *_ in rows] == [
+        ("train_on_batch", "False"),
+        ("fit", "auto"),
+    ]
+    for row in rows:
+        assert all(float(value) > 0 for value in row[2:])
+    ratios = sorted(float(row[4]) for row in rows)
+    median = re.search(r"median ratio, all: ([0-9.]+) \(", result.stdout)
+    assert median
+    assert (
+        float(median.group(1)) == sum(ratios) / 2
+        or abs(float(median.group(1)) - sum(ratios) / 2) < 0.006
+    )
