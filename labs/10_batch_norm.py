@@ -1,3 +1,4 @@
+# %%
 """Lab 10: Batch normalization.
 
 Objectives:
@@ -16,13 +17,49 @@ Objectives:
 Runtime: about 12 s with --quick, 20 s in full (2-core CPU).
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
 
+# isort: split
+
+import keras
 import numpy as np
 
 from mlkeras import datasets, labs, plotting
 
+LAB = "10_batch_norm"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
 
+
+# %% [markdown]
+# ## Settings
+#
+# `--quick` (or `QUICK` in a notebook) trains for fewer epochs.
+
+
+# %%
+def choose_sizes(run):
+    """Seeds the random numbers and picks the network and training length."""
+    args = run.args
+    keras.utils.set_random_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    epochs = 7 if args.quick else 20
+    depth, width, lr, target = 8, 64, 0.05, 0.5
+    run.keep(depth=depth, epochs=epochs, lr=lr, rng=rng, target=target)
+    run.keep(width=width)
+
+
+# %% [markdown]
+# ## 1. Batch normalization in NumPy against Keras
+#
+# In training, batch normalization subtracts the batch mean, divides by
+# the batch standard deviation, then scales by gamma and shifts by beta. It
+# also keeps moving averages of mean and variance, which it uses at
+# inference instead of the batch's. The NumPy layer matches Keras's in both
+# modes.
+
+
+# %%
 class NumpyBatchNorm:
     """Batch normalization over every axis but the last (the features).
 
@@ -53,9 +90,9 @@ class NumpyBatchNorm:
 
 
 def compare_with_keras(rng, shape, n_batches, momentum):
-    """Feeds the same batches to both layers; returns the largest differences."""
-    import keras
-
+    """Feeds the same batches to both layers; returns
+    the largest differences.
+    """
     features = shape[-1]
     ours = NumpyBatchNorm(features, momentum=momentum)
     theirs = keras.layers.BatchNormalization(momentum=momentum)
@@ -111,6 +148,51 @@ def compare_with_keras(rng, shape, n_batches, momentum):
     }
 
 
+def batch_norm_by_hand(run):
+    """Runs the NumPy layer next to `keras.layers.BatchNormalization`."""
+    rng = run.rng
+    print(
+        "1. Batch normalization in NumPy against "
+        "keras.layers.BatchNormalization"
+    )
+    dense = compare_with_keras(rng, (32, 5), 60, momentum=0.9)
+    conv = compare_with_keras(rng, (8, 6, 6, 3), 60, momentum=0.9)
+    labs.print_table(
+        "Max |NumPy - Keras| (60 training batches, then one inference batch)",
+        (
+            "input",
+            "training output",
+            "moving mean/variance",
+            "inference output",
+            "|moving mean - true mean|",
+        ),
+        [
+            (
+                name,
+                r["train_max_abs_diff"],
+                r["moving_stats_max_abs_diff"],
+                r["inference_max_abs_diff"],
+                r["moving_mean_error_vs_true_mean"],
+            )
+            for name, r in [
+                ("dense (32, 5)", dense),
+                ("conv (8, 6, 6, 3)", conv),
+            ]
+        ],
+    )
+    run.keep(conv=conv, dense=dense)
+
+
+# %% [markdown]
+# ## 2. A batch of one, and gamma and beta that undo it
+#
+# A batch of one has no spread: training mode maps every feature to beta.
+# And with gamma equal to the batch's standard deviation and beta to its
+# mean, the layer gives back its input: normalization costs the network
+# nothing it cannot undo.
+
+
+# %%
 def single_example_and_undo(rng):
     """A batch of one in training mode, and gamma/beta set to undo the layer."""
     features = 4
@@ -140,31 +222,45 @@ def single_example_and_undo(rng):
     }
 
 
-def deep_network(batch_norm, depth, width):
-    """`depth` hidden tanh layers; with batch norm between Dense and tanh."""
-    import keras
+def batch_of_one_and_undo(run):
+    """Normalizes a batch of one and undoes the normalization with gamma and
+    beta.
+    """
+    rng = run.rng
+    print("2. Batch of one, and gamma/beta that undo the normalization")
+    special = single_example_and_undo(rng)
+    print(
+        f"   batch of one in training mode: max |output - beta| = "
+        f"{special['batch_of_one_max_abs_diff_from_beta']:.2g}"
+    )
+    print(
+        f"   gamma = sqrt(var + eps), beta = mean: max |output - input| = "
+        f"{special['undo_max_abs_diff_from_input']:.2g}"
+    )
+    print(
+        f"   with gamma = 1, beta = 0 the batch comes out with means within "
+        f"{special['normalized_mean_max_abs']:.1g} of 0 and standard "
+        f"deviations within {special['normalized_std_max_dev_from_1']:.1g} "
+        "of 1"
+    )
+    run.keep(special=special)
 
-    layers = [keras.Input((8, 8, 1)), keras.layers.Flatten()]
-    for i in range(depth):
-        # Batch norm's beta replaces the Dense bias, which it would cancel.
-        layers.append(
-            keras.layers.Dense(
-                width, use_bias=not batch_norm, name=f"dense_{i}"
-            )
-        )
-        if batch_norm:
-            layers.append(keras.layers.BatchNormalization(name=f"bn_{i}"))
-        layers.append(keras.layers.Activation("tanh", name=f"tanh_{i}"))
-    layers.append(keras.layers.Dense(10, name="logits"))
-    return keras.Sequential(layers)
+
+# %% [markdown]
+# ## 3. A deep tanh network with and without batch norm
+#
+# The same deep tanh network trains with and without batch
+# normalization. With it the loss falls faster, and the inputs of a deep
+# layer move less from one epoch to the next.
 
 
+# %%
 class ProbeInputs:
-    """Records the inputs of one deep layer, on fixed images, after each epoch."""
+    """Records the inputs of one deep layer, on fixed
+    images, after each epoch.
+    """
 
     def __init__(self, model, layer_name, probe):
-        import keras
-
         self.probe = probe
         self.model = keras.Model(
             model.inputs[0], model.get_layer(layer_name).output
@@ -178,8 +274,6 @@ class ProbeInputs:
         moving averages that lag behind; the moving averages it updates are
         put back afterwards, so probing leaves the model as it was.
         """
-        import keras
-
         saved = [
             v.numpy() if hasattr(v, "numpy") else keras.ops.convert_to_numpy(v)
             for v in self.model.non_trainable_variables
@@ -202,9 +296,24 @@ class ProbeInputs:
         return shifts
 
 
-def train(batch_norm, seed, epochs, depth, width, lr, probe_layer, probe):
-    import keras
+def deep_network(batch_norm, depth, width):
+    """`depth` hidden tanh layers; with batch norm between Dense and tanh."""
+    layers = [keras.Input((8, 8, 1)), keras.layers.Flatten()]
+    for i in range(depth):
+        # Batch norm's beta replaces the Dense bias, which it would cancel.
+        layers.append(
+            keras.layers.Dense(
+                width, use_bias=not batch_norm, name=f"dense_{i}"
+            )
+        )
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization(name=f"bn_{i}"))
+        layers.append(keras.layers.Activation("tanh", name=f"tanh_{i}"))
+    layers.append(keras.layers.Dense(10, name="logits"))
+    return keras.Sequential(layers)
 
+
+def train(batch_norm, seed, epochs, depth, width, lr, probe_layer, probe):
     (x, y), (x_test, y_test) = datasets.load_digits(seed=seed)
     keras.utils.set_random_seed(seed)
     model = deep_network(batch_norm, depth, width)
@@ -233,62 +342,10 @@ def first_epoch_below(losses, target):
     return None
 
 
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    epochs = 7 if args.quick else 20
-    depth, width, lr, target = 8, 64, 0.05, 0.5
-
-    print(
-        "1. Batch normalization in NumPy against keras.layers.BatchNormalization"
-    )
-    dense = compare_with_keras(rng, (32, 5), 60, momentum=0.9)
-    conv = compare_with_keras(rng, (8, 6, 6, 3), 60, momentum=0.9)
-    labs.print_table(
-        "Max |NumPy - Keras| (60 training batches, then one inference batch)",
-        (
-            "input",
-            "training output",
-            "moving mean/variance",
-            "inference output",
-            "|moving mean - true mean|",
-        ),
-        [
-            (
-                name,
-                r["train_max_abs_diff"],
-                r["moving_stats_max_abs_diff"],
-                r["inference_max_abs_diff"],
-                r["moving_mean_error_vs_true_mean"],
-            )
-            for name, r in [
-                ("dense (32, 5)", dense),
-                ("conv (8, 6, 6, 3)", conv),
-            ]
-        ],
-    )
-
-    print("2. Batch of one, and gamma/beta that undo the normalization")
-    special = single_example_and_undo(rng)
-    print(
-        f"   batch of one in training mode: max |output - beta| = "
-        f"{special['batch_of_one_max_abs_diff_from_beta']:.2g}"
-    )
-    print(
-        f"   gamma = sqrt(var + eps), beta = mean: max |output - input| = "
-        f"{special['undo_max_abs_diff_from_input']:.2g}"
-    )
-    print(
-        f"   with gamma = 1, beta = 0 the batch comes out with means within "
-        f"{special['normalized_mean_max_abs']:.1g} of 0 and standard "
-        f"deviations within {special['normalized_std_max_dev_from_1']:.1g} "
-        "of 1"
-    )
-
+def deep_tanh_network(run):
+    """Trains the same deep network with and without batch normalization."""
+    args, depth, epochs, lr = run.args, run.depth, run.epochs, run.lr
+    target, width = run.target, run.width
     print(
         f"3. A {depth}-layer tanh network on the digits, SGD({lr}), "
         f"{epochs} epochs, with and without batch normalization"
@@ -333,7 +390,18 @@ def main(argv=None):
             for name, r in runs.items()
         ],
     )
+    run.keep(runs=runs)
 
+
+# %% [markdown]
+# Loss per epoch, and how far the inputs of the last hidden layer move.
+
+
+# %%
+def plot_training(run):
+    """Draws the training loss and how far a deep layer's inputs move."""
+    depth, epochs, lr, out = run.depth, run.epochs, run.lr, run.out
+    runs, target = run.runs, run.target
     fig, axes = plotting.new_figure(1, 2)
     for name, r in runs.items():
         axes[0].plot(range(1, epochs + 1), r["loss"], marker="o", label=name)
@@ -354,8 +422,18 @@ def main(argv=None):
     axes[1].set_ylabel("change of mean and std, in stds")
     axes[1].set_title(f"how far the inputs of layer {depth} move per epoch")
     axes[1].legend()
-    plotting.save_figure(fig, out, "training")
+    labs.save_figure(fig, out, "training")
 
+
+# %% [markdown]
+# One feature before and after normalization, and the moving mean that
+# inference uses for two momentum values.
+
+
+# %%
+def plot_normalization(run):
+    """Draws one feature before and after normalization, and the moving mean."""
+    args, out = run.args, run.out
     fig, axes = plotting.new_figure(1, 2)
     rng_show = np.random.default_rng(args.seed)
     raw = rng_show.normal(3.0, 2.5, size=2000)
@@ -378,8 +456,20 @@ def main(argv=None):
     axes[1].set_ylabel("moving mean")
     axes[1].set_title("moving average used at inference")
     axes[1].legend()
-    plotting.save_figure(fig, out, "normalization")
+    labs.save_figure(fig, out, "normalization")
 
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def summarize(run):
+    """Collects the measurements and says what they show."""
+    conv, dense, depth, epochs = run.conv, run.dense, run.depth, run.epochs
+    runs, special, target = run.runs, run.special, run.target
     results = {
         "keras_dense": dense,
         "keras_conv": conv,
@@ -425,10 +515,40 @@ def main(argv=None):
         "stay fast, and credit a smoother loss surface, which tolerates "
         "larger steps, instead."
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
+    run.keep(results=results)
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/10_batch_norm/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    choose_sizes(run)
+    batch_norm_by_hand(run)
+    batch_of_one_and_undo(run)
+    deep_tanh_network(run)
+    plot_training(run)
+    plot_normalization(run)
+    summarize(run)
+    return labs.finish_run(run, 10, EXERCISE)
+
+
+# %% [markdown]
+# ## Exercise
+#
+# Write the batch-normalisation forward pass in NumPy, for training and
+# for inference.
+#
+# - Get the starter: `mlkeras exercise 10 -o lab10.py`
+# - Check your work: `mlkeras check lab10.py --lab 10`
+
+# %%
+EXERCISE = "the batch-normalisation forward pass, in NumPy"
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
