@@ -4,8 +4,7 @@ Each test builds `keras.layers.MultiHeadAttention` and ours with the same
 arguments, copies the weights across with `set_weights`, and compares what
 a Keras user would look at: weight names and shapes, `get_config`, outputs
 and scores, dropout in training, and quantized models. The JAX run of this
-module is started from
-`test_multi_head_attention.py`.
+module is started from `test_multi_head_attention.py`.
 """
 
 import keras
