@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import pathlib
 import re
+import sys
 import tempfile
 
 from mlkeras.grading import exercises, intake, sandbox
@@ -50,6 +51,17 @@ def _environment(name, value):
             os.environ.pop(name, None)
         else:
             os.environ[name] = old
+
+
+@contextlib.contextmanager
+def _no_bytecode():
+    """Keeps pytest from writing `__pycache__` into the hidden folder."""
+    old = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = old
 
 
 def _pytest_args(
@@ -173,6 +185,7 @@ def check(
         stream = io.StringIO()
         with (
             _environment("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1"),
+            _no_bytecode(),
             contextlib.redirect_stdout(stream),
         ):
             code = pytest.main(

@@ -32,6 +32,7 @@ import functools
 import json
 import os
 import pathlib
+import select
 import shutil
 import signal
 import site
@@ -398,6 +399,8 @@ class Sandbox:
         self._load_error = None
         self._applied = {}
         self._verifier = None
+        self._info = None
+        self._init_pid = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -446,6 +449,8 @@ class Sandbox:
             "sandbox",
             "--unshare-cgroup-try",
             "--die-with-parent",
+            "--info-fd",
+            str(config["fd_info"]),
             "--new-session",
             *filesystem,
             "--chdir",
@@ -488,6 +493,7 @@ class Sandbox:
         )
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
+        info_r, info_w = os.pipe()
         config = {
             "fd_in": to_child_r,
             "fd_out": from_child_w,
@@ -498,6 +504,7 @@ class Sandbox:
             "max_processes": self.limits.max_processes,
             "max_file_bytes": self.limits.max_file_bytes,
             "isolation": self.isolation,
+            "fd_info": info_w,
         }
         try:
             command, cwd = self._command(config)
@@ -506,7 +513,7 @@ class Sandbox:
                 stdin=subprocess.DEVNULL,
                 stdout=self._output_file,
                 stderr=subprocess.STDOUT,
-                pass_fds=(to_child_r, from_child_w),
+                pass_fds=(to_child_r, from_child_w, info_w),
                 cwd=cwd,
                 env=dict(_ENV, HOME=self._workdir or "/"),
                 start_new_session=True,
@@ -514,10 +521,15 @@ class Sandbox:
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
+            os.close(info_w)
             if self._proc is None:
                 os.close(to_child_w)
                 os.close(from_child_r)
+                os.close(info_r)
         self._to_child, self._from_child = to_child_w, from_child_r
+        self._info = info_r
+        self._init_pid = None
+        self._read_init_pid(deadline)
         files = []
         main = None
         if self.submission is not None:
@@ -581,6 +593,47 @@ class Sandbox:
             )
             raise self._load_error
 
+    def _read_init_pid(self, deadline):
+        """The host pid of the sandbox's PID-namespace init (from bwrap)."""
+        try:
+            data = b""
+            while self.isolation == "bubblewrap" and len(data) < 4096:
+                wait = max(0.0, deadline - time.monotonic())
+                ready = select.select([self._info], [], [], wait)[0]
+                chunk = os.read(self._info, 4096) if ready else b""
+                if not chunk:
+                    break
+                data += chunk
+                try:
+                    pid = json.loads(data.decode()).get("child-pid")
+                except ValueError:
+                    continue
+                self._init_pid = pid if isinstance(pid, int) else None
+                break
+        except OSError:
+            self._init_pid = None
+        finally:
+            os.close(self._info)
+            self._info = None
+
+    def _kill_namespace(self):
+        """Kills the PID namespace's init: the kernel then kills every
+        process in the namespace and the init exits only once all are gone,
+        so when bwrap has exited nothing of the sandbox is left."""
+        pid = self._init_pid
+        self._init_pid = None
+        if pid is None or self._proc is None:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stream:
+                fields = stream.read().rsplit(b")", 1)[1].split()
+            if int(fields[1]) != self._proc.pid:
+                return False
+            os.kill(pid, signal.SIGKILL)
+            return True
+        except (OSError, ValueError, IndexError):
+            return False
+
     def _remaining(self):
         if self._started is None:
             return self.limits.wall_clock
@@ -600,6 +653,16 @@ class Sandbox:
         if grace:
             try:
                 self._proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        if self._info is not None:
+            os.close(self._info)
+            self._info = None
+        if self._kill_namespace():
+            # bwrap exits once the namespace's init is gone, i.e. after
+            # every process of the sandbox has been killed and reaped.
+            try:
+                self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
         for kill in (os.killpg, os.kill):
@@ -901,7 +964,8 @@ class Sandbox:
                 else "process group only"
             ),
             "user": (
-                f"uid {uid} of its own (user namespace)"
+                "a uid of its own, distinct from every other sandbox "
+                "(user namespace)"
                 if full and isinstance(uid, int)
                 else "same as the grader"
             ),

@@ -8,9 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from mlkeras.grading.sandbox import Limits, Sandbox, SubmissionError
-
-from mlkeras.grading.sandbox import bubblewrap
+from mlkeras.grading.sandbox import Limits, Sandbox, SubmissionError, bubblewrap
 
 ROOT = os.geteuid() == 0
 pytestmark = pytest.mark.skipif(
@@ -175,7 +173,7 @@ def test_the_child_has_its_own_uid_and_no_network(tmp_path):
         )
         protections = sandbox.protections()
         assert protections["network"].startswith("cut")
-        assert protections["user"].startswith("uid 19")
+        assert protections["user"].startswith("a uid of its own")
         assert protections["process cap"].startswith("64")
         assert protections["isolation"].startswith("bubblewrap")
 
