@@ -32,7 +32,11 @@ class GradientNormLogger(keras.callbacks.Callback):
     clipping (and after undoing a `loss_scale_factor`). Under a
     `tf.distribute` strategy the per-replica gradients are summed first, so
     the norm is that of the global batch's gradient. When training ends the
-    model and optimizer get their own methods back.
+    model and optimizer get their own methods back. The step traced through
+    the wrappers stays with the model, so a later `fit` with the same
+    logger does not trace it again, and a `fit` without the logger runs
+    Keras's own step (tracing it once if no `fit` has run it yet).
+    Compiling the model again, or another logger, traces a new one.
 
     The norms of every recorded step go to `history` (and to a CSV file
     when `csv_path` is given) under the keys `"grad_norm"` (the global norm
