@@ -1,3 +1,4 @@
+# %%
 """Lab 12: Residual connections.
 
 Objectives:
@@ -13,16 +14,54 @@ Objectives:
 Runtime: about 14 s with --quick, 30 s in full (2-core CPU).
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
 
+# isort: split
+
+import keras
 import numpy as np
 
 from mlkeras import datasets, labs, plotting
+from mlkeras.callbacks import GradientNormLogger
+
+LAB = "12_residual"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
 
 WIDTH = 32
+
 LEARNING_RATE = 0.01
 
 
+# %% [markdown]
+# ## Settings and data
+#
+# The digits, flattened. `--quick` (or `QUICK` in a notebook) trains only
+# the deepest pair, for fewer epochs.
+
+
+# %%
+def load_data(run):
+    """Picks the depths and epochs and loads the digits."""
+    args = run.args
+    keras.utils.set_random_seed(args.seed)
+    deep = 30
+    epochs = 5 if args.quick else 20
+    depths = (deep,) if args.quick else (3, 10, deep)
+    (x, y), (x_test, y_test) = datasets.load_digits(seed=args.seed)
+    run.keep(deep=deep, depths=depths, epochs=epochs, x=x, x_test=x_test, y=y)
+    run.keep(y_test=y_test)
+
+
+# %% [markdown]
+# ## 1. Plain and residual networks
+#
+# A residual block adds its input to its output: `h + f(h)`. The identity
+# path carries the signal (and the gradient) through any depth, so a deep
+# residual network trains where a plain one of the same depth stalls.
+
+
+# %%
 def build_network(depth, residual, width=WIDTH):
     """A projection to `width`, `depth` tanh layers, and a softmax read-out.
 
@@ -30,8 +69,6 @@ def build_network(depth, residual, width=WIDTH):
     instead of tanh(W h + b): the layer learns a change to its input rather
     than a new representation. The skip adds no parameters.
     """
-    import keras
-
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Flatten()(inputs)
     h = keras.layers.Dense(width, name="projection")(h)
@@ -49,10 +86,6 @@ def build_network(depth, residual, width=WIDTH):
 
 
 def train(depth, residual, x, y, x_test, y_test, epochs, seed):
-    import keras
-
-    from mlkeras.callbacks import GradientNormLogger
-
     keras.utils.set_random_seed(seed)
     model = build_network(depth, residual)
     # Plain SGD: the same steps for both networks, and a training step that
@@ -94,17 +127,10 @@ def train(depth, residual, x, y, x_test, y_test, epochs, seed):
     }
 
 
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    deep = 30
-    epochs = 5 if args.quick else 20
-    depths = (deep,) if args.quick else (3, 10, deep)
-    (x, y), (x_test, y_test) = datasets.load_digits(seed=args.seed)
-
+def plain_and_residual(run):
+    """Trains plain and residual tanh networks of each depth."""
+    args, depths, epochs, x = run.args, run.depths, run.epochs, run.x
+    x_test, y, y_test = run.x_test, run.y, run.y_test
     print(
         f"1. Plain and residual tanh networks, width {WIDTH}, "
         f"SGD({LEARNING_RATE}), {epochs} epochs on the digits"
@@ -138,7 +164,20 @@ def main(argv=None):
             for name, r in runs.items()
         ],
     )
+    run.keep(residual=residual, runs=runs)
 
+
+# %% [markdown]
+# ## 2. Gradient norms per layer
+#
+# `GradientNormLogger` shows why: in the plain network the gradient
+# shrinks layer by layer on its way back; the residual network keeps it.
+
+
+# %%
+def gradient_norms(run):
+    """Prints the first step's gradient norm per layer for both networks."""
+    deep, runs = run.deep, run.runs
     plain, residual = runs[f"plain {deep}"], runs[f"residual {deep}"]
     shallow = runs.get("plain 3")
     print("2. Gradient norms per layer (GradientNormLogger), first step")
@@ -162,7 +201,18 @@ def main(argv=None):
             for name, r in (("plain", plain), ("residual", residual))
         ],
     )
+    run.keep(plain=plain, residual=residual, shallow=shallow)
 
+
+# %% [markdown]
+# Loss per epoch, and the gradient norm of each layer for both networks.
+
+
+# %%
+def plot_plain_against_residual(run):
+    """Draws the loss curves and the gradient norms per layer."""
+    deep, epochs, out, plain = run.deep, run.epochs, run.out, run.plain
+    residual, runs = run.residual, run.runs
     fig, axes = plotting.new_figure(1, 3, width=4.5)
     for name, r in runs.items():
         axes[0].semilogy(
@@ -183,17 +233,21 @@ def main(argv=None):
         ax.set_ylabel("gradient L2 norm")
         ax.set_title(f"gradient norm per layer, {title}")
         ax.legend()
-    plotting.save_figure(fig, out, "plain_vs_residual")
+    labs.save_figure(fig, out, "plain_vs_residual")
 
-    results = {
-        "depth": deep,
-        "epochs": epochs,
-        "runs": runs,
-        "plain_final_loss": plain["final_loss"],
-        "residual_final_loss": residual["final_loss"],
-        "shallow_final_loss": shallow["final_loss"] if shallow else None,
-        "same_parameter_count": plain["parameters"] == residual["parameters"],
-    }
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def degradation_text(depths, runs, deep):
+    """A sentence on how the final loss changed with depth.
+
+    Returns an empty string when only one depth was trained.
+    """
     degradation = ""
     if len(depths) > 1:
         plain_losses = [runs[f"plain {d}"]["final_loss"] for d in depths]
@@ -220,16 +274,35 @@ def main(argv=None):
                 + ", since a residual layer with small weights is already "
                 "close to the identity."
                 if plain_losses[-1] > min(plain_losses[:-1])
-                else ": depth did not make the plain networks worse in this run, "
-                "but it helped the residual ones far more."
+                else ": depth did not make the plain networks worse in this "
+                "run, but it helped the residual ones far more."
             )
         )
+    return degradation
+
+
+def summarize(run):
+    """Collects the measurements and says what they show."""
+    deep, depths, epochs, plain = run.deep, run.depths, run.epochs, run.plain
+    residual, runs, shallow = run.residual, run.runs, run.shallow
+    results = {
+        "depth": deep,
+        "epochs": epochs,
+        "runs": runs,
+        "plain_final_loss": plain["final_loss"],
+        "residual_final_loss": residual["final_loss"],
+        "shallow_final_loss": shallow["final_loss"] if shallow else None,
+        "same_parameter_count": plain["parameters"] == residual["parameters"],
+    }
+    degradation = degradation_text(depths, runs, deep)
     print(
-        f"\nSummary: with {deep} tanh layers and the same {plain['parameters']} "
+        f"\nSummary: with {deep} tanh layers and the same "
+        f"{plain['parameters']} "
         f"parameters, the residual network reached a training loss of "
         f"{residual['final_loss']:.3f} in {epochs} epochs and the plain one "
         f"{plain['final_loss']:.3f} (test accuracy "
-        f"{residual['test_accuracy']:.1%} against {plain['test_accuracy']:.1%})."
+        f"{residual['test_accuracy']:.1%} against "
+        f"{plain['test_accuracy']:.1%})."
         + degradation
         + " At the first step the first hidden layer of the residual network "
         "received a gradient of norm "
@@ -250,14 +323,42 @@ def main(argv=None):
             "looks more and more like noise, while the skips keep it tied to "
             "the input."
             if plain["first_to_last_ratio_first_step"] >= 0.1
-            else "In the plain network the gradient shrank on its way down to the "
-            "first layer, the vanishing-gradient problem the skips avoid."
+            else "In the plain network the gradient shrank on its way down to "
+            "the first layer, the vanishing-gradient problem the skips avoid."
         )
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
+    run.keep(results=results)
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/12_residual/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    load_data(run)
+    plain_and_residual(run)
+    gradient_norms(run)
+    plot_plain_against_residual(run)
+    summarize(run)
+    return labs.finish_run(run, 12, EXERCISE)
+
+
+# %% [markdown]
+# ## Exercise
+#
+# Build a small residual network in Keras; the grader checks its
+# architecture and its outputs.
+#
+# - Get the starter: `mlkeras exercise 12 -o lab12.py`
+# - Check your work: `mlkeras check lab12.py --lab 12`
+
+# %%
+EXERCISE = "a residual network in Keras"
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
