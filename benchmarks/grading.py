@@ -4,7 +4,9 @@ Grades a class of lab-03 submissions (correct, wrong and empty starters, in
 turn) two ways, interleaved, several times:
 
 - sandboxed: `mlkeras.grading.grade(..., jobs=JOBS)`, as `mlkeras grade
-  --lab 03 --jobs 2` does: every submission in its own limited child process;
+  --lab 03 --jobs 2` does: every submission in its own bubblewrap sandbox
+  (and, for reference, the same with `reduced_isolation=True`: a limited
+  child process without bubblewrap);
 - unsandboxed: the same checks through the same pytest plugin in one
   process, with each submission imported straight into the grader (what
   otter-grader or gradescope-utils do), i.e. `Sandbox` replaced by an
@@ -18,7 +20,6 @@ the whole batch and in steady state (after the worker processes started).
 """
 
 import argparse
-import importlib.util
 import os
 import pathlib
 import shutil
@@ -26,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -44,13 +46,12 @@ class InProcess:
 
     counter = 0
 
-    def __init__(self, module_path, limits=None, lab="", copy_folder=False):
+    def __init__(self, module_path=None, limits=None, lab="", **kwargs):
         InProcess.counter += 1
-        spec = importlib.util.spec_from_file_location(
-            f"unsandboxed_{InProcess.counter}", module_path
-        )
-        self.module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self.module)
+        submission = kwargs["submission"]
+        source = dict(submission.files)[submission.main]
+        self.module = types.ModuleType(f"unsandboxed_{InProcess.counter}")
+        exec(compile(source, submission.main, "exec"), self.module.__dict__)
 
     def call(self, name, args=(), kwargs=None, timeout=None, handle=None):
         return getattr(self.module, name)(*args, **(kwargs or {}))
@@ -79,7 +80,7 @@ def make_class(folder, count):
     return paths
 
 
-def sandboxed(paths, out, jobs):
+def sandboxed(paths, out, jobs, reduced=False):
     stamps = []
     start = time.perf_counter()
     grading.grade(
@@ -89,6 +90,7 @@ def sandboxed(paths, out, jobs):
         jobs=jobs,
         seed=7,
         progress=lambda name, result: stamps.append(time.perf_counter()),
+        reduced_isolation=reduced,
     )
     total = time.perf_counter() - start
     steady = (
@@ -121,21 +123,28 @@ def main(argv=None):
         folder = pathlib.Path(folder)
         paths = make_class(folder, args.submissions)
         unsandboxed(paths[:2])  # warm-up: import Keras and the checks once
-        totals, steadies, plains = [], [], []
+        totals, steadies, plains, reduceds = [], [], [], []
         for repeat in range(args.repeats):
             total, steady = sandboxed(
                 paths, folder / f"grades{repeat}", args.jobs
+            )
+            _, reduced = sandboxed(
+                paths, folder / f"reduced{repeat}", args.jobs, reduced=True
             )
             plain = unsandboxed(paths)
             totals.append(total)
             steadies.append(steady)
             plains.append(plain)
+            reduceds.append(reduced)
             print(
-                f"repeat {repeat}: sandboxed {total:.2f}/s (steady {steady:.2f}/s), "
+                f"repeat {repeat}: sandboxed {total:.2f}/s (steady "
+                f"{steady:.2f}/s), reduced isolation steady {reduced:.2f}/s, "
                 f"unsandboxed {plain:.2f}/s",
                 flush=True,
             )
-    total, steady, plain = map(statistics.median, (totals, steadies, plains))
+    total, steady, plain, reduced = map(
+        statistics.median, (totals, steadies, plains, reduceds)
+    )
     print()
     print(
         f"| lab 03, {args.submissions} submissions, median of {args.repeats} | "
@@ -147,6 +156,10 @@ def main(argv=None):
         f"| {total:.2f} |"
     )
     print(f"| sandboxed, `--jobs {args.jobs}`, steady state | {steady:.2f} |")
+    print(
+        f"| `--reduced-isolation` (no bubblewrap), `--jobs {args.jobs}`, "
+        f"steady state | {reduced:.2f} |"
+    )
     print(f"| unsandboxed, one process | {plain:.2f} |")
     print(
         f"| sandbox cost (unsandboxed / sandboxed steady) | {plain / steady:.2f}x |"

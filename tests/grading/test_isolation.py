@@ -611,3 +611,73 @@ def test_fake_keras_facts_score_nothing():
     result = grading.check(ATTACKS / "fake_keras_lab12.py", lab="12", seed=11)
     assert result.score == 0
     assert any("safe_mode" in check.output for check in result.checks)
+
+
+_CHECK_IN_VENV = """
+import json, sys
+import mlkeras
+from mlkeras import grading
+
+correct, attack = sys.argv[1:3]
+scores = [
+    grading.check(correct, lab="04", seed=1).score,
+    grading.check(attack, lab="03", seed=1).score,
+]
+print(json.dumps([mlkeras.__file__, scores]))
+"""
+
+
+def test_a_venv_and_a_checkout_under_tmp_grade_correct_code_fully():
+    root = pathlib.Path(tempfile.mkdtemp(prefix="mlkeras-venv-"))
+    try:
+        venv = root / "venv"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "venv",
+                "--system-site-packages",
+                "--without-pip",
+                str(venv),
+            ],
+            check=True,
+        )
+        checkout = root / "checkout"
+        shutil.copytree(
+            REPOSITORY / "mlkeras",
+            checkout / "mlkeras",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        for lab in ("lab03", "lab04"):
+            shutil.copytree(
+                HERE / lab,
+                checkout / "tests" / "grading" / "submissions" / lab,
+            )
+        # An editable install: the checkout's root is on sys.path.
+        (site_dir,) = venv.glob("lib/python3*/site-packages")
+        (site_dir / "checkout.pth").write_text(f"{checkout}\n")
+        attack = root / "answer_key.py"
+        attack.write_text(
+            (ATTACKS / "answer_key.py")
+            .read_text()
+            .replace("__REPO__", str(checkout))
+        )
+        done = subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                "-c",
+                _CHECK_IN_VENV,
+                str(checkout / "tests/grading/submissions/lab04/correct.py"),
+                str(attack),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=str(root),
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        package, scores = json.loads(done.stdout.strip().splitlines()[-1])
+        assert package.startswith(str(checkout))
+        assert scores == [6, 0]
+    finally:
+        intake.remove_tree(root)
