@@ -17,8 +17,9 @@ HEADS, KEY_DIM = 2, 4
 def numpy_attention(weights, query, value, key=None, mask=None):
     """Multi-head attention in float64 NumPy from Keras-layout weights.
 
-    `mask` is a boolean (B, T, S), True where query t may see key s. A row
-    that sees nothing gets zero weights. Returns (output, weights).
+    `mask` is a boolean (B, T, S) or per head (B, N, T, S), True where query
+    t may see key s. A row that sees nothing gets zero weights. Returns
+    (output, weights).
     """
     key = value if key is None else key
     wq, bq, wk, bk, wv, bv, wo, bo = [np.asarray(w, "float64") for w in weights]
@@ -27,7 +28,8 @@ def numpy_attention(weights, query, value, key=None, mask=None):
     v = np.einsum("bsd,dnh->bsnh", value, wv) + bv
     logits = np.einsum("btnh,bsnh->bnts", q, k) / np.sqrt(q.shape[-1])
     if mask is not None:
-        logits = np.where(mask[:, None], logits, -np.inf)
+        mask = mask if mask.ndim == 4 else mask[:, None]  # a head axis
+        logits = np.where(mask, logits, -np.inf)
     top = logits.max(-1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
     exp = np.exp(logits - top)
@@ -240,6 +242,37 @@ def test_all_masks_are_combined_with_and():
     )
     np.testing.assert_allclose(output, expected, atol=1e-5)
     np.testing.assert_allclose(scores, probs, atol=1e-6)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_per_head_mask_combines_with_the_other_masks(fused, monkeypatch):
+    query, value = inputs()
+    rng = np.random.default_rng(6)
+    per_head = rng.random((2, HEADS, 5, 6)) > 0.3
+    per_head[1, 0, 4] = False  # a row of head 0 that sees nothing
+    query_mask = np.array([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], bool)
+    value_mask = np.array([[1, 1, 1, 1, 1, 0], [0, 1, 1, 1, 1, 1]], bool)
+    layer = MultiHeadAttention(HEADS, KEY_DIM)
+    kwargs = dict(
+        query_mask=query_mask, value_mask=value_mask, attention_mask=per_head
+    )
+    output, scores = as_numpy(
+        *layer(query, value, return_attention_scores=True, **kwargs)
+    )
+    mask = per_head & query_mask[:, None, :, None] & value_mask[:, None, None]
+    expected, probs = numpy_attention(
+        layer.get_weights(), query, value, mask=mask
+    )
+    np.testing.assert_allclose(scores, probs, atol=1e-6)
+    np.testing.assert_allclose(output, expected, atol=1e-5)
+    table = {key: fused for key in mha_module._FUSED_IS_FASTER}
+    table[(keras.backend.backend(), mha_module._device_kind())] = fused
+    monkeypatch.setattr(mha_module, "_FUSED_IS_FASTER", table)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(layer(query, value, **kwargs)),
+        expected,
+        atol=1e-5,
+    )
 
 
 def test_fully_masked_rows_give_zero_weights_and_the_output_bias():
