@@ -285,6 +285,21 @@ def _filesystem_arguments(packages, work_bytes):
     return tuple(args), tuple(sources)
 
 
+@functools.lru_cache(maxsize=None)
+def _needs_exposure(sources):
+    """Whether an unprivileged uid cannot reach one of `sources`."""
+    for path in sources:
+        parts = path.split(os.sep)[1:]
+        for depth in range(1, len(parts)):
+            ancestor = os.sep + os.sep.join(parts[:depth])
+            if not os.stat(ancestor).st_mode & 0o001:
+                return True
+        info = os.stat(path)
+        if not info.st_mode & (0o005 if stat.S_ISDIR(info.st_mode) else 4):
+            return True
+    return False
+
+
 def _lock_folder():
     folder = os.path.join(
         tempfile.gettempdir(), f"mlkeras-sandbox-ids-{os.geteuid()}"
@@ -414,12 +429,11 @@ class Sandbox:
                 prefix="mlkeras-sandbox-"
             )
             config["workdir"] = self._workdir
-            return [
-                sys.executable,
-                "-I",
-                str(_CHILD),
-                json.dumps(config),
-            ], self._workdir
+            return (
+                [sys.executable, "-I", str(_CHILD), json.dumps(config)],
+                self._workdir,
+                None,
+            )
         path, _ = bubblewrap()
         if path is None:
             raise IsolationError(INSTALL_HINT)
@@ -466,22 +480,25 @@ class Sandbox:
             json.dumps(config),
         ]
         if os.geteuid() != 0:
-            return bwrap, "/"
-        # As root, a launcher drops to the sandbox's own host uid before
-        # bwrap runs, so no sandbox runs as root or shares a uid.
+            return bwrap, "/", None
+        # As root, bwrap runs as the sandbox's own unprivileged host uid, so
+        # no sandbox runs as root or shares a uid with another. Where that
+        # uid cannot reach a path to bind (e.g. Python under a 0700 /root),
+        # a launcher first makes the paths reachable in a private mount
+        # namespace.
+        if not _needs_exposure(sources):
+            return bwrap, "/", uid
         launch = {
             "uid": uid,
             "gid": uid,
             "expose": sorted(set(sources)),
             "argv": bwrap,
         }
-        return [
-            sys.executable,
-            "-I",
-            "-S",
-            str(_LAUNCH),
-            json.dumps(launch),
-        ], "/"
+        return (
+            [sys.executable, "-I", "-S", str(_LAUNCH), json.dumps(launch)],
+            "/",
+            None,
+        )
 
     def _spawn(self):
         if self._output_file is None:
@@ -507,9 +524,13 @@ class Sandbox:
             "fd_info": info_w,
         }
         try:
-            command, cwd = self._command(config)
+            command, cwd, user = self._command(config)
+            ids = {}
+            if user is not None:
+                ids = dict(user=user, group=user, extra_groups=[])
             self._proc = subprocess.Popen(
                 command,
+                **ids,
                 stdin=subprocess.DEVNULL,
                 stdout=self._output_file,
                 stderr=subprocess.STDOUT,
