@@ -4,9 +4,9 @@ One run times a sweep of points: batch size, sequence length and units,
 the entry point (`fit` or `train_on_batch`), `jit_compile` ("auto", True
 or False) and the backend (TensorFlow and JAX, each in a child process of
 its own, since Keras fixes its backend at import). At every point the
-layers sit in the same small model (sequence of 32 features -> recurrent
-layer -> Dense(1), mean squared error, Adam), built from the same seed and
-trained on the same data in the same process:
+layers sit in the same small model (sequence of 32 features, or
+`--features`, -> recurrent layer -> Dense(1), mean squared error, Adam),
+built from the same seed and trained on the same data in the same process:
 
 - `keras.layers.LSTM` (the reference),
 - `PeepholeLSTM` with its default `use_fused_backprop="auto"`,
@@ -29,6 +29,8 @@ over all points.
     python benchmarks/recurrent.py --threads 1      # the work, one thread
     python benchmarks/recurrent.py --backends jax \\
         --points "64,100,128,fit,auto;16,400,64,train_on_batch,True"
+    python benchmarks/recurrent.py --backends jax --features 256 \\
+        --points "128,256,512,train_on_batch,True"   # the GPU setting
 
 A point is `batch,steps,units,entry,jit_compile`. On a CPU, Keras resolves
 `jit_compile="auto"` to False on TensorFlow and to True on JAX.
@@ -44,7 +46,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-FEATURES = 32
+FEATURES = 32  # input features, unless --features says otherwise
 ARMS = ("keras_lstm", "peephole_lstm", "peephole_lstm_autodiff")
 
 # The default sweep: (backend, batch, steps, units, entry, jit_compile).
@@ -87,7 +89,7 @@ def format_points(points):
     return ";".join(",".join(str(v) for v in point) for point in points)
 
 
-def build_model(keras, arm, batch, steps, units, jit_compile):
+def build_model(keras, arm, batch, steps, units, jit_compile, features):
     """A compiled model whose recurrent layer is `arm`."""
     from mlkeras.layers import PeepholeLSTM
 
@@ -98,7 +100,7 @@ def build_model(keras, arm, batch, steps, units, jit_compile):
             units, use_fused_backprop=False
         ),
     }[arm]()
-    inputs = keras.Input((steps, FEATURES), batch_size=batch)
+    inputs = keras.Input((steps, features), batch_size=batch)
     model = keras.Model(inputs, keras.layers.Dense(1)(layer(inputs)))
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
@@ -108,7 +110,7 @@ def build_model(keras, arm, batch, steps, units, jit_compile):
     return model
 
 
-def time_point(keras, point, arms, rounds, block_seconds):
+def time_point(keras, point, arms, rounds, block_seconds, features):
     """Per arm, one (wall, CPU) seconds per train step for each round."""
     import numpy as np
 
@@ -116,12 +118,14 @@ def time_point(keras, point, arms, rounds, block_seconds):
     rng = np.random.default_rng(0)
     # A `fit` block is one epoch over up to 32 batches (so that `fit`'s own
     # start-up costs little), `train_on_batch` runs on the first batch.
-    x = rng.normal(size=(32 * batch, steps, FEATURES)).astype("float32")
+    x = rng.normal(size=(32 * batch, steps, features)).astype("float32")
     y = rng.normal(size=(32 * batch, 1)).astype("float32")
     models = {}
     for arm in arms:
         keras.utils.set_random_seed(0)
-        models[arm] = build_model(keras, arm, batch, steps, units, jit)
+        models[arm] = build_model(
+            keras, arm, batch, steps, units, jit, features
+        )
 
     def run(arm, repeats):
         model = models[arm]
@@ -169,14 +173,15 @@ def child(args):
     assert keras.backend.backend() == args.backend, keras.backend.backend()
     arms = ARMS[:2] if args.no_autodiff else ARMS
     for point in parse_points(args.points):
-        times = time_point(keras, point, arms, args.rounds, args.block)
+        times = time_point(
+            keras, point, arms, args.rounds, args.block, args.features
+        )
         print(json.dumps({"point": point, "times": times}), flush=True)
 
 
 def run_backend(backend, points, args):
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     if backend == "jax":
-        env.setdefault("JAX_PLATFORMS", "cpu")
         if args.threads == 1:
             env["XLA_FLAGS"] = (
                 env.get("XLA_FLAGS", "")
@@ -196,6 +201,8 @@ def run_backend(backend, points, args):
         str(args.block),
         "--threads",
         str(args.threads),
+        "--features",
+        str(args.features),
     ]
     if args.no_autodiff:
         command.append("--no-autodiff")
@@ -254,6 +261,7 @@ def main(argv=None):
         "and inter-op; JAX: only 1 is supported, through XLA_FLAGS); "
         "0 keeps the backend's default",
     )
+    parser.add_argument("--features", type=int, default=FEATURES)
     parser.add_argument(
         "--no-autodiff",
         action="store_true",
@@ -282,7 +290,7 @@ def main(argv=None):
 
     print(
         f"{len(rows)} points, {args.rounds} rounds, about {args.block} s per "
-        f"arm and round, {FEATURES} input features, float32, "
+        f"arm and round, {args.features} input features, float32, "
         f"{os.cpu_count()} CPUs"
         + (f", {args.threads} threads" if args.threads else "")
     )
