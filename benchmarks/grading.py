@@ -152,7 +152,8 @@ def main(argv=None):
     )
     print("| --- | --- |")
     print(
-        f"| sandboxed, `--jobs {args.jobs}`, whole batch (worker start-up included) "
+        f"| sandboxed, `--jobs {args.jobs}`, whole batch "
+        f"(worker start-up included) "
         f"| {total:.2f} |"
     )
     print(f"| sandboxed, `--jobs {args.jobs}`, steady state | {steady:.2f} |")
@@ -162,7 +163,8 @@ def main(argv=None):
     )
     print(f"| unsandboxed, one process | {plain:.2f} |")
     print(
-        f"| sandbox cost (unsandboxed / sandboxed steady) | {plain / steady:.2f}x |"
+        f"| sandbox cost (unsandboxed / sandboxed steady) | "
+        f"{plain / steady:.2f}x |"
     )
     return 0
 

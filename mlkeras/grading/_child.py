@@ -47,7 +47,8 @@ class _ImportBlocker(importlib.abc.MetaPathFinder):
             raise ImportError(
                 f"mlkeras grading: lab {self.lab} is a NumPy-only exercise, so "
                 f"importing {fullname!r} is not allowed in this submission "
-                f"(forbidden: {', '.join(sorted(self.names))}); write it with NumPy.",
+                f"(forbidden: {', '.join(sorted(self.names))}); write it "
+                f"with NumPy.",
                 name=fullname,
             )
         return None

@@ -1,4 +1,4 @@
-"""`check` and `grade`: the Python API under `mlkeras check` and `mlkeras grade`.
+"""`check` and `grade`: the Python API of `mlkeras check` and `grade`.
 
 Both run the lab's checks through `pytest.main` with the mlkeras pytest
 plugin, exactly as `pytest --submission FILE --lab ID` does; `grade` adds
@@ -398,7 +398,10 @@ def grade(
                 result = results_lib.SubmissionResult(
                     submission=str(dict(todo)[name]),
                     lab=exercise.lab,
-                    error=f"the grading worker failed: {type(err).__name__}: {err}",
+                    error=(
+                        f"the grading worker failed: "
+                        f"{type(err).__name__}: {err}"
+                    ),
                 )
             record(name, result)
     return finished

@@ -192,7 +192,8 @@ class _Encoder:
             for item in value:
                 if len(items) >= MAX_ITERATOR_ITEMS:
                     raise ProtocolError(
-                        f"the iterator yielded more than {MAX_ITERATOR_ITEMS} items"
+                        f"the iterator yielded more than "
+                        f"{MAX_ITERATOR_ITEMS} items"
                     )
                 items.append(self.encode(item, depth + 1))
             return {"$": "iter", "v": items}

@@ -154,7 +154,8 @@ def _assert_values(actual, expected, rtol, atol, where):
     )
     raise CheckFailure(
         "values",
-        f"{where}wrong values: {count} of {actual.size} entries differ; largest "
+        f"{where}wrong values: {count} of {actual.size} entries differ; "
+        f"largest "
         f"difference {float(np.real(difference[index])):.3g}{where_index} "
         f"(got {got!r}, expected {want!r}; rtol={rtol:g}, atol={atol:g})",
     )

@@ -16,11 +16,13 @@ class RemoteModel:
     """A Keras model that lives in the sandbox.
 
     Attributes:
-        facts: architecture facts established by Keras in the verifier: `layers` (each
+        facts: architecture facts established by Keras in the verifier:
+            `layers` (each
             with `class`, `name`, `trainable`, `params`, `trainable_params`
             and, for nested models, `layers`), `input_shape`,
             `output_shape`, `params`, `trainable_params`.
-        type_name: the model's class, e.g. `"keras.src.models.sequential.Sequential"`.
+        type_name: the model's class, e.g.
+            `"keras.src.models.sequential.Sequential"`.
     """
 
     def __init__(self, proxy, remote):

@@ -43,7 +43,8 @@ def pytest_addoption(parser):
         "--lab",
         metavar="ID",
         default=None,
-        help="the lab whose checks to run, e.g. 03 (default: from the file name)",
+        help="the lab whose checks to run, e.g. 03 (default: from the file "
+        "name)",
     )
     group.addoption(
         "--hidden",
@@ -227,7 +228,10 @@ class GradingRun:
             return str(err)
         if isinstance(err, AssertionError):
             return f"check failed: {str(err)[:1500]}"
-        return f"the check could not use the answer: {type(err).__name__}: {str(err)[:1500]}"
+        return (
+            f"the check could not use the answer: {type(err).__name__}: "
+            f"{str(err)[:1500]}"
+        )
 
     def pytest_sessionfinish(self, session):
         self.close()
@@ -282,7 +286,8 @@ class _Fixtures:
 
     @pytest.fixture
     def rng(self, request):
-        """A NumPy generator seeded from the grader's secret seed and the check."""
+        """A NumPy generator seeded from the grader's secret seed and the
+        check's name."""
         run = request.config.stash[RUN_KEY]
         return np.random.default_rng(
             [run.seed, zlib.crc32(request.node.name.encode())]

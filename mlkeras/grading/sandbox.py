@@ -815,7 +815,7 @@ class Sandbox:
     # ------------------------------------------------------------ calls
 
     def call(self, name, args=(), kwargs=None, timeout=None, handle=None):
-        """Calls `name(*args, **kwargs)` in the submission and returns the result.
+        """Calls `name(*args, **kwargs)` in the submission; returns the result.
 
         Args:
             name: the function's name (or a method name when `handle` is set).

@@ -242,7 +242,8 @@ def test_hidden_checks_count_and_are_published_after_the_deadline(tmp_path):
         "import numpy as np\n"
         "from mlkeras.grading.expect import assert_array\n\n"
         "def test_relu_of_negative_zero_is_zero(submission):\n"
-        "    assert_array(submission.relu(np.array([-0.0, -1.0])), np.zeros(2), atol=0, rtol=0)\n"
+        "    assert_array(submission.relu(np.array([-0.0, -1.0])),\n"
+        "                 np.zeros(2), atol=0, rtol=0)\n"
     )
     result = grading.check(
         LAB03 / "correct.py", lab="03", hidden=hidden, seed=3

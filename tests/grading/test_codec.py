@@ -1,4 +1,5 @@
-"""Tests of mlkeras.grading.codec: round trips and what a hostile child cannot send."""
+"""Tests of mlkeras.grading.codec: round trips, and what a hostile child
+cannot send."""
 
 import json
 import os

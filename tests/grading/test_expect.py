@@ -1,4 +1,5 @@
-"""Tests of mlkeras.grading.expect: the type, dtype, shape, values order and messages."""
+"""Tests of mlkeras.grading.expect: the type, dtype, shape, values order
+and messages."""
 
 import numpy as np
 import pytest

@@ -5,7 +5,8 @@ import pathlib
 import subprocess
 import sys
 
-# Lab 01's checks use NumPy formulas only, so this pytest process need not import Keras.
+# Lab 01's checks use NumPy formulas only, so this pytest process need not
+# import Keras.
 SUBMISSION = (
     pathlib.Path(__file__).parent / "submissions" / "lab01" / "correct.py"
 )

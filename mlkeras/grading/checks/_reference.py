@@ -41,7 +41,10 @@ def two_moons(rng, n, noise=0.15):
 
 
 def dense_params(sizes):
-    """Parameters of a stack of Dense layers with biases: sizes = [in, h1, ..., out]."""
+    """Parameters of a stack of Dense layers with biases.
+
+    `sizes` is `[in, h1, ..., out]`.
+    """
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 

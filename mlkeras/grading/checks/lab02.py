@@ -29,13 +29,15 @@ def test_build_mlp_has_the_requested_layers_and_parameters(submission, rng):
     assert_true(
         classes == ["Dense"] * (len(hidden) + 1),
         "values",
-        f"wrong architecture: expected {len(hidden) + 1} Dense layers, got {classes}",
+        f"wrong architecture: expected {len(hidden) + 1} Dense layers, "
+        f"got {classes}",
     )
     expected = dense_params([input_dim, *hidden, num_classes])
     assert_true(
         model.facts.get("params") == expected,
         "values",
-        f"wrong parameter count: expected {expected}, got {model.facts.get('params')}",
+        f"wrong parameter count: expected {expected}, "
+        f"got {model.facts.get('params')}",
     )
     assert_true(
         model.facts.get("output_shape") == [None, num_classes],
@@ -86,5 +88,6 @@ def test_trained_classifier_is_accurate_on_held_out_data(submission, rng):
     assert_true(
         accuracy >= 0.85,
         "values",
-        f"wrong values: held-out accuracy {accuracy:.1%}, below the required 85%",
+        f"wrong values: held-out accuracy {accuracy:.1%}, below the "
+        f"required 85%",
     )

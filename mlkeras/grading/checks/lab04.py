@@ -133,7 +133,8 @@ def test_minibatches_shuffle_reproducibly_by_seed(submission, rng):
     assert_true(
         not np.array_equal(first, np.sort(first)),
         "values",
-        "wrong values: the batches are not shuffled (samples come in their original order)",
+        "wrong values: the batches are not shuffled (samples come in their "
+        "original order)",
     )
     assert_array(again, first, rtol=0, atol=0, name="order with the same seed")
     assert_true(

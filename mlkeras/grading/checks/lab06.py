@@ -37,7 +37,8 @@ def test_spread_matches_keras(submission, rng, name):
     assert_true(
         abs(weights.std() / reference - 1) < 0.05,
         "values",
-        f"wrong values: standard deviation {weights.std():.4g}, Keras's draws have "
+        f"wrong values: standard deviation {weights.std():.4g}, "
+        f"Keras's draws have "
         f"{reference:.4g} (more than 5% apart)",
     )
     assert_true(

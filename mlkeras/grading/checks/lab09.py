@@ -97,6 +97,7 @@ def test_should_stop_agrees_with_keras_early_stopping(submission, rng, mode):
             int(expected),
             rtol=0,
             atol=0,
-            name=f"should_stop({np.round(history, 3).tolist()}, patience={patience}, "
+            name=f"should_stop({np.round(history, 3).tolist()}, "
+            f"patience={patience}, "
             f"min_delta={min_delta}, mode={mode!r}) (1 = stop)",
         )

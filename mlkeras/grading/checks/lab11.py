@@ -39,7 +39,8 @@ def test_conv2d_output_shape_matches_keras(submission, rng, padding):
             dtype=np.integer,
             rtol=0,
             atol=0,
-            name=f"conv2d_output_shape({shape}, {kernel}, {filters}, stride={stride}, "
+            name=f"conv2d_output_shape({shape}, {kernel}, {filters}, "
+            f"stride={stride}, "
             f"padding={padding!r})",
         )
 

@@ -37,7 +37,8 @@ def test_residual_mlp_has_one_add_per_block_and_the_right_size(submission, rng):
     assert_true(
         classes.count("Add") == blocks,
         "values",
-        f"wrong architecture: expected {blocks} Add layers, got {classes.count('Add')}",
+        f"wrong architecture: expected {blocks} Add layers, "
+        f"got {classes.count('Add')}",
     )
     assert_true(
         classes.count("Dense") == 2 * blocks + 2,
@@ -49,7 +50,8 @@ def test_residual_mlp_has_one_add_per_block_and_the_right_size(submission, rng):
     assert_true(
         model.facts.get("params") == expected,
         "values",
-        f"wrong parameter count: expected {expected}, got {model.facts.get('params')}",
+        f"wrong parameter count: expected {expected}, "
+        f"got {model.facts.get('params')}",
     )
     x = rng.normal(size=(8, input_dim)).astype("float32")
     probabilities = model.predict(x)
@@ -82,7 +84,8 @@ def test_plain_mlp_matches_the_residual_one_without_skips(submission, rng):
     assert_true(
         model.facts.get("params") == expected,
         "values",
-        f"wrong parameter count: expected {expected}, got {model.facts.get('params')}",
+        f"wrong parameter count: expected {expected}, "
+        f"got {model.facts.get('params')}",
     )
     assert_true(
         model.facts.get("output_shape") == [None, num_classes],

@@ -22,7 +22,8 @@ def _base(facts):
     assert_true(
         len(nested) == 1,
         "values",
-        f"wrong architecture: expected one nested base model, found {len(nested)}",
+        f"wrong architecture: expected one nested base model, "
+        f"found {len(nested)}",
     )
     return nested[0]
 
@@ -40,7 +41,8 @@ def test_frozen_base_leaves_only_the_head_trainable(submission, rng):
     assert_true(
         model.facts.get("trainable_params") == head,
         "values",
-        f"wrong parameter count: {model.facts.get('trainable_params')} trainable, "
+        f"wrong parameter count: "
+        f"{model.facts.get('trainable_params')} trainable, "
         f"expected only the head's {head}",
     )
     assert_true(
@@ -64,7 +66,8 @@ def test_unfreeze_top_opens_only_the_last_layers(submission, rng):
     assert_true(
         open_layers and set(open_layers) <= allowed,
         "values",
-        f"wrong architecture: trainable base layers at {open_layers}, expected only "
+        f"wrong architecture: trainable base layers at {open_layers}, "
+        f"expected only "
         f"within the last {count}",
     )
     assert_true(

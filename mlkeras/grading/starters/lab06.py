@@ -11,7 +11,8 @@ import numpy as np
 
 
 def glorot_uniform(fan_in, fan_out, seed):
-    """Xavier/Glorot uniform: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)).
+    """Xavier/Glorot uniform: U(-limit, limit),
+    limit = sqrt(6 / (fan_in + fan_out)).
 
     Returns:
         A float64 array of shape (fan_in, fan_out).

@@ -24,7 +24,8 @@ def mae(y_true, y_pred):
 
 
 def msle(y_true, y_pred):
-    """Mean squared logarithmic error: mean((log(1 + y_pred) - log(1 + y_true))**2).
+    """Mean squared logarithmic error:
+    mean((log(1 + y_pred) - log(1 + y_true))**2).
 
     Negative values are clipped to EPSILON before the logarithm.
     """
@@ -49,5 +50,6 @@ def sparse_categorical_crossentropy(y_true, y_pred):
 
 
 def kl_divergence(y_true, y_pred):
-    """sum(t * log(t / p)) over the last axis, with t and p clipped to [EPSILON, 1]."""
+    """sum(t * log(t / p)) over the last axis, with t and p clipped to
+    [EPSILON, 1]."""
     raise NotImplementedError

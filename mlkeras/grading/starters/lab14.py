@@ -9,7 +9,10 @@ import numpy as np
 
 
 def dot_score(query, keys):
-    """Luong's dot score: score[b, t] = query[b] . keys[b, t]. Returns (batch, T)."""
+    """Luong's dot score: score[b, t] = query[b] . keys[b, t].
+
+    Returns (batch, T).
+    """
     raise NotImplementedError
 
 
@@ -27,7 +30,10 @@ def additive_score(query, keys, W_q, W_k, v):
 
 
 def cosine_score(query, keys):
-    """Cosine similarity between query[b] and each keys[b, t]. Returns (batch, T)."""
+    """Cosine similarity between query[b] and each keys[b, t].
+
+    Returns (batch, T).
+    """
     raise NotImplementedError
 
 

@@ -15,12 +15,14 @@ def positional_encoding(length, depth):
 
 
 def causal_mask(size):
-    """A bool (size, size) array, True where query i may attend to key j (j <= i)."""
+    """A bool (size, size) array, True where query i may attend to key j
+    (j <= i)."""
     raise NotImplementedError
 
 
 def padding_mask(tokens, pad_id=0):
-    """A bool array shaped like `tokens` (batch, T), True where the token is not padding."""
+    """A bool array shaped like `tokens` (batch, T), True where the token
+    is not padding."""
     raise NotImplementedError
 
 
