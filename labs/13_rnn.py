@@ -1,3 +1,4 @@
+# %%
 """Lab 13: Recurrent neural networks.
 
 Objectives:
@@ -18,33 +19,79 @@ Objectives:
   stay silent while an interval runs and spike on the step it ends, with
   two cells with and without peepholes, from the same start on the same
   budget.
-- Recurrent models are slow to trace: train several side by side in one
-  `fit` and create the training variables before it.
 
 Runtime: about 19 s with --quick, 70 s in full (2-core CPU).
 Measured while other jobs loaded the machine: quick 18.5-22 s wall and
 18-21 s CPU (user + sys), full 69 s wall and 51 s CPU.
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
 
+# isort: split
+
+import keras
 import numpy as np
 
 from mlkeras import datasets, labs, plotting
+from mlkeras.labs.gradients import mse_gradients
+from mlkeras.labs.side_by_side import copy_start, fit_side_by_side
+from mlkeras.layers import PeepholeLSTM
+
+LAB = "13_rnn"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
 
 RECURRENT = ("SimpleRNN", "LSTM", "GRU", "PeepholeLSTM")
 
 
+# %% [markdown]
+# ## Settings
+#
+# `--quick` (or `QUICK` in a notebook) uses shorter sequences, fewer
+# samples and fewer epochs.
+
+
+# %%
+def choose_sizes(run):
+    """Seeds the random numbers and picks the sizes of each experiment."""
+    args = run.args
+    keras.utils.set_random_seed(args.seed)
+    if args.quick:
+        length, n_train, epochs, units = 20, 1600, 8, 16
+        timing = dict(
+            length=16,
+            intervals=(3, 6, 9),
+            n_train=1000,
+            epochs=10,
+            units=2,
+            learning_rate=0.01,
+        )
+    else:
+        length, n_train, epochs, units = 60, 4000, 12, 16
+        timing = dict(
+            length=20,
+            intervals=(4, 8, 12),
+            n_train=1000,
+            epochs=15,
+            units=2,
+            learning_rate=0.01,
+        )
+    run.keep(epochs=epochs, length=length, n_train=n_train, timing=timing)
+    run.keep(units=units)
+
+
+# %% [markdown]
+# ## 1. One step by hand
+#
+# A recurrent layer applies the same step at every time step:
+# `h_t = tanh(x_t U + h_{t-1} W + b)` for a SimpleRNN; a GRU and an LSTM
+# add gates that decide what to keep. Written in NumPy, each step matches
+# the Keras layer. A peephole LSTM lets its gates read the cell state.
+
+
+# %%
 def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
-
-
-# 1. One step by hand.
-
-
-def simple_rnn_step(x, h, kernel, recurrent_kernel, bias):
-    """h_t = tanh(x_t U + h_{t-1} W + b), the notes' update with Keras's names."""
-    return np.tanh(x @ kernel + h @ recurrent_kernel + bias)
 
 
 def gru_step(x, h, kernel, recurrent_kernel, bias):
@@ -76,12 +123,15 @@ def peephole_lstm_step(x, h, c, weights, output_sees="new"):
     return o * np.tanh(c_new), c_new
 
 
+def simple_rnn_step(x, h, kernel, recurrent_kernel, bias):
+    """h_t = tanh(x_t U + h_{t-1} W + b), the notes'
+    update with Keras's names.
+    """
+    return np.tanh(x @ kernel + h @ recurrent_kernel + bias)
+
+
 def steps_by_hand(seed):
     """Runs each layer over a short sequence and repeats it in NumPy."""
-    import keras
-
-    from mlkeras.layers import PeepholeLSTM
-
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(4, 6, 3)).astype("float32")
     results = {}
@@ -142,9 +192,42 @@ def steps_by_hand(seed):
     return results
 
 
-# 2. BPTT by hand.
+def one_step_by_hand(run):
+    """Repeats SimpleRNN, GRU and peephole LSTM steps in NumPy."""
+    args = run.args
+    print("1. One step by hand")
+    steps = steps_by_hand(args.seed)
+    print(
+        f"   SimpleRNN h_t = tanh(x_t U + h_(t-1) W + b): max |Keras - hand| "
+        f"{steps['simple_rnn_max_abs_diff']:.1g}"
+    )
+    print(
+        f"   GRU (reset_after=False, Keras's z = notes' 1 - z): "
+        f"{steps['gru_max_abs_diff']:.1g}"
+    )
+    print(
+        f"   PeepholeLSTMCell, output gate reads c_t (Gers): "
+        f"{steps['peephole_output_gate_new_c_max_abs_diff']:.1g}; "
+        f"reads c_(t-1) (the notes): "
+        f"{steps['peephole_output_gate_previous_c_max_abs_diff']:.2g}"
+    )
+    print(
+        f"   PeepholeLSTM with zero peepholes vs keras LSTM: "
+        f"{steps['peephole_zero_vs_keras_lstm_max_abs_diff']:.1g}"
+    )
+    run.keep(steps=steps)
 
 
+# %% [markdown]
+# ## 2. Backpropagation through time by hand
+#
+# The recurrent weight is shared by every step, so its gradient is a sum
+# of one term per step. Each term passes back through the recurrent matrix
+# once per step, so terms from far back shrink (or grow) like a power of
+# its spectral norm.
+
+
+# %%
 def bptt_by_hand(
     x, y, kernel, recurrent_kernel, bias, dense_kernel, dense_bias
 ):
@@ -184,50 +267,8 @@ def bptt_by_hand(
     return grads, shares
 
 
-def gradients(model, x, y):
-    """MSE gradients of `model` with respect to its inputs and its weights.
-
-    Returns `(d_inputs, d_weights)` as NumPy arrays, the weights' gradients
-    in the order of `model.trainable_variables`.
-    """
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        x = tf.convert_to_tensor(x)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = tf.reduce_mean(tf.square(model(x) - y))
-        d_x, *d_w = tape.gradient(loss, [x] + model.trainable_variables)
-    elif backend == "jax":
-        import jax
-
-        def loss_fn(trainable, inputs):
-            out, _ = model.stateless_call(
-                trainable,
-                [v.value for v in model.non_trainable_variables],
-                inputs,
-            )
-            return keras.ops.mean(keras.ops.square(out - y))
-
-        d_w, d_x = jax.grad(loss_fn, argnums=(0, 1))(
-            [v.value for v in model.trainable_variables], x
-        )
-    else:
-        raise NotImplementedError(
-            f"This lab computes gradients on the TensorFlow and JAX backends "
-            f"only. Received: backend={backend!r}"
-        )
-    to_numpy = keras.ops.convert_to_numpy
-    return to_numpy(d_x), [to_numpy(g) for g in d_w]
-
-
 def check_bptt(seed):
     """Hand BPTT against autodiff on a small SimpleRNN model."""
-    import keras
-
     keras.utils.set_random_seed(seed)
     x, y = datasets.make_adding_problem(16, length=12, seed=seed)
     model = keras.Sequential(
@@ -245,7 +286,7 @@ def check_bptt(seed):
         *[w.astype("float64") for w in rnn_weights],
         *[w.astype("float64") for w in dense_weights],
     )
-    _, auto = gradients(model, x, y)
+    _, auto = mse_gradients(model, x, y)
     order = ("kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
     worst = 0.0
     for name, grad in zip(order, auto):
@@ -257,6 +298,30 @@ def check_bptt(seed):
     }
 
 
+def bptt_by_hand_section(run):
+    """Checks the hand-written BPTT gradient and its per-step terms."""
+    args = run.args
+    print("2. Backpropagation through time by hand")
+    bptt = check_bptt(args.seed)
+    shares = bptt["bptt_step_shares"]
+    print(
+        f"   hand BPTT vs autodiff, max relative difference "
+        f"{bptt['bptt_max_relative_diff']:.1g}"
+    )
+    print(
+        "   share of dL/dW from each step (first to last): "
+        + " ".join(f"{s:.1e}" for s in shares)
+    )
+    run.keep(bptt=bptt)
+
+
+# %% [markdown]
+# With `W = s * orthogonal`, the backward signal scales like `s^k` after
+# k steps (times the tanh slopes): below 1 it vanishes, above 1 it can
+# explode.
+
+
+# %%
 def spectral_norm_experiment(steps, seed, units=32):
     """How ||dL/dh_t|| changes going back in time, for W = s * orthogonal.
 
@@ -289,144 +354,59 @@ def spectral_norm_experiment(steps, seed, units=32):
     return curves
 
 
-# 3. The adding problem.
+def spectral_norm(run):
+    """Measures how the backward signal scales with the
+    recurrent matrix's norm.
+    """
+    args = run.args
+    spectral_steps = 50
+    spectral = spectral_norm_experiment(spectral_steps, args.seed)
+    labs.print_table(
+        f"||dL/dh_t|| / ||dL/dh_T||, W = s * orthogonal, T = {spectral_steps}",
+        ("recurrence", "10 steps back", "25 steps back", "49 steps back"),
+        [(name, c[10], c[25], c[-1]) for name, c in spectral.items()],
+    )
+    run.keep(spectral=spectral)
 
 
-def recurrent_layer(kind, units, name, **kwargs):
-    import keras
+# %% [markdown]
+# ## 3. The adding problem
+#
+# The target is the sum of two marked numbers far apart in a long
+# sequence. A SimpleRNN stays near the baseline of always answering 1;
+# the gated layers carry the first number across the gap and solve it.
 
-    from mlkeras.layers import PeepholeLSTM
 
+# %%
+def predict(models, x):
+    """Each model's output on `x`, as `{kind: NumPy array}`."""
+    return {
+        kind: keras.ops.convert_to_numpy(model(x))
+        for kind, model in models.items()
+    }
+
+
+def recurrent_model(kind, units, features, **layer_kwargs):
+    """Input -> one recurrent layer -> Dense(1): the model every run trains.
+
+    Args:
+        kind: a name from `RECURRENT`.
+        units: the recurrent layer's units.
+        features: input features per time step.
+        **layer_kwargs: passed to the recurrent layer (`return_sequences`,
+            `peephole_initializer`, ...).
+    """
     classes = {
         "SimpleRNN": keras.layers.SimpleRNN,
         "LSTM": keras.layers.LSTM,
         "GRU": keras.layers.GRU,
         "PeepholeLSTM": PeepholeLSTM,
     }
-    return classes[kind](units, name=name, **kwargs)
-
-
-def create_training_variables(model, x, ys):
-    """Creates the optimizer's slots and the per-output loss trackers now.
-
-    TensorFlow traces the training step once more when its first trace
-    creates variables, and Keras creates these two kinds lazily inside that
-    trace. Tracing a step through recurrent layers costs about a second per
-    layer, so creating them beforehand roughly halves the start-up cost of
-    `fit`. Training is unchanged: `fit` resets the loss trackers at the
-    start of every epoch.
-    """
-    model.optimizer.build(model.trainable_variables)
-    model.compute_loss(
-        x=x[:1],
-        y=[y[:1] for y in ys],
-        y_pred=[np.zeros_like(y[:1]) for y in ys],
+    head = keras.layers.Dense(1, name=f"{kind}_output")
+    body = classes[kind](units, name=f"{kind}_recurrent", **layer_kwargs)
+    return keras.Sequential(
+        [keras.Input((None, features)), body, head], name=kind
     )
-
-
-def fit_side_by_side(
-    kinds,
-    x,
-    y,
-    epochs,
-    units,
-    seed,
-    learning_rate=0.01,
-    batch_size=32,
-    return_sequences=False,
-    activation=None,
-    loss="mse",
-    layer_kwargs=None,
-    same_start=False,
-    sample_weight=None,
-):
-    """Trains one model per layer kind, all in a single `fit`.
-
-    Every model is Input -> one recurrent layer -> Dense(1) and has its own
-    weights, output and loss; they only share the input. The gradient of
-    the summed loss with respect to one model's weights is that model's own
-    gradient, and Adam (with `clipnorm`, which clips each weight's gradient
-    on its own) scales every weight separately, so this trains each model
-    exactly as a `fit` of its own would, on the same batches, while paying
-    for one graph trace and one training loop instead of one per model.
-
-    Args:
-        kinds: names from `RECURRENT`.
-        layer_kwargs: optional `{kind: dict}` of extra layer arguments.
-        sample_weight: optional per-sample (or per-step) loss weights.
-        same_start: start every member from the first member's initial
-            weights; weights only a later member has (the peepholes) keep
-            their own initial values.
-
-    Returns:
-        `(model, members, curves)`: the side-by-side model (one output per
-        kind, in order), `{kind: keras.Model}` for each member on its own,
-        and `{kind: per-epoch training loss}`.
-    """
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    layer_kwargs = layer_kwargs or {}
-    inputs = keras.Input((None, x.shape[-1]))
-    outputs = [
-        keras.layers.Dense(1, activation=activation, name=kind)(
-            recurrent_layer(
-                kind,
-                units,
-                f"{kind}_recurrent",
-                return_sequences=return_sequences,
-                **layer_kwargs.get(kind, {}),
-            )(inputs)
-        )
-        for kind in kinds
-    ]
-    model = keras.Model(inputs, outputs, name="side_by_side")
-    if same_start:
-        for kind in kinds[1:]:
-            for name in ("{}_recurrent", "{}"):
-                source = model.get_layer(name.format(kinds[0]))
-                target = model.get_layer(name.format(kind))
-                shared = source.get_weights()
-                target.set_weights(shared + target.get_weights()[len(shared) :])
-    # Running 10 steps per call into the compiled graph saves the Python
-    # round trip between steps; the steps themselves are unchanged.
-    model.compile(
-        keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-        [loss] * len(kinds),
-        jit_compile=False,
-        steps_per_execution=10,
-    )
-    create_training_variables(model, x, [y] * len(kinds))
-    history = model.fit(
-        x,
-        [y] * len(kinds),
-        epochs=epochs,
-        batch_size=batch_size,
-        sample_weight=None
-        if sample_weight is None
-        else ([sample_weight] * len(kinds)),
-        verbose=0,
-    )
-    members = {
-        kind: keras.Model(inputs, out, name=kind)
-        for kind, out in zip(kinds, outputs)
-    }
-    curves = {
-        kind: [float(v) for v in history.history[f"{kind}_loss"]]
-        for kind in kinds
-    }
-    return model, members, curves
-
-
-def predict_all(model, kinds, x):
-    """The side-by-side model's outputs on `x`, as `{kind: NumPy array}`."""
-    import keras
-
-    outputs = model(x)
-    return {
-        kind: keras.ops.convert_to_numpy(out)
-        for kind, out in zip(kinds, outputs)
-    }
 
 
 def train_adding(length, n_train, epochs, units, seed, batch_size=32):
@@ -435,17 +415,16 @@ def train_adding(length, n_train, epochs, units, seed, batch_size=32):
     x_test, y_test = datasets.make_adding_problem(
         1000, length=length, seed=seed + 1
     )
-    model, members, curves = fit_side_by_side(
-        RECURRENT,
-        x,
-        y,
-        epochs,
-        units,
-        seed,
-        learning_rate=0.02,
-        batch_size=batch_size,
+    keras.utils.set_random_seed(seed)
+    members = {
+        kind: recurrent_model(kind, units, x.shape[-1]) for kind in RECURRENT
+    }
+    # All four train in one `fit` (see the appendix); each learns as alone.
+    optimizer = keras.optimizers.Adam(0.02, clipnorm=1.0)
+    curves = fit_side_by_side(
+        members, x, y, optimizer, "mse", epochs, batch_size=batch_size
     )
-    predictions = predict_all(model, RECURRENT, x_test)
+    predictions = predict(members, x_test)
     test_mse = {
         kind: float(np.mean((predictions[kind] - y_test) ** 2))
         for kind in RECURRENT
@@ -454,23 +433,129 @@ def train_adding(length, n_train, epochs, units, seed, batch_size=32):
     return members, test_mse, curves, baseline
 
 
+def adding_problem(run):
+    """Trains each recurrent layer on the adding problem."""
+    args, epochs, length = run.args, run.epochs, run.length
+    n_train, units = run.n_train, run.units
+    print(
+        f"3. The adding problem, {length} steps, {n_train} sequences, "
+        f"{epochs} epochs"
+    )
+    adding_models, adding_mse, adding_curves, baseline = train_adding(
+        length, n_train, epochs, units, args.seed
+    )
+    labs.print_table(
+        "Test MSE (predicting 1.0 always gives the baseline)",
+        ("model", "test MSE", "MSE / baseline"),
+        [
+            (kind, adding_mse[kind], adding_mse[kind] / baseline)
+            for kind in RECURRENT
+        ]
+        + [("baseline (always 1.0)", baseline, 1.0)],
+    )
+    run.keep(adding_curves=adding_curves, adding_models=adding_models)
+    run.keep(adding_mse=adding_mse, baseline=baseline)
+
+
+# %% [markdown]
+# Why: the gradient of the loss with respect to each input step shows how
+# much the early steps can still learn.
+
+
+# %%
 def gradient_through_time(models, length, seed):
     """Mean ||d loss / d x_t|| over test sequences, for every step t."""
     x, y = datasets.make_adding_problem(128, length=length, seed=seed + 2)
     curves = {}
     for kind, model in models.items():
-        d_x, _ = gradients(model, x, y)
+        d_x, _ = mse_gradients(model, x, y)
         curves[kind] = np.mean(np.linalg.norm(d_x, axis=-1), axis=0)
     return curves
 
 
-# 4. Topologies, bidirectional and stateful layers.
+def gradient_through_time_section(run):
+    """Measures the gradient that reaches each input step."""
+    adding_models, args, length = run.adding_models, run.args, run.length
+    long_length = 3 * length
+    grad_curves = gradient_through_time(
+        {kind: adding_models[kind] for kind in ("SimpleRNN", "LSTM")},
+        long_length,
+        args.seed,
+    )
+    first_quarter = slice(0, long_length // 4)
+    grad_ratio = {
+        kind: float(np.mean(c[first_quarter]) / c[-1])
+        for kind, c in grad_curves.items()
+    }
+    labs.print_table(
+        f"Trained models on {long_length}-step sequences: mean ||dL/dx_t||",
+        (
+            "model",
+            "t = 0",
+            f"t = {long_length // 2}",
+            f"t = {long_length - 1}",
+            "first quarter / last",
+        ),
+        [
+            (kind, c[0], c[long_length // 2], c[-1], grad_ratio[kind])
+            for kind, c in grad_curves.items()
+        ],
+    )
+    run.keep(grad_curves=grad_curves, grad_ratio=grad_ratio)
+    run.keep(long_length=long_length)
 
 
+# %% [markdown]
+# Loss per epoch, the gradient reaching each input step, and the BPTT
+# signal against the recurrent norm.
+
+
+# %%
+def plot_adding_and_gradients(run):
+    """Draws the adding-problem losses and the gradients through time."""
+    adding_curves, baseline = run.adding_curves, run.baseline
+    grad_curves, length = run.grad_curves, run.length
+    long_length, out, spectral = run.long_length, run.out, run.spectral
+    fig, axes = plotting.new_figure(1, 3)
+    for kind, curve in adding_curves.items():
+        axes[0].plot(range(1, len(curve) + 1), curve, marker="o", label=kind)
+    axes[0].axhline(baseline, color="k", linestyle="--", label="baseline")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("training MSE")
+    axes[0].set_title(f"adding problem, {length} steps")
+    axes[0].legend()
+    for kind, curve in grad_curves.items():
+        axes[1].semilogy(curve, label=kind)
+    axes[1].set_xlabel("time step t")
+    axes[1].set_ylabel("mean ||dL/dx_t||")
+    axes[1].set_title(f"gradient reaching each input ({long_length} steps)")
+    axes[1].legend()
+    for name, curve in spectral.items():
+        axes[2].semilogy(
+            curve,
+            label=name,
+            linestyle="-" if name.startswith("tanh") else "--",
+        )
+    axes[2].set_xlabel("steps back from the end")
+    axes[2].set_ylabel("||dL/dh_t|| / ||dL/dh_T||")
+    axes[2].set_title("BPTT: W = s * orthogonal")
+    axes[2].legend(fontsize=7)
+    labs.save_figure(fig, out, "adding_problem_and_gradients")
+
+
+# %% [markdown]
+# ## 4. Topologies, bidirectional and stateful layers
+#
+# Many-to-one, many-to-many, one-to-many and encoder-decoder differ in
+# which outputs they keep. A bidirectional layer also reads the sequence
+# backwards, so its outputs see the future; a stateful layer carries its
+# state from one batch to the next.
+
+
+# %%
 def topologies(seed):
     """Output shapes of the four ways to wire a recurrent layer."""
-    import keras
-
     keras.utils.set_random_seed(seed)
     layers = keras.layers
     x = np.zeros((2, 7, 3), "float32")
@@ -514,8 +599,6 @@ def topologies(seed):
 
 def bidirectional_demo(seed, length=12, t0=8):
     """Which outputs change when the input at step t0 changes?"""
-    import keras
-
     keras.utils.set_random_seed(seed)
     forward = keras.layers.GRU(4, return_sequences=True)
     both = keras.layers.Bidirectional(
@@ -536,8 +619,6 @@ def bidirectional_demo(seed, length=12, t0=8):
 
 def stateful_demo(seed, length=24, chunks=3):
     """A stateful LSTM fed a sequence in chunks equals one pass over it all."""
-    import keras
-
     keras.utils.set_random_seed(seed)
     x = (
         np.random.default_rng(seed)
@@ -568,9 +649,44 @@ def stateful_demo(seed, length=24, chunks=3):
     }
 
 
-# 5. Timing: when does the interval end?
+def topologies_section(run):
+    """Shows output shapes per topology, bidirectional and stateful layers."""
+    args = run.args
+    print("4. Topologies, bidirectional and stateful layers")
+    shapes = topologies(args.seed)
+    labs.print_table(
+        "Output shapes (batch 2)",
+        ("topology", "output shape"),
+        list(shapes.items()),
+    )
+    bidirectional = bidirectional_demo(args.seed)
+    print(
+        f"   input changed at step 8 of 12: outputs changed before it: "
+        f"forward GRU {bidirectional['forward_outputs_changed_before_t0']}, "
+        f"Bidirectional(GRU) "
+        f"{bidirectional['bidirectional_outputs_changed_before_t0']} "
+        f"({bidirectional['bidirectional_features']} features = 2 x "
+        f"{bidirectional['forward_features']}, concatenated)"
+    )
+    stateful = stateful_demo(args.seed)
+    print(
+        f"   stateful LSTM fed 3 chunks vs one pass: max |difference| "
+        f"{stateful['stateful_chunks_vs_whole_max_abs_diff']:.1g}; "
+        f"resetting between chunks: "
+        f"{stateful['reset_between_chunks_vs_whole_max_abs_diff']:.2g}"
+    )
+    run.keep(bidirectional=bidirectional, shapes=shapes, stateful=stateful)
 
 
+# %% [markdown]
+# ## 5. Timing with and without peepholes
+#
+# Stay silent while an interval runs, spike on the step it ends. Both
+# cells start from the same weights (the peepholes at zero) and see the
+# same batches.
+
+
+# %%
 def make_timing_task(n, length, intervals, seed):
     """A start spike on one of len(intervals) channels says which interval
     runs; the target is a single spike at the step the interval ends and 0
@@ -640,23 +756,33 @@ def train_timing(
     x_test, y_test, end = make_timing_task(1000, length, intervals, seed + 1)
     kinds = ("LSTM", "PeepholeLSTM")
     weights = np.where(y[..., 0] > 0.5, spike_weight, 1.0).astype("float32")
-    model, _, curves = fit_side_by_side(
-        kinds,
+    keras.utils.set_random_seed(seed)
+    models = {
+        "LSTM": recurrent_model(
+            "LSTM", units, x.shape[-1], return_sequences=True
+        ),
+        "PeepholeLSTM": recurrent_model(
+            "PeepholeLSTM",
+            units,
+            x.shape[-1],
+            return_sequences=True,
+            peephole_initializer="zeros",
+        ),
+    }
+    copy_start(list(models.values()))
+    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=1.0)
+    curves = fit_side_by_side(
+        models,
         x,
         y,
+        optimizer,
+        "mse",
         epochs,
-        units,
-        seed,
-        learning_rate=learning_rate,
         batch_size=batch_size,
-        return_sequences=True,
-        layer_kwargs={"PeepholeLSTM": {"peephole_initializer": "zeros"}},
-        same_start=True,
         sample_weight=weights,
     )
     outputs = {
-        kind: out[..., 0]
-        for kind, out in predict_all(model, kinds, x_test).items()
+        kind: out[..., 0] for kind, out in predict(models, x_test).items()
     }
     results = {}
     for kind in kinds:
@@ -666,199 +792,9 @@ def train_timing(
     return results, outputs, x_test, end
 
 
-def timing_verdict(peephole, lstm):
-    """One honest sentence on who timed better, chosen from the numbers."""
-    mse_ratio = peephole["test_mse"] / lstm["test_mse"]
-    exact_gap = (
-        peephole["exact_timing_accuracy"] - lstm["exact_timing_accuracy"]
-    )
-    if mse_ratio < 0.95 and exact_gap >= 0.0:
-        how = []
-        if peephole["spike_height"] > lstm["spike_height"]:
-            how.append("spikes higher")
-        if peephole["leak"] < lstm["leak"]:
-            how.append("leaks less between spikes")
-        return (
-            "the peepholes help: the peephole model fires at least as "
-            "exactly"
-            + (" and " + " and ".join(how) if how else "")
-            + ". This fits Gers, Schraudolph & Schmidhuber's (2002) "
-            "explanation: while the output must stay silent, h = o * tanh(c) "
-            "shows a plain LSTM's gates little of the count in c, and the "
-            "peepholes let the gates read c itself. Here the gap is one of "
-            "degree, on a short budget: the plain LSTM learns the task too, "
-            "and the gap depends on the learning rate (at 0.02 instead of "
-            "0.01 the plain LSTM came out ahead on some seeds)."
-        )
-    if mse_ratio > 1.05 or exact_gap < -0.05:
-        return (
-            "here the peepholes did not help on this budget; Gers et al. "
-            "saw their advantage with few cells and long training."
-        )
-    return "here the two do about equally well."
-
-
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    if args.quick:
-        length, n_train, epochs, units = 20, 1600, 8, 16
-        timing = dict(
-            length=16,
-            intervals=(3, 6, 9),
-            n_train=1000,
-            epochs=10,
-            units=2,
-            learning_rate=0.01,
-        )
-    else:
-        length, n_train, epochs, units = 60, 4000, 12, 16
-        timing = dict(
-            length=20,
-            intervals=(4, 8, 12),
-            n_train=1000,
-            epochs=15,
-            units=2,
-            learning_rate=0.01,
-        )
-
-    print("1. One step by hand")
-    steps = steps_by_hand(args.seed)
-    print(
-        f"   SimpleRNN h_t = tanh(x_t U + h_(t-1) W + b): max |Keras - hand| "
-        f"{steps['simple_rnn_max_abs_diff']:.1g}"
-    )
-    print(
-        f"   GRU (reset_after=False, Keras's z = notes' 1 - z): "
-        f"{steps['gru_max_abs_diff']:.1g}"
-    )
-    print(
-        f"   PeepholeLSTMCell, output gate reads c_t (Gers): "
-        f"{steps['peephole_output_gate_new_c_max_abs_diff']:.1g}; "
-        f"reads c_(t-1) (the notes): "
-        f"{steps['peephole_output_gate_previous_c_max_abs_diff']:.2g}"
-    )
-    print(
-        f"   PeepholeLSTM with zero peepholes vs keras LSTM: "
-        f"{steps['peephole_zero_vs_keras_lstm_max_abs_diff']:.1g}"
-    )
-
-    print("2. Backpropagation through time by hand")
-    bptt = check_bptt(args.seed)
-    shares = bptt["bptt_step_shares"]
-    print(
-        f"   hand BPTT vs autodiff, max relative difference "
-        f"{bptt['bptt_max_relative_diff']:.1g}"
-    )
-    print(
-        "   share of dL/dW from each step (first to last): "
-        + " ".join(f"{s:.1e}" for s in shares)
-    )
-    spectral_steps = 50
-    spectral = spectral_norm_experiment(spectral_steps, args.seed)
-    labs.print_table(
-        f"||dL/dh_t|| / ||dL/dh_T||, W = s * orthogonal, T = {spectral_steps}",
-        ("recurrence", "10 steps back", "25 steps back", "49 steps back"),
-        [(name, c[10], c[25], c[-1]) for name, c in spectral.items()],
-    )
-
-    print(
-        f"3. The adding problem, {length} steps, {n_train} sequences, "
-        f"{epochs} epochs"
-    )
-    adding_models, adding_mse, adding_curves, baseline = train_adding(
-        length, n_train, epochs, units, args.seed
-    )
-    labs.print_table(
-        "Test MSE (predicting 1.0 always gives the baseline)",
-        ("model", "test MSE", "MSE / baseline"),
-        [
-            (kind, adding_mse[kind], adding_mse[kind] / baseline)
-            for kind in RECURRENT
-        ]
-        + [("baseline (always 1.0)", baseline, 1.0)],
-    )
-
-    long_length = 3 * length
-    grad_curves = gradient_through_time(
-        {kind: adding_models[kind] for kind in ("SimpleRNN", "LSTM")},
-        long_length,
-        args.seed,
-    )
-    first_quarter = slice(0, long_length // 4)
-    grad_ratio = {
-        kind: float(np.mean(c[first_quarter]) / c[-1])
-        for kind, c in grad_curves.items()
-    }
-    labs.print_table(
-        f"Trained models on {long_length}-step sequences: mean ||dL/dx_t||",
-        (
-            "model",
-            "t = 0",
-            f"t = {long_length // 2}",
-            f"t = {long_length - 1}",
-            "first quarter / last",
-        ),
-        [
-            (kind, c[0], c[long_length // 2], c[-1], grad_ratio[kind])
-            for kind, c in grad_curves.items()
-        ],
-    )
-
-    fig, axes = plotting.new_figure(1, 3)
-    for kind, curve in adding_curves.items():
-        axes[0].plot(range(1, len(curve) + 1), curve, marker="o", label=kind)
-    axes[0].axhline(baseline, color="k", linestyle="--", label="baseline")
-    axes[0].set_yscale("log")
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("training MSE")
-    axes[0].set_title(f"adding problem, {length} steps")
-    axes[0].legend()
-    for kind, curve in grad_curves.items():
-        axes[1].semilogy(curve, label=kind)
-    axes[1].set_xlabel("time step t")
-    axes[1].set_ylabel("mean ||dL/dx_t||")
-    axes[1].set_title(f"gradient reaching each input ({long_length} steps)")
-    axes[1].legend()
-    for name, curve in spectral.items():
-        axes[2].semilogy(
-            curve,
-            label=name,
-            linestyle="-" if name.startswith("tanh") else "--",
-        )
-    axes[2].set_xlabel("steps back from the end")
-    axes[2].set_ylabel("||dL/dh_t|| / ||dL/dh_T||")
-    axes[2].set_title("BPTT: W = s * orthogonal")
-    axes[2].legend(fontsize=7)
-    plotting.save_figure(fig, out, "adding_problem_and_gradients")
-
-    print("4. Topologies, bidirectional and stateful layers")
-    shapes = topologies(args.seed)
-    labs.print_table(
-        "Output shapes (batch 2)",
-        ("topology", "output shape"),
-        list(shapes.items()),
-    )
-    bidirectional = bidirectional_demo(args.seed)
-    print(
-        f"   input changed at step 8 of 12: outputs changed before it: "
-        f"forward GRU {bidirectional['forward_outputs_changed_before_t0']}, "
-        f"Bidirectional(GRU) "
-        f"{bidirectional['bidirectional_outputs_changed_before_t0']} "
-        f"({bidirectional['bidirectional_features']} features = 2 x "
-        f"{bidirectional['forward_features']}, concatenated)"
-    )
-    stateful = stateful_demo(args.seed)
-    print(
-        f"   stateful LSTM fed 3 chunks vs one pass: max |difference| "
-        f"{stateful['stateful_chunks_vs_whole_max_abs_diff']:.1g}; "
-        f"resetting between chunks: "
-        f"{stateful['reset_between_chunks_vs_whole_max_abs_diff']:.2g}"
-    )
-
+def timing_task(run):
+    """Trains LSTM and PeepholeLSTM on the timing task from the same start."""
+    args, timing = run.args, run.timing
     print(
         f"5. Timing: intervals {timing['intervals']} in "
         f"{timing['length']}-step sequences, {timing['epochs']} epochs, "
@@ -891,6 +827,20 @@ def main(argv=None):
             for kind, r in timing_results.items()
         ],
     )
+    run.keep(end=end, timing_outputs=timing_outputs)
+    run.keep(timing_results=timing_results, x_timing=x_timing)
+
+
+# %% [markdown]
+# Loss per epoch, and both models' outputs on test sequences.
+
+
+# %%
+def plot_timing(run):
+    """Draws the timing losses and one sequence's outputs."""
+    end, out, timing = run.end, run.out, run.timing
+    timing_outputs, timing_results = run.timing_outputs, run.timing_results
+    x_timing = run.x_timing
     fig, axes = plotting.new_figure(1, 2)
     for kind, r in timing_results.items():
         axes[0].plot(
@@ -918,8 +868,24 @@ def main(argv=None):
     axes[1].set_ylabel("output")
     axes[1].set_title("outputs; triangles mark the target spikes")
     axes[1].legend(fontsize=7)
-    plotting.save_figure(fig, out, "timing_task")
+    labs.save_figure(fig, out, "timing_task")
 
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def collect_results(run):
+    """Collects the measurements into the results dict."""
+    adding_curves, adding_mse = run.adding_curves, run.adding_mse
+    baseline, bidirectional, bptt = run.baseline, run.bidirectional, run.bptt
+    grad_curves, grad_ratio = run.grad_curves, run.grad_ratio
+    length, long_length, shapes = run.length, run.long_length, run.shapes
+    spectral, stateful, steps = run.spectral, run.stateful, run.steps
+    timing_results = run.timing_results
     results = {
         "steps_by_hand": steps,
         **bptt,
@@ -946,6 +912,52 @@ def main(argv=None):
             k: r["loss_curve"] for k, r in timing_results.items()
         },
     }
+    run.keep(results=results)
+
+
+# %% [markdown]
+# What the numbers show, in words.
+
+
+# %%
+def timing_verdict(peephole, lstm):
+    """One honest sentence on who timed better, chosen from the numbers."""
+    mse_ratio = peephole["test_mse"] / lstm["test_mse"]
+    exact_gap = (
+        peephole["exact_timing_accuracy"] - lstm["exact_timing_accuracy"]
+    )
+    if mse_ratio < 0.95 and exact_gap >= 0.0:
+        how = []
+        if peephole["spike_height"] > lstm["spike_height"]:
+            how.append("spikes higher")
+        if peephole["leak"] < lstm["leak"]:
+            how.append("leaks less between spikes")
+        return (
+            "the peepholes help: the peephole model fires at least as "
+            "exactly"
+            + (" and " + " and ".join(how) if how else "")
+            + ". This fits Gers, Schraudolph & Schmidhuber's (2002) "
+            "explanation: while the output must stay silent, h = o * tanh(c) "
+            "shows a plain LSTM's gates little of the count in c, and the "
+            "peepholes let the gates read c itself. Here the gap is one of "
+            "degree, on a short budget: the plain LSTM learns the task too, "
+            "and the gap depends on the learning rate (at 0.02 instead of "
+            "0.01 the plain LSTM came out ahead on some seeds)."
+        )
+    if mse_ratio > 1.05 or exact_gap < -0.05:
+        return (
+            "here the peepholes did not help on this budget; Gers et al. "
+            "saw their advantage with few cells and long training."
+        )
+    return "here the two do about equally well."
+
+
+def conclude(run):
+    """Says what the measurements show."""
+    adding_mse, baseline = run.adding_mse, run.baseline
+    bidirectional, grad_ratio = run.bidirectional, run.grad_ratio
+    length, long_length, spectral = run.length, run.long_length, run.spectral
+    steps, timing, timing_results = run.steps, run.timing, run.timing_results
     lstm_t = timing_results["LSTM"]
     peep_t = timing_results["PeepholeLSTM"]
     print(
@@ -980,10 +992,57 @@ def main(argv=None):
         f"their test MSE is {peep_t['test_mse']:.4f} and "
         f"{lstm_t['test_mse']:.4f}: " + timing_verdict(peep_t, lstm_t)
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/13_rnn/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    choose_sizes(run)
+    one_step_by_hand(run)
+    bptt_by_hand_section(run)
+    spectral_norm(run)
+    adding_problem(run)
+    gradient_through_time_section(run)
+    plot_adding_and_gradients(run)
+    topologies_section(run)
+    timing_task(run)
+    plot_timing(run)
+    collect_results(run)
+    conclude(run)
+    return labs.finish_run(run, 13, EXERCISE)
+
+
+# %% [markdown]
+# ## Appendix: why the runs are fast
+#
+# Each experiment above builds one plain model per layer kind with
+# `recurrent_model`. Tracing a training step through a recurrent layer
+# takes seconds, so `mlkeras.labs.side_by_side.fit_side_by_side` trains
+# the models of one experiment in a single `fit`: one model whose outputs
+# are theirs, one summed loss. Each model keeps its own weights and loss
+# term, and Adam updates every weight on its own, so each learns exactly
+# what a `fit` of its own would teach it. `copy_start` gives the two timing
+# models the same initial weights.
+
+# %% [markdown]
+# ## Exercise
+#
+# Write one time step of each recurrent cell in NumPy, with Keras's
+# weight layouts; the grader loads your weights into Keras's cells and
+# compares.
+#
+# - Get the starter: `mlkeras exercise 13 -o lab13.py`
+# - Check your work: `mlkeras check lab13.py --lab 13`
+
+# %%
+EXERCISE = "one time step of the SimpleRNN, GRU and LSTM cells, in NumPy"
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
