@@ -1,3 +1,4 @@
+# %%
 """Lab 15: Transformers.
 
 Objectives:
@@ -9,7 +10,8 @@ Objectives:
   the saturation of the softmax as d_k grows, with and without the scaling.
 - Self-attention with padding and causal (look-ahead) masks: masked keys get
   exactly zero weight, and every row still sums to one.
-- Build a small transformer encoder from `mlkeras.layers.SinusoidalPositionalEncoding`
+- Build a small transformer encoder from
+`mlkeras.layers.SinusoidalPositionalEncoding`
   and `mlkeras.layers.MultiHeadAttention` (residual connections, layer
   normalization, a feed-forward block) that learns to reverse digit
   sequences, and read its attention map; without positional encoding the
@@ -18,23 +20,54 @@ Objectives:
 Runtime: about 13 s with --quick, 1 min in full (2-core CPU).
 """
 
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
 
+# isort: split
+
+import keras
 import numpy as np
 
 from mlkeras import datasets, labs, plotting
+from mlkeras.layers import (
+    MultiHeadAttention,
+    SinusoidalPositionalEncoding,
+    scaled_dot_product_attention,
+    sinusoidal_encoding,
+)
 
-# 1. Positional encoding.
+LAB = "15_transformer"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
 
 
-def encoding_table(length, depth):
-    import keras
+# %% [markdown]
+# ## Settings
+#
+# `--quick` (or `QUICK` in a notebook) trains on fewer sequences for
+# fewer epochs.
 
-    from mlkeras.layers import sinusoidal_encoding
 
-    return keras.ops.convert_to_numpy(sinusoidal_encoding(length, depth))
+# %%
+def choose_sizes(run):
+    """Seeds the random numbers and picks the task's size."""
+    args = run.args
+    keras.utils.set_random_seed(args.seed)
+    length, vocab_size = 8, 10
+    n_train, epochs = (3000, 3) if args.quick else (10000, 15)
+    run.keep(epochs=epochs, length=length, n_train=n_train)
+    run.keep(vocab_size=vocab_size)
 
 
+# %% [markdown]
+# ## 1. Sinusoidal positional encoding
+#
+# Attention has no notion of order, so each position gets a vector of
+# sines and cosines of different wavelengths added to its input. The dot
+# product of two positions' vectors depends only on their distance, and
+# falls as it grows.
+
+
+# %%
 def encoding_by_hand(length, depth, max_wavelength=10000):
     """PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(same angle)."""
     table = np.zeros((length, depth))
@@ -43,6 +76,10 @@ def encoding_by_hand(length, depth, max_wavelength=10000):
     table[:, 0::2] = np.sin(angles)
     table[:, 1::2] = np.cos(angles)
     return table
+
+
+def encoding_table(length, depth):
+    return keras.ops.convert_to_numpy(sinusoidal_encoding(length, depth))
 
 
 def positional_encoding(length=64, depth=64):
@@ -71,9 +108,70 @@ def positional_encoding(length=64, depth=64):
     }
 
 
-# 2. Why divide by sqrt(d_k).
+def positional_encoding_section(run):
+    """Builds the encoding by hand and measures how it encodes distance."""
+    print("1. Sinusoidal positional encoding")
+    pe = positional_encoding()
+    mean_dot = pe["mean_dot_by_distance"]
+    print(
+        f"   sinusoidal_encoding vs the formula by hand: max |difference| "
+        f"{pe['by_hand_max_abs_diff']:.1g}"
+    )
+    labs.print_table(
+        "PE(p) . PE(p + k) (64 positions, depth 64), mean over p",
+        ("distance k", "dot product"),
+        [(k, float(mean_dot[k])) for k in (0, 1, 2, 4, 8, 16, 32)],
+    )
+    print(
+        f"   the dot product depends only on k: its spread over p is at "
+        f"most {pe['max_spread_over_positions']:.1g}; every encoding is "
+        f"closest to itself: {pe['nearest_row_is_itself']}"
+    )
+    print(
+        f"   one linear map shifts every position by 5: max error "
+        f"{pe['shift_by_5_linear_fit_max_error']:.1g}"
+    )
+    run.keep(mean_dot=mean_dot, pe=pe)
 
 
+# %% [markdown]
+# The table, the dot product of every pair of positions, and its mean
+# against distance.
+
+
+# %%
+def plot_positional_encoding(run):
+    """Draws the encoding table, its dot products and
+    their fall with distance.
+    """
+    mean_dot, out, pe = run.mean_dot, run.out, run.pe
+    fig, axes = plotting.new_figure(1, 3)
+    image = axes[0].imshow(pe["table"], aspect="auto", cmap="RdBu_r")
+    axes[0].set_xlabel("channel")
+    axes[0].set_ylabel("position")
+    axes[0].set_title("sinusoidal positional encoding")
+    fig.colorbar(image, ax=axes[0], label="encoding value")
+    image = axes[1].imshow(pe["gram"], cmap="viridis")
+    axes[1].set_xlabel("position")
+    axes[1].set_ylabel("position")
+    axes[1].set_title("PE(p) . PE(q)")
+    fig.colorbar(image, ax=axes[1], label="dot product")
+    axes[2].plot(mean_dot, marker=".")
+    axes[2].set_xlabel("distance k")
+    axes[2].set_ylabel("mean PE(p) . PE(p + k)")
+    axes[2].set_title("dot product falls with distance")
+    labs.save_figure(fig, out, "positional_encoding")
+
+
+# %% [markdown]
+# ## 2. Why divide by sqrt(d_k)
+#
+# The dot product of two random d_k-dimensional vectors has variance d_k.
+# Unscaled, large scores push the softmax to one-hot, where its gradient
+# vanishes; dividing by `sqrt(d_k)` keeps the variance at 1.
+
+
+# %%
 def softmax_saturation(depths, n_keys=16, n_queries=500, seed=0):
     """Logit spread and softmax sharpness for random unit-variance q and k.
 
@@ -83,10 +181,6 @@ def softmax_saturation(depths, n_keys=16, n_queries=500, seed=0):
     keeps the spread at one. The gradient through a saturated softmax
     vanishes: its Jacobian diag(a) - a a^T goes to zero as a turns one-hot.
     """
-    import keras
-
-    from mlkeras.layers import scaled_dot_product_attention
-
     rng = np.random.default_rng(seed)
     rows = []
     for d_k in depths:
@@ -114,15 +208,91 @@ def softmax_saturation(depths, n_keys=16, n_queries=500, seed=0):
     return rows
 
 
-# 3. Masks.
+def why_divide_by_sqrt_dk(run):
+    """Measures softmax saturation with and without the scaling."""
+    args = run.args
+    print("2. Why divide by sqrt(d_k)")
+    saturation = softmax_saturation((4, 16, 64, 256, 1024), seed=args.seed)
+    labs.print_table(
+        "16 keys, unit-variance q and k (500 queries per row)",
+        (
+            "d_k",
+            "logit std",
+            "max weight",
+            "entropy",
+            "|softmax Jacobian|",
+            "logit std",
+            "max weight",
+            "entropy",
+            "|softmax Jacobian|",
+        ),
+        [
+            (
+                r["d_k"],
+                r["unscaled_logit_std"],
+                r["unscaled_max_weight"],
+                r["unscaled_entropy"],
+                r["unscaled_jacobian_norm"],
+                r["scaled_logit_std"],
+                r["scaled_max_weight"],
+                r["scaled_entropy"],
+                r["scaled_jacobian_norm"],
+            )
+            for r in saturation
+        ],
+    )
+    print(
+        "   (first four columns: q . k; last four: q . k / sqrt(d_k); a "
+        f"uniform softmax over 16 keys has entropy {np.log(16):.2f})"
+    )
+    run.keep(saturation=saturation)
 
 
+# %% [markdown]
+# Saturation and the gradient through the softmax, against d_k.
+
+
+# %%
+def plot_scaling(run):
+    """Draws the largest weight and the softmax gradient against d_k."""
+    out, saturation = run.out, run.saturation
+    fig, axes = plotting.new_figure(1, 2)
+    depths = [r["d_k"] for r in saturation]
+    for name, style in (("unscaled", "s--"), ("scaled", "o-")):
+        axes[0].semilogx(
+            depths,
+            [r[f"{name}_max_weight"] for r in saturation],
+            style,
+            label=name,
+        )
+        axes[1].loglog(
+            depths,
+            [r[f"{name}_jacobian_norm"] for r in saturation],
+            style,
+            label=name,
+        )
+    axes[0].set_xlabel("d_k")
+    axes[0].set_ylabel("mean largest attention weight")
+    axes[0].set_title("softmax saturation")
+    axes[0].legend()
+    axes[1].set_xlabel("d_k")
+    axes[1].set_ylabel("mean |softmax Jacobian|")
+    axes[1].set_title("gradient through the softmax")
+    axes[1].legend()
+    labs.save_figure(fig, out, "scaling")
+
+
+# %% [markdown]
+# ## 3. Padding and causal masks
+#
+# A padding mask stops queries from attending to padding; a causal mask
+# stops each position from attending to later ones, so a decoder cannot
+# read the answer it is asked to predict.
+
+
+# %%
 def masks_demo(seed, length=6, padded=2):
     """Attention weights under a padding mask, a causal mask and both."""
-    import keras
-
-    from mlkeras.layers import MultiHeadAttention, scaled_dot_product_attention
-
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(1, length, 8)).astype("float32")
@@ -175,9 +345,46 @@ def masks_demo(seed, length=6, padded=2):
     return weights, checks
 
 
-# 4. A small transformer encoder.
+def masks(run):
+    """Applies padding and causal masks and checks what they hide."""
+    args, out = run.args, run.out
+    print("3. Padding and causal masks")
+    mask_weights, mask_checks = masks_demo(args.seed)
+    print(
+        f"   largest weight on the 2 padding keys: without a mask "
+        f"{mask_checks['unmasked_weight_on_pad_keys']:.2f}, with the "
+        f"padding mask {mask_checks['padding_weight_on_pad_keys']:.1g}"
+    )
+    print(
+        f"   largest weight above the diagonal with the causal mask: "
+        f"{mask_checks['causal_weight_above_diagonal']:.1g}; both masks, "
+        f"largest masked weight {mask_checks['combined_weight_on_masked']:.1g}"
+    )
+    print(
+        f"   every row sums to between {mask_checks['row_sums_min']:.6f} "
+        f"and {mask_checks['row_sums_max']:.6f}"
+    )
+    fig, axes = plotting.new_figure(1, 4, width=3.2, height=3.2)
+    for ax, (name, w) in zip(axes, mask_weights.items()):
+        image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("key position")
+        ax.set_ylabel("query position")
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="attention weight")
+    fig.suptitle("masked keys get exactly zero attention")
+    labs.save_figure(fig, out, "masks")
+    run.keep(mask_checks=mask_checks)
 
 
+# %% [markdown]
+# ## 4. A transformer encoder reverses sequences
+#
+# Reversing a sequence needs to know where each digit sits. With the
+# positional encoding the encoder learns it; without, it cannot tell
+# positions apart.
+
+
+# %%
 def build_transformer(
     length, vocab_size, d_model, num_heads, blocks, positional=True
 ):
@@ -186,10 +393,6 @@ def build_transformer(
     Each block is the post-norm encoder layer of Vaswani et al.:
     x = LayerNorm(x + MHA(x, x)), then x = LayerNorm(x + FFN(x)).
     """
-    import keras
-
-    from mlkeras.layers import MultiHeadAttention, SinusoidalPositionalEncoding
-
     layers = keras.layers
     tokens = keras.Input((length,), dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, d_model, name="embedding")(tokens)
@@ -210,32 +413,6 @@ def build_transformer(
     return keras.Model(tokens, logits)
 
 
-def attention_maps(model, tokens, blocks):
-    """Each block's attention weights, a list of (batch, heads, T, S).
-
-    Replays the model's layers on `tokens`, asking each attention layer for
-    its scores on the way.
-    """
-    import keras
-
-    names = [layer.name for layer in model.layers]
-    x = model.get_layer("embedding")(tokens)
-    if "positions" in names:
-        x = model.get_layer("positions")(x)
-    maps = []
-    for b in range(blocks):
-        attended, scores = model.get_layer(f"attention_{b}")(
-            x, x, return_attention_scores=True
-        )
-        maps.append(keras.ops.convert_to_numpy(scores))
-        x = model.get_layer(f"norm_a{b}")(x + attended)
-        hidden = model.get_layer(f"ffn_in_{b}")(x)
-        x = model.get_layer(f"norm_f{b}")(
-            x + model.get_layer(f"ffn_out_{b}")(hidden)
-        )
-    return maps
-
-
 def train_reversal(
     length,
     vocab_size,
@@ -247,8 +424,6 @@ def train_reversal(
     num_heads=4,
     blocks=2,
 ):
-    import keras
-
     keras.utils.set_random_seed(seed)
     x, y = datasets.make_reverse_task(n_train, length, vocab_size, seed=seed)
     x_test, y_test = datasets.make_reverse_task(
@@ -282,136 +457,10 @@ def train_reversal(
     )
 
 
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    length, vocab_size = 8, 10
-    n_train, epochs = (3000, 3) if args.quick else (10000, 15)
-
-    print("1. Sinusoidal positional encoding")
-    pe = positional_encoding()
-    mean_dot = pe["mean_dot_by_distance"]
-    print(
-        f"   sinusoidal_encoding vs the formula by hand: max |difference| "
-        f"{pe['by_hand_max_abs_diff']:.1g}"
-    )
-    labs.print_table(
-        "PE(p) . PE(p + k) (64 positions, depth 64), mean over p",
-        ("distance k", "dot product"),
-        [(k, float(mean_dot[k])) for k in (0, 1, 2, 4, 8, 16, 32)],
-    )
-    print(
-        f"   the dot product depends only on k: its spread over p is at "
-        f"most {pe['max_spread_over_positions']:.1g}; every encoding is "
-        f"closest to itself: {pe['nearest_row_is_itself']}"
-    )
-    print(
-        f"   one linear map shifts every position by 5: max error "
-        f"{pe['shift_by_5_linear_fit_max_error']:.1g}"
-    )
-    fig, axes = plotting.new_figure(1, 3)
-    image = axes[0].imshow(pe["table"], aspect="auto", cmap="RdBu_r")
-    axes[0].set_xlabel("channel")
-    axes[0].set_ylabel("position")
-    axes[0].set_title("sinusoidal positional encoding")
-    fig.colorbar(image, ax=axes[0])
-    image = axes[1].imshow(pe["gram"], cmap="viridis")
-    axes[1].set_xlabel("position")
-    axes[1].set_ylabel("position")
-    axes[1].set_title("PE(p) . PE(q)")
-    fig.colorbar(image, ax=axes[1])
-    axes[2].plot(mean_dot, marker=".")
-    axes[2].set_xlabel("distance k")
-    axes[2].set_ylabel("mean PE(p) . PE(p + k)")
-    axes[2].set_title("dot product falls with distance")
-    plotting.save_figure(fig, out, "positional_encoding")
-
-    print("2. Why divide by sqrt(d_k)")
-    saturation = softmax_saturation((4, 16, 64, 256, 1024), seed=args.seed)
-    labs.print_table(
-        "16 keys, unit-variance q and k (500 queries per row)",
-        (
-            "d_k",
-            "logit std",
-            "max weight",
-            "entropy",
-            "|softmax Jacobian|",
-            "logit std",
-            "max weight",
-            "entropy",
-            "|softmax Jacobian|",
-        ),
-        [
-            (
-                r["d_k"],
-                r["unscaled_logit_std"],
-                r["unscaled_max_weight"],
-                r["unscaled_entropy"],
-                r["unscaled_jacobian_norm"],
-                r["scaled_logit_std"],
-                r["scaled_max_weight"],
-                r["scaled_entropy"],
-                r["scaled_jacobian_norm"],
-            )
-            for r in saturation
-        ],
-    )
-    print(
-        "   (first four columns: q . k; last four: q . k / sqrt(d_k); a "
-        f"uniform softmax over 16 keys has entropy {np.log(16):.2f})"
-    )
-    fig, axes = plotting.new_figure(1, 2)
-    depths = [r["d_k"] for r in saturation]
-    for name, style in (("unscaled", "s--"), ("scaled", "o-")):
-        axes[0].semilogx(
-            depths,
-            [r[f"{name}_max_weight"] for r in saturation],
-            style,
-            label=name,
-        )
-        axes[1].loglog(
-            depths,
-            [r[f"{name}_jacobian_norm"] for r in saturation],
-            style,
-            label=name,
-        )
-    axes[0].set_xlabel("d_k")
-    axes[0].set_ylabel("mean largest attention weight")
-    axes[0].set_title("softmax saturation")
-    axes[0].legend()
-    axes[1].set_xlabel("d_k")
-    axes[1].set_ylabel("mean |softmax Jacobian|")
-    axes[1].set_title("gradient through the softmax")
-    axes[1].legend()
-    plotting.save_figure(fig, out, "scaling")
-
-    print("3. Padding and causal masks")
-    mask_weights, mask_checks = masks_demo(args.seed)
-    print(
-        f"   largest weight on the 2 padding keys: without a mask "
-        f"{mask_checks['unmasked_weight_on_pad_keys']:.2f}, with the "
-        f"padding mask {mask_checks['padding_weight_on_pad_keys']:.1g}"
-    )
-    print(
-        f"   largest weight above the diagonal with the causal mask: "
-        f"{mask_checks['causal_weight_above_diagonal']:.1g}; both masks, "
-        f"largest masked weight {mask_checks['combined_weight_on_masked']:.1g}"
-    )
-    print(
-        f"   every row sums to between {mask_checks['row_sums_min']:.6f} "
-        f"and {mask_checks['row_sums_max']:.6f}"
-    )
-    fig, axes = plotting.new_figure(1, 4, width=3.2, height=3.2)
-    for ax, (name, w) in zip(axes, mask_weights.items()):
-        ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("key")
-        ax.set_ylabel("query")
-    plotting.save_figure(fig, out, "masks")
-
+def reversal(run):
+    """Trains an encoder with and without positional encoding on reversal."""
+    args, epochs, length = run.args, run.epochs, run.length
+    n_train, vocab_size = run.n_train, run.vocab_size
     print(
         f"4. A transformer encoder reverses {length}-digit sequences "
         f"({n_train} training sequences, {epochs} epochs)"
@@ -446,6 +495,43 @@ def main(argv=None):
             ),
         ],
     )
+    run.keep(model=model, with_pe=with_pe, without_pe=without_pe, x_test=x_test)
+
+
+# %% [markdown]
+# Reversal means output position i reads input position L - 1 - i: one
+# head's attention map should follow that anti-diagonal.
+
+
+# %%
+def attention_maps(model, tokens, blocks):
+    """Each block's attention weights, a list of (batch, heads, T, S).
+
+    Replays the model's layers on `tokens`, asking each attention layer for
+    its scores on the way.
+    """
+    names = [layer.name for layer in model.layers]
+    x = model.get_layer("embedding")(tokens)
+    if "positions" in names:
+        x = model.get_layer("positions")(x)
+    maps = []
+    for b in range(blocks):
+        attended, scores = model.get_layer(f"attention_{b}")(
+            x, x, return_attention_scores=True
+        )
+        maps.append(keras.ops.convert_to_numpy(scores))
+        x = model.get_layer(f"norm_a{b}")(x + attended)
+        hidden = model.get_layer(f"ffn_in_{b}")(x)
+        x = model.get_layer(f"norm_f{b}")(
+            x + model.get_layer(f"ffn_out_{b}")(hidden)
+        )
+    return maps
+
+
+def reversal_attention(run):
+    """Finds the head whose attention follows the mirror diagonal."""
+    length, model, out, with_pe = run.length, run.model, run.out, run.with_pe
+    without_pe, x_test = run.without_pe, run.x_test
     maps = [m.mean(axis=0) for m in attention_maps(model, x_test[:200], 2)]
     # Reversal puts output i at input length - 1 - i: the anti-diagonal.
     mirror = (np.arange(length), length - 1 - np.arange(length))
@@ -465,11 +551,17 @@ def main(argv=None):
     fig, axes = plotting.new_figure(2, n_heads + 1, width=3.2, height=3.2)
     for b, m in enumerate(maps):
         for h in range(n_heads):
-            axes[b, h].imshow(m[h], cmap="viridis", vmin=0.0)
+            image = axes[b, h].imshow(m[h], cmap="viridis", vmin=0.0, vmax=1.0)
             axes[b, h].set_title(f"block {b + 1}, head {h}")
             axes[b, h].set_xlabel("key position")
             axes[b, h].set_ylabel("query position")
+    fig.colorbar(image, ax=axes[1, -1], label="attention weight")
     axes[1, -1].axis("off")
+    fig.suptitle(
+        f"block {best_block + 1}, head {best_head} puts "
+        f"{anti_diagonal.max():.0%} of its attention on the mirrored "
+        f"position (uniform: {1 / length:.0%})"
+    )
     axes = axes[0]
     for name, r in (("with PE", with_pe), ("without PE", without_pe)):
         axes[-1].plot(
@@ -479,10 +571,26 @@ def main(argv=None):
             label=name,
         )
     axes[-1].set_xlabel("epoch")
-    axes[-1].set_ylabel("training loss")
+    axes[-1].set_ylabel("training loss (cross-entropy)")
+    axes[-1].set_title("only the encoder with PE learns")
     axes[-1].legend()
-    plotting.save_figure(fig, out, "reversal_attention")
+    labs.save_figure(fig, out, "reversal_attention")
+    run.keep(anti_diagonal=anti_diagonal, best_block=best_block)
+    run.keep(best_head=best_head)
 
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def collect_results(run):
+    """Collects the measurements into the results dict."""
+    anti_diagonal, mask_checks, pe = run.anti_diagonal, run.mask_checks, run.pe
+    saturation, with_pe = run.saturation, run.with_pe
+    without_pe = run.without_pe
     results = {
         "pe_by_hand_max_abs_diff": pe["by_hand_max_abs_diff"],
         "pe_mean_dot_by_distance": pe["mean_dot_by_distance"],
@@ -498,6 +606,20 @@ def main(argv=None):
         "reversal_mirror_attention_by_block_and_head": anti_diagonal,
         "reversal_best_mirror_attention": float(anti_diagonal.max()),
     }
+    run.keep(results=results)
+
+
+# %% [markdown]
+# What the numbers show, in words.
+
+
+# %%
+def conclude(run):
+    """Says what the measurements show."""
+    anti_diagonal, best_block = run.anti_diagonal, run.best_block
+    best_head, length, mean_dot = run.best_head, run.length, run.mean_dot
+    saturation, with_pe = run.saturation, run.with_pe
+    without_pe = run.without_pe
     small, large = saturation[0], saturation[-1]
     print(
         "\nSummary: the encoding table equals the sine/cosine formula, and "
@@ -531,10 +653,44 @@ def main(argv=None):
         "alone treats its input as a set, so the best it can do is guess "
         "each output from the digits present, not from where they stand."
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/15_transformer/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    choose_sizes(run)
+    positional_encoding_section(run)
+    plot_positional_encoding(run)
+    why_divide_by_sqrt_dk(run)
+    plot_scaling(run)
+    masks(run)
+    reversal(run)
+    reversal_attention(run)
+    collect_results(run)
+    conclude(run)
+    return labs.finish_run(run, 15, EXERCISE)
+
+
+# %% [markdown]
+# ## Exercise
+#
+# Write the pieces of a Transformer's attention in NumPy; the grader
+# compares them with Keras.
+#
+# - Get the starter: `mlkeras exercise 15 -o lab15.py`
+# - Check your work: `mlkeras check lab15.py --lab 15`
+
+# %%
+EXERCISE = (
+    "scaled dot-product attention, masks and positional encoding, in NumPy"
+)
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
