@@ -16,7 +16,12 @@ from mlkeras.grading.exercises import (
     starter_source,
 )
 from mlkeras.grading.results import CheckResult, SubmissionResult
-from mlkeras.grading.sandbox import Limits, Sandbox, SubmissionError
+from mlkeras.grading.sandbox import (
+    IsolationError,
+    Limits,
+    Sandbox,
+    SubmissionError,
+)
 
 __all__ = [
     "check",
@@ -29,4 +34,5 @@ __all__ = [
     "Limits",
     "Sandbox",
     "SubmissionError",
+    "IsolationError",
 ]

@@ -24,7 +24,12 @@ from mlkeras.grading import exercises, intake
 from mlkeras.grading import results as results_lib
 from mlkeras.grading.expect import CheckFailure
 from mlkeras.grading.proxy import SubmissionProxy
-from mlkeras.grading.sandbox import Limits, Sandbox, SubmissionError
+from mlkeras.grading.sandbox import (
+    IsolationError,
+    Limits,
+    Sandbox,
+    SubmissionError,
+)
 
 RUN_KEY = pytest.StashKey()
 
@@ -265,6 +270,11 @@ def pytest_configure(config):
         "markers", "call_timeout(seconds): the per-call timeout of a check"
     )
     run = GradingRun(config)
+    # The child imports the submission while pytest collects the checks.
+    try:
+        run.sandbox().prestart()
+    except IsolationError as err:
+        raise pytest.UsageError(str(err)) from None
     config.stash[RUN_KEY] = run
     config.args[:] = run.check_files
     config.pluginmanager.register(run, "mlkeras-grading-run")

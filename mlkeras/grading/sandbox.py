@@ -416,6 +416,8 @@ class Sandbox:
         self._verifier = None
         self._info = None
         self._init_pid = None
+        self._booting = False
+        self._deadline = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -500,7 +502,9 @@ class Sandbox:
             None,
         )
 
-    def _spawn(self):
+    def _spawn(self, wait=True):
+        """Starts the child and sends it the files; with `wait`, also waits
+        until the submission is imported."""
         if self._output_file is None:
             self._output_file = tempfile.TemporaryFile()
         if self._started is None:
@@ -559,15 +563,26 @@ class Sandbox:
                 for name, data in self.submission.files
             ]
             main = self.submission.main
+        self._deadline = deadline
         try:
             codec.write_message(
                 self._to_child,
                 {"files": files, "main": main},
                 deadline=deadline,
             )
+        except (codec.ProtocolError, BrokenPipeError) as err:
+            self._fail_start(err)
+        self._booting = True
+        if wait:
+            self._await_ready()
+
+    def _await_ready(self):
+        """Reads the child's first message: the submission imported or not."""
+        self._booting = False
+        try:
             ready = codec.read_message(
                 self._from_child,
-                deadline=deadline,
+                deadline=self._deadline,
                 max_payload=2**20,
                 max_header=2**20,
             )
@@ -575,7 +590,27 @@ class Sandbox:
                 ready.get("applied"), dict
             ):
                 raise codec.ProtocolError("bad first message")
-        except codec.ChannelTimeout:
+        except (codec.ProtocolError, BrokenPipeError) as err:
+            self._fail_start(err)
+        self._applied = ready["applied"]
+        if not ready.get("ready"):
+            self._kill()
+            info = (
+                ready.get("error")
+                if isinstance(ready.get("error"), dict)
+                else {}
+            )
+            self._load_error = SubmissionError(
+                "memory" if info.get("type") == "MemoryError" else "load",
+                f"the submission failed to import: {info.get('type', '?')}: "
+                f"{info.get('message', '')}",
+                str(info.get("traceback", "")),
+            )
+            raise self._load_error
+
+    def _fail_start(self, err):
+        """Kills a child that did not start; raises the reason (kept)."""
+        if isinstance(err, codec.ChannelTimeout):
             self._kill()
             if self._remaining() <= 0:
                 message = (
@@ -592,27 +627,11 @@ class Sandbox:
                     f"import?)",
                 )
             raise self._load_error from None
-        except (codec.ProtocolError, BrokenPipeError) as err:
-            status = self._kill(grace=1.0)
-            if isinstance(err, BrokenPipeError):
-                err = codec.ChannelClosed(str(err))
-            self._load_error = self._death_error(status, "while importing", err)
-            raise self._load_error from None
-        self._applied = ready["applied"]
-        if not ready.get("ready"):
-            self._kill()
-            info = (
-                ready.get("error")
-                if isinstance(ready.get("error"), dict)
-                else {}
-            )
-            self._load_error = SubmissionError(
-                "memory" if info.get("type") == "MemoryError" else "load",
-                f"the submission failed to import: {info.get('type', '?')}: "
-                f"{info.get('message', '')}",
-                str(info.get("traceback", "")),
-            )
-            raise self._load_error
+        status = self._kill(grace=1.0)
+        if isinstance(err, BrokenPipeError):
+            err = codec.ChannelClosed(str(err))
+        self._load_error = self._death_error(status, "while importing", err)
+        raise self._load_error from None
 
     def _read_init_pid(self, deadline):
         """The host pid of the sandbox's PID-namespace init (from bwrap)."""
@@ -669,6 +688,7 @@ class Sandbox:
         With `grace`, a child that closed its pipe gets that many seconds
         to exit on its own, so that its real exit status is reported.
         """
+        self._booting = False
         if self._proc is None:
             return None
         if grace:
@@ -731,11 +751,23 @@ class Sandbox:
             "protocol", f"unreadable answer from the submission {when}: {err}"
         )
 
+    def prestart(self):
+        """Starts the child without waiting for it, so that it imports the
+        submission while the grader prepares its checks. A failure to start
+        is reported by the first `call`."""
+        if self._load_error is None and self._proc is None:
+            try:
+                self._spawn(wait=False)
+            except SubmissionError:
+                pass
+
     def start(self):
         """Starts the child and loads the submission (done lazily by `call`)."""
         if self._load_error is not None:
             raise self._load_error
-        if not self._alive():
+        if self._booting:
+            self._await_ready()
+        elif not self._alive():
             self._spawn()
 
     def close(self):
@@ -830,6 +862,8 @@ class Sandbox:
         """
         if self._load_error is not None:
             raise self._load_error
+        if self._booting:
+            self._await_ready()
         if self._started is not None and self._remaining() <= 0:
             raise SubmissionError(
                 "wall_clock",
