@@ -53,6 +53,9 @@ class InProcess:
         self.module = types.ModuleType(f"unsandboxed_{InProcess.counter}")
         exec(compile(source, submission.main, "exec"), self.module.__dict__)
 
+    def prestart(self):
+        pass
+
     def call(self, name, args=(), kwargs=None, timeout=None, handle=None):
         return getattr(self.module, name)(*args, **(kwargs or {}))
 
