@@ -108,7 +108,9 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
     own call, so `model.quantize(...)` and `enable_lora` work as in Keras.
     Subclassing is what keeps this parity as Keras grows; only `call`,
     `build` (which first runs Keras's) and `compute_output_spec` are
-    replaced, and no private method of Keras's class is overridden.
+    replaced, and no private method of Keras's class is overridden. A
+    subclass of this layer that overrides `_compute_attention` (Keras's
+    documented override point) gets it called, with the combined mask.
 
     Additions to Keras's layer (3.15):
 
@@ -489,6 +491,13 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
             )
         return combined
 
+    def _overridden_compute_attention(self):
+        """Whether a subclass overrides Keras's `_compute_attention`."""
+        mine = getattr(type(self), "_compute_attention", None)
+        return mine is not getattr(
+            keras.layers.MultiHeadAttention, "_compute_attention", None
+        )
+
     def _use_fused(self, return_attention_scores, dropout_active):
         if self._flash:
             return True
@@ -555,7 +564,17 @@ class MultiHeadAttention(keras.layers.MultiHeadAttention):
         v = self.value_dense(value)  # (B, S, N, value_dim)
         dropout_active = bool(self.dropout > 0 and training)
         scores = None
-        if len(query.shape) != 3:
+        if self._overridden_compute_attention():
+            # A subclass replaced Keras's documented override point: it
+            # gets the combined mask, the causal part included.
+            if causal_flag:
+                mask = self._combined_mask(
+                    query, value, None, None, None, None, True
+                )
+            attended, scores = self._compute_attention(
+                q, k, v, mask, training, return_attention_scores
+            )
+        elif len(query.shape) != 3:
             if causal_flag:
                 mask = self._combined_mask(
                     query, value, None, None, None, None, True

@@ -7,13 +7,11 @@ from `test_multi_head_attention.py`) skips the reference runs, which test
 Keras rather than this package.
 
 Keras's test module (3.15,
-`keras/src/layers/attention/multi_head_attention_test.py`) has two cases
-that exist only through private methods, left out here:
-
-- `test_causal_only_skipped_for_subclass` overrides the private
-  `_compute_attention`;
-- `test_compute_attention_combines_causal_and_explicit_mask` calls the
-  private `_compute_attention` directly.
+`keras/src/layers/attention/multi_head_attention_test.py`) has one case
+that exists only through a private method, left out here:
+`test_compute_attention_combines_causal_and_explicit_mask` calls
+`_compute_attention` directly, which on our layer would test Keras's
+inherited method, not ours.
 
 Where a Keras case reads a private attribute (`layer._query_dense`,
 `layer._gate_dense`, `restored._sliding_window`), the version here reads the
@@ -429,6 +427,46 @@ def test_causal_only_fast_path(cls):
     fast = layer(x, x, use_causal_mask=True)
     slow = layer(x, x, attention_mask=np.tril(np.ones((1, 5, 5), "bool")))
     np.testing.assert_allclose(*as_numpy(fast, slow), atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_causal_only_skipped_for_subclass(cls):
+    """A subclass overriding `_compute_attention` gets the causal mask."""
+    seen = {}
+
+    class Sub(cls):
+        def _compute_attention(
+            self,
+            query,
+            key,
+            value,
+            attention_mask=None,
+            training=None,
+            return_attention_scores=False,
+        ):
+            seen["mask"] = attention_mask
+            return super()._compute_attention(
+                query,
+                key,
+                value,
+                attention_mask,
+                training,
+                return_attention_scores,
+            )
+
+    layer = Sub(num_heads=2, key_dim=4)
+    x = np.random.RandomState(0).randn(2, 5, 8).astype("float32")
+    output = layer(x, x, use_causal_mask=True)
+    assert seen["mask"] is not None
+    causal = np.tril(np.ones((5, 5), bool))
+    mask = np.broadcast_to(ops.convert_to_numpy(seen["mask"]), (2, 2, 5, 5))
+    np.testing.assert_array_equal(mask, np.broadcast_to(causal, mask.shape))
+    plain = cls(num_heads=2, key_dim=4)
+    plain(x, x)
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_allclose(
+        *as_numpy(output, plain(x, x, use_causal_mask=True)), atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("cls", BOTH)
