@@ -1,3 +1,4 @@
+# %%
 """Lab 14: Sequence to sequence with attention.
 
 Objectives:
@@ -17,25 +18,34 @@ Objectives:
   and target in the same order), where reversing brings the source of the
   first outputs next to the decoder and helps, and the ISO task, whose
   sources mostly end with the year the target starts with, where it hurts.
-- Train seven encoder-decoders at the price of one graph: their GRUs run
-  stacked in one recurrent loop, each member with its own weights.
 
 Runtime: about 16 s with --quick, 2 min in full (2-core CPU).
 """
 
-import datetime
-import functools
-import re
-import sys
+from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
 
+# isort: split
+
+import datetime
+import re
+
+import keras
 import numpy as np
+from keras import ops
 
 from mlkeras import datasets, labs, plotting
+from mlkeras.labs.stacked_gru import StackedGRU
+
+LAB = "14_seq2seq_attention"
+# In a notebook, QUICK picks the fast variant; a script reads --quick.
+QUICK = True
 
 SCORES = ("dot", "additive", "cosine")
+
 VARIANTS = (
     ("plain", "plain_reversed") + SCORES + ("dayfirst", "dayfirst_reversed")
 )
+
 LABELS = {
     "plain": "no attention",
     "plain_reversed": "no attention, reversed input",
@@ -45,136 +55,66 @@ LABELS = {
     "dayfirst": "day-first task, no attention",
     "dayfirst_reversed": "day-first task, reversed input",
 }
+
 # Two tasks on the same dates: "iso" (any format -> YYYY-MM-DD) and
 # "dayfirst" (day-first formats only -> DD-MM-YYYY, built in this lab), each
 # read forward or reversed. A variant's task and direction pick its data.
 TASKS = ("iso", "dayfirst")
+
 TASK = {v: "dayfirst" if v.startswith("dayfirst") else "iso" for v in VARIANTS}
+
 REVERSED = {v: v.endswith("_reversed") for v in VARIANTS}
+
 SOURCE_KEYS = tuple((task, flip) for task in TASKS for flip in (False, True))
+
 # Formats that write the day first (after an optional weekday), and the
 # day-first target they translate to.
 DAY_FIRST_FORMATS = tuple(
     f for f in datasets.dates.SOURCE_FORMATS if re.match(r"(%[aA],? )?%d", f)
 )
+
 DAY_FIRST_TARGET = "%d-%m-%Y"
 
+# Output positions of the first and last field of each task's target:
+# YYYY-MM-DD starts with the year and ends with the day, DD-MM-YYYY the
+# other way round.
+FIELDS = {
+    "iso": {"first": slice(0, 4), "last": slice(8, 10)},
+    "dayfirst": {"first": slice(0, 2), "last": slice(6, 10)},
+}
 
-@functools.cache
-def attention_layer_class():
-    """Defines the attention layer on first use, so the module imports fast."""
-    import keras
-    from keras import ops
-
-    @keras.saving.register_keras_serializable(package="mlkeras_lab14")
-    class EncoderDecoderAttention(keras.layers.Layer):
-        """Scores every encoder state against every decoder state.
-
-        For decoder state `s_t` and encoder state `h_i` the score is
-        - `dot`: `s_t . h_i` (Luong et al. 2015),
-        - `additive`: `v . tanh(W_s s_t + W_h h_i)` (Bahdanau et al. 2015),
-          a one-hidden-layer network learned with the rest of the model,
-        - `cosine`: `beta * cos(s_t, h_i)`, with a learned sharpness `beta`
-          (as in the Neural Turing Machine's content addressing): a cosine
-          lies in [-1, 1], and without `beta` a softmax over 28 positions
-          could never pick one of them out.
-        The softmax over `i` turns scores into weights `a_ti`; the context
-        for step `t` is `sum_i a_ti h_i`, a new summary for every step.
-
-        Args:
-            score: `"dot"`, `"additive"` or `"cosine"`.
-            units: width of the additive score's hidden layer. Defaults to
-                `32`.
-
-        Call arguments:
-            query: decoder states, shape `(batch, target_steps, d)`.
-            value: encoder states, shape `(batch, source_steps, d)`.
-            value_mask: optional boolean `(batch, source_steps)`, False at
-                padding, which then gets zero weight.
-
-        Returns:
-            `(context, weights)`: shapes `(batch, target_steps, d)` and
-            `(batch, target_steps, source_steps)`.
-        """
-
-        def __init__(self, score, units=32, **kwargs):
-            if score not in SCORES:
-                raise ValueError(
-                    f"`score` must be one of {SCORES}. Received: score={score!r}"
-                )
-            if int(units) < 1:
-                raise ValueError(
-                    f"`units` must be a positive integer. Received: units={units}"
-                )
-            super().__init__(**kwargs)
-            self.score = score
-            self.units = int(units)
-
-        def build(self, query_shape, value_shape, value_mask_shape=None):
-            if self.score == "additive":
-                self.query_kernel = self.add_weight(
-                    (query_shape[-1], self.units), name="query_kernel"
-                )
-                self.value_kernel = self.add_weight(
-                    (value_shape[-1], self.units), name="value_kernel"
-                )
-                self.score_vector = self.add_weight(
-                    (self.units,), name="score_vector"
-                )
-            elif self.score == "cosine":
-                self.sharpness = self.add_weight(
-                    (),
-                    initializer=keras.initializers.Constant(5.0),
-                    name="sharpness",
-                )
-
-        def call(self, query, value, value_mask=None):
-            keys = ops.transpose(value, (0, 2, 1))
-            if self.score == "dot":
-                scores = ops.matmul(query, keys)
-            elif self.score == "cosine":
-                q = query / ops.sqrt(
-                    ops.sum(query * query, axis=-1, keepdims=True) + 1e-6
-                )
-                k = keys / ops.sqrt(
-                    ops.sum(keys * keys, axis=1, keepdims=True) + 1e-6
-                )
-                scores = self.sharpness * ops.matmul(q, k)
-            else:
-                hidden = ops.tanh(
-                    ops.expand_dims(ops.matmul(query, self.query_kernel), 2)
-                    + ops.expand_dims(ops.matmul(value, self.value_kernel), 1)
-                )
-                scores = ops.sum(hidden * self.score_vector, axis=-1)
-            if value_mask is not None:
-                scores = ops.where(ops.expand_dims(value_mask, 1), scores, -1e9)
-            weights = ops.softmax(scores, axis=-1)
-            return ops.matmul(weights, value), weights
-
-        def get_config(self):
-            config = super().get_config()
-            config.update({"score": self.score, "units": self.units})
-            return config
-
-    return EncoderDecoderAttention
+NO_ATTENTION = ("plain", "plain_reversed", "dayfirst", "dayfirst_reversed")
 
 
-def pad_on_the_left(ids, pad_id=0):
-    """Moves each row's padding to the front: `[a b c 0 0]` -> `[0 0 a b c]`.
-
-    The encoder's final state is the context the plain decoder starts from.
-    With padding on the left, that state comes right after the last real
-    character instead of after a run of padding steps it must carry the
-    summary through.
-    """
-    ids = np.asarray(ids)
-    out = np.full_like(ids, pad_id)
-    lengths = (ids != pad_id).sum(axis=1)
-    for row, n in enumerate(lengths):
-        out[row, ids.shape[1] - n :] = ids[row, :n]
-    return out
+# %% [markdown]
+# ## Settings
+#
+# `--quick` (or `QUICK` in a notebook) trains on fewer dates, for fewer
+# epochs, with narrower GRUs.
 
 
+# %%
+def choose_sizes(run):
+    """Picks the data size, epochs and GRU width."""
+    args = run.args
+    batch_size = 128
+    n_train = 16 * batch_size if args.quick else 48 * batch_size
+    n_test = 300 if args.quick else 1000
+    epochs = 4 if args.quick else 10
+    units = 32 if args.quick else 64
+    run.keep(batch_size=batch_size, epochs=epochs, n_test=n_test)
+    run.keep(n_train=n_train, units=units)
+
+
+# %% [markdown]
+# ## 1. The data
+#
+# Human-written dates in, ISO dates out, one character at a time. The
+# decoder reads `<bos>` first and stops at `<eos>`. A second task writes
+# the same dates day first on both sides.
+
+
+# %%
 def day_first_pairs(iso_dates, seed):
     """The same dates written day first on both sides.
 
@@ -199,6 +139,22 @@ def day_first_pairs(iso_dates, seed):
     return sources, targets
 
 
+def pad_on_the_left(ids, pad_id=0):
+    """Moves each row's padding to the front: `[a b c 0 0]` -> `[0 0 a b c]`.
+
+    The encoder's final state is the context the plain decoder starts from.
+    With padding on the left, that state comes right after the last real
+    character instead of after a run of padding steps it must carry the
+    summary through.
+    """
+    ids = np.asarray(ids)
+    out = np.full_like(ids, pad_id)
+    lengths = (ids != pad_id).sum(axis=1)
+    for row, n in enumerate(lengths):
+        out[row, ids.shape[1] - n :] = ids[row, :n]
+    return out
+
+
 def encode_task(sources, targets, source_vocab, target_vocab):
     """Integer arrays for one task: the source forward and reversed (both
     padded on the left), `<bos>` + target for teacher forcing, and target +
@@ -217,179 +173,163 @@ def encode_task(sources, targets, source_vocab, target_vocab):
     }
 
 
-@functools.cache
+def the_data(run):
+    """Loads human-written dates and their ISO forms, with <bos> and <eos>."""
+    args, n_test, n_train = run.args, run.n_test, run.n_train
+    print("1. The data: human dates in, ISO dates out, with <bos> and <eos>")
+    data = datasets.load_date_translation(n_train + n_test, seed=args.seed)
+    tv = data.target_vocab
+    for i in range(3):
+        print(f"   {data.sources[i]!r:32} -> {data.targets[i]!r}")
+    print(
+        "   decoder input  (teacher forcing):",
+        " ".join(tv.tokens[j] for j in data.decoder_input[0]),
+    )
+    print(
+        "   decoder target (shifted by one): ",
+        " ".join(tv.tokens[j] for j in data.decoder_target[0]),
+    )
+    dayfirst_sources, dayfirst_targets = day_first_pairs(
+        data.targets, seed=args.seed + 1
+    )
+    print(
+        "   the same dates as a day-first task (source and target both run "
+        "day, month, year):"
+    )
+    for i in range(2):
+        print(f"   {dayfirst_sources[i]!r:32} -> {dayfirst_targets[i]!r}")
+    tasks = {
+        "iso": encode_task(data.sources, data.targets, data.source_vocab, tv),
+        "dayfirst": encode_task(
+            dayfirst_sources, dayfirst_targets, data.source_vocab, tv
+        ),
+    }
+    train, test = slice(0, n_train), slice(n_train, n_train + n_test)
+
+    def sources_of(rows):
+        return [tasks[task][flip][rows] for task, flip in SOURCE_KEYS]
+
+    def truth(v, key, rows=test):
+        return tasks[TASK[v]][key][rows]
+
+    run.keep(data=data, sources_of=sources_of, tasks=tasks, test=test)
+    run.keep(train=train, truth=truth, tv=tv)
+
+
+# %% [markdown]
+# ## 2. Encoder-decoders with and without attention
+#
+# The encoder reads the source and ends in one context vector; the
+# decoder starts from it. Without attention that single vector must hold
+# the whole date; with attention, every output step looks back at all the
+# encoder states (dot, additive or cosine scores). Training uses teacher
+# forcing: the decoder reads the true previous characters.
+
+
+# %%
+@keras.saving.register_keras_serializable(package="mlkeras_lab14")
+class EncoderDecoderAttention(keras.layers.Layer):
+    """Scores every encoder state against every decoder state.
+
+    For decoder state `s_t` and encoder state `h_i` the score is
+    - `dot`: `s_t . h_i` (Luong et al. 2015),
+    - `additive`: `v . tanh(W_s s_t + W_h h_i)` (Bahdanau et al. 2015),
+      a one-hidden-layer network learned with the rest of the model,
+    - `cosine`: `beta * cos(s_t, h_i)`, with a learned sharpness `beta`
+      (as in the Neural Turing Machine's content addressing): a cosine
+      lies in [-1, 1], and without `beta` a softmax over 28 positions
+      could never pick one of them out.
+    The softmax over `i` turns scores into weights `a_ti`; the context
+    for step `t` is `sum_i a_ti h_i`, a new summary for every step.
+
+    Args:
+        score: `"dot"`, `"additive"` or `"cosine"`.
+        units: width of the additive score's hidden layer. Defaults to
+            `32`.
+
+    Call arguments:
+        query: decoder states, shape `(batch, target_steps, d)`.
+        value: encoder states, shape `(batch, source_steps, d)`.
+        value_mask: optional boolean `(batch, source_steps)`, False at
+            padding, which then gets zero weight.
+
+    Returns:
+        `(context, weights)`: shapes `(batch, target_steps, d)` and
+        `(batch, target_steps, source_steps)`.
+    """
+
+    def __init__(self, score, units=32, **kwargs):
+        if score not in SCORES:
+            raise ValueError(
+                f"`score` must be one of {SCORES}. Received: score={score!r}"
+            )
+        if int(units) < 1:
+            raise ValueError(
+                f"`units` must be a positive integer. Received: units={units}"
+            )
+        super().__init__(**kwargs)
+        self.score = score
+        self.units = int(units)
+
+    def build(self, query_shape, value_shape, value_mask_shape=None):
+        if self.score == "additive":
+            self.query_kernel = self.add_weight(
+                (query_shape[-1], self.units), name="query_kernel"
+            )
+            self.value_kernel = self.add_weight(
+                (value_shape[-1], self.units), name="value_kernel"
+            )
+            self.score_vector = self.add_weight(
+                (self.units,), name="score_vector"
+            )
+        elif self.score == "cosine":
+            self.sharpness = self.add_weight(
+                (),
+                initializer=keras.initializers.Constant(5.0),
+                name="sharpness",
+            )
+
+    def call(self, query, value, value_mask=None):
+        keys = ops.transpose(value, (0, 2, 1))
+        if self.score == "dot":
+            scores = ops.matmul(query, keys)
+        elif self.score == "cosine":
+            q = query / ops.sqrt(
+                ops.sum(query * query, axis=-1, keepdims=True) + 1e-6
+            )
+            k = keys / ops.sqrt(
+                ops.sum(keys * keys, axis=1, keepdims=True) + 1e-6
+            )
+            scores = self.sharpness * ops.matmul(q, k)
+        else:
+            hidden = ops.tanh(
+                ops.expand_dims(ops.matmul(query, self.query_kernel), 2)
+                + ops.expand_dims(ops.matmul(value, self.value_kernel), 1)
+            )
+            scores = ops.sum(hidden * self.score_vector, axis=-1)
+        if value_mask is not None:
+            scores = ops.where(ops.expand_dims(value_mask, 1), scores, -1e9)
+        weights = ops.softmax(scores, axis=-1)
+        return ops.matmul(weights, value), weights
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"score": self.score, "units": self.units})
+        return config
+
+
+def attention_layer_class():
+    """The attention layer class (kept as a function for older callers)."""
+    return EncoderDecoderAttention
+
+
 def stacked_gru_class():
-    """Defines the stacked GRU layer on first use, so the module imports fast."""
-    import keras
-    from keras import ops
-
-    @keras.saving.register_keras_serializable(package="mlkeras_lab14")
-    class StackedGRU(keras.layers.Layer):
-        """`members` independent GRUs that run through one loop over time.
-
-        Member m reads its own slice of the input features and has its own
-        weights, stacked along a leading member axis. Each step is, for
-        every member, Keras's GRU (`reset_after=True`, gate order z, r, h):
-        `z = sigmoid(x W_z + b_z + h U_z + c_z)`, `r` likewise,
-        `h~ = tanh(x W_h + b_h + r * (h U_h + c_h))`,
-        `h' = z * h + (1 - z) * h~`.
-        The members never mix, so training them together on a summed loss
-        is training each on its own loss. Running them in one loop makes
-        TensorFlow build one recurrent loop (and one gradient loop) instead
-        of one per model, which is where most of a small seq2seq model's
-        graph-building time goes. The input's share of the gates, `x W + b`,
-        does not depend on the state, so it is computed for every step at
-        once before the loop.
-
-        Args:
-            members: number of GRUs.
-            units: state size of each GRU.
-
-        Call arguments:
-            inputs: `(batch, steps, members * input_dim)`; member m reads
-                features `m * input_dim` to `(m + 1) * input_dim`.
-            initial_state: optional `(batch, members * units)`; zeros if
-                omitted.
-
-        Returns:
-            `(states, last_state)`: `(batch, steps, members * units)` and
-            `(batch, members * units)`, member m in columns `m * units` to
-            `(m + 1) * units`.
-        """
-
-        def __init__(self, members, units, **kwargs):
-            if int(members) < 1:
-                raise ValueError(
-                    "`members` must be a positive integer. "
-                    f"Received: members={members}"
-                )
-            if int(units) < 1:
-                raise ValueError(
-                    f"`units` must be a positive integer. Received: units={units}"
-                )
-            super().__init__(**kwargs)
-            self.members = int(members)
-            self.units = int(units)
-
-        @staticmethod
-        def _per_member(initializer):
-            # Each member's matrix gets the initializer Keras's GRU gives
-            # it, drawn for the member's own shape.
-            def init(shape, dtype=None):
-                return ops.stack(
-                    [
-                        initializer()(shape[1:], dtype=dtype)
-                        for _ in range(shape[0])
-                    ]
-                )
-
-            return init
-
-        def build(self, inputs_shape, initial_state_shape=None):
-            if inputs_shape[-1] % self.members:
-                raise ValueError(
-                    f"The input width must be a multiple of members="
-                    f"{self.members}. Received: inputs_shape={inputs_shape}"
-                )
-            self.input_dim = inputs_shape[-1] // self.members
-            m, u = self.members, self.units
-            self.kernel = self.add_weight(
-                (m, self.input_dim, 3 * u),
-                name="kernel",
-                initializer=self._per_member(keras.initializers.GlorotUniform),
-            )
-            self.recurrent_kernel = self.add_weight(
-                (m, u, 3 * u),
-                name="recurrent_kernel",
-                initializer=self._per_member(keras.initializers.Orthogonal),
-            )
-            self.bias = self.add_weight(
-                (m, 2, 3 * u), name="bias", initializer="zeros"
-            )
-
-        def call(self, inputs, initial_state=None):
-            m, u = self.members, self.units
-            batch, steps = ops.shape(inputs)[0], ops.shape(inputs)[1]
-            x = ops.reshape(inputs, (batch, steps, m, self.input_dim))
-            # Inside the loop the state is member-major, (members, batch,
-            # units), so each step is one batched matmul over the members.
-            # The input's share, (steps, members, batch, 3 * units), is
-            # computed for all steps before the loop.
-            from_x = (
-                ops.einsum("btmi,mij->tmbj", x, self.kernel)
-                + self.bias[None, :, None, 0]
-            )
-            if initial_state is None:
-                h = ops.zeros((m, batch, u), dtype=inputs.dtype)
-            else:
-                h = ops.transpose(
-                    ops.reshape(initial_state, (batch, m, u)), (1, 0, 2)
-                )
-
-            def step(h, x_t):
-                from_h = (
-                    ops.matmul(h, self.recurrent_kernel) + self.bias[:, None, 1]
-                )
-                x_z, x_r, x_h = ops.split(x_t, 3, axis=-1)
-                h_z, h_r, h_h = ops.split(from_h, 3, axis=-1)
-                z = ops.sigmoid(x_z + h_z)
-                r = ops.sigmoid(x_r + h_r)
-                h = z * h + (1 - z) * ops.tanh(x_h + r * h_h)
-                return h, h
-
-            last, states = ops.scan(step, h, from_x)
-            states = ops.transpose(states, (2, 0, 1, 3))
-            return (
-                ops.reshape(states, (batch, steps, m * u)),
-                ops.reshape(ops.transpose(last, (1, 0, 2)), (batch, m * u)),
-            )
-
-        def compute_output_shape(self, inputs_shape, initial_state_shape=None):
-            width = self.members * self.units
-            return ((*inputs_shape[:2], width), (inputs_shape[0], width))
-
-        def get_config(self):
-            config = super().get_config()
-            config.update({"members": self.members, "units": self.units})
-            return config
-
+    """The stacked GRU layer class, from `mlkeras.labs.stacked_gru`."""
     return StackedGRU
 
 
-def build_side_by_side(source_vocab_size, target_vocab_size, units):
-    """Seven GRU encoder-decoders, one per variant, trained on the same batches.
-
-    Every variant is the same encoder-decoder:
-    - encoder: an embedding of the source characters, then a GRU that
-      returns every state and the last one (the context vector);
-    - decoder: an embedding of `<bos>` plus the previous target characters,
-      and a GRU that starts from the context vector;
-    - with attention, each decoder state is joined with its own context
-      (Luong et al.'s order: attend after the recurrent step, so the
-      teacher-forced training step runs all target positions at once) in a
-      tanh layer; then a softmax over the target characters.
-    The seven encoder GRUs run as one `StackedGRU`, and so do the seven
-    decoder GRUs; embeddings, attention and output layers are separate
-    layers. Each variant has its own weights and its own loss, so the
-    gradient of the summed loss with respect to one variant's weights is
-    that variant's own gradient, and Adam scales every weight separately:
-    training them together is training them one by one.
-
-    Returns:
-        `(train_model, infer_model, weight_counts)`. `train_model` maps the
-        four sources (`SOURCE_KEYS` order) and the two tasks'
-        teacher-forcing inputs (`TASKS` order) to one probability tensor per
-        variant (each variant reads the true prefix of its own task).
-        `infer_model` maps the four sources and one prefix per variant to
-        each variant's probabilities, `(batch, steps, target_vocab_size)`,
-        then the attention weights of the three attention variants,
-        `(batch, steps, SOURCE_LENGTH)`, so greedy decoding can feed each
-        variant its own guesses. `weight_counts[v]` is variant v's number
-        of weights.
-    """
-    import keras
-    from keras import ops
-
+def seq2seq_layers(source_vocab_size, target_vocab_size, units):
+    """Every variant's layers; the GRUs of all variants are stacked."""
     layers = keras.layers
     n = len(VARIANTS)
     encoder = stacked_gru_class()(n, units, name="encoders")
@@ -415,6 +355,21 @@ def build_side_by_side(source_vocab_size, target_vocab_size, units):
         )
         for v in VARIANTS
     }
+    return dict(
+        encoder=encoder,
+        decoder=decoder,
+        source_embedding=source_embedding,
+        target_embedding=target_embedding,
+        attention=attention,
+        attentional=attentional,
+        output=output,
+    )
+
+
+def seq2seq_inputs():
+    """The sources (each task, forward and reversed), their padding masks,
+    the true prefixes of each task and one prefix input per variant."""
+    layers = keras.layers
     sources = {
         key: keras.Input(
             (datasets.dates.SOURCE_LENGTH,),
@@ -439,59 +394,208 @@ def build_side_by_side(source_vocab_size, target_vocab_size, units):
         for key in SOURCE_KEYS
     }
 
-    def run(prefix_for):
-        encoder_states, context_vectors = encoder(
-            layers.Concatenate()(
-                [
-                    source_embedding[v](sources[TASK[v], REVERSED[v]])
-                    for v in VARIANTS
-                ]
-            )
-        )
-        decoder_states, _ = decoder(
-            layers.Concatenate()(
-                [target_embedding[v](prefix_for(v)) for v in VARIANTS]
-            ),
-            initial_state=context_vectors,
-        )
-        probs, weights = {}, {}
-        for i, v in enumerate(VARIANTS):
-            own = slice(i * units, (i + 1) * units)
-            features = decoder_states[:, :, own]
-            if v in SCORES:
-                context, weights[v] = attention[v](
-                    features,
-                    encoder_states[:, :, own],
-                    value_mask=masks[TASK[v], REVERSED[v]],
-                )
-                features = attentional[v](
-                    layers.Concatenate()([features, context])
-                )
-            probs[v] = output[v](features)
-        return probs, weights
+    return sources, masks, truths, prefixes
 
-    teacher, _ = run(lambda v: truths[TASK[v]])
+
+def connect(parts, sources, masks, prefix_for, units):
+    """Runs every variant on its sources and `prefix_for(variant)`.
+
+    Returns:
+        `(probs, weights)`: per variant, the next-character
+        probabilities; per attention score, the attention weights.
+    """
+    layers = keras.layers
+    encoder, decoder = parts["encoder"], parts["decoder"]
+    source_embedding = parts["source_embedding"]
+    target_embedding = parts["target_embedding"]
+    attention, attentional = parts["attention"], parts["attentional"]
+    output = parts["output"]
+    encoder_states, context_vectors = encoder(
+        layers.Concatenate()(
+            [
+                source_embedding[v](sources[TASK[v], REVERSED[v]])
+                for v in VARIANTS
+            ]
+        )
+    )
+    decoder_states, _ = decoder(
+        layers.Concatenate()(
+            [target_embedding[v](prefix_for(v)) for v in VARIANTS]
+        ),
+        initial_state=context_vectors,
+    )
+    probs, weights = {}, {}
+    for i, v in enumerate(VARIANTS):
+        own = slice(i * units, (i + 1) * units)
+        features = decoder_states[:, :, own]
+        if v in SCORES:
+            context, weights[v] = attention[v](
+                features,
+                encoder_states[:, :, own],
+                value_mask=masks[TASK[v], REVERSED[v]],
+            )
+            features = attentional[v](layers.Concatenate()([features, context]))
+        probs[v] = output[v](features)
+    return probs, weights
+
+
+def build_side_by_side(source_vocab_size, target_vocab_size, units):
+    """Seven GRU encoder-decoders, one per variant, trained on the same batches.
+
+    Every variant is the same encoder-decoder:
+    - encoder: an embedding of the source characters, then a GRU that
+      returns every state and the last one (the context vector);
+    - decoder: an embedding of `<bos>` plus the previous target characters,
+      and a GRU that starts from the context vector;
+    - with attention, each decoder state is joined with its own context
+      (Luong et al.'s order: attend after the recurrent step, so the
+      teacher-forced training step runs all target positions at once) in a
+      tanh layer; then a softmax over the target characters.
+    Each variant has its own weights and loss (see the appendix for how
+    they train together).
+
+    Returns:
+        `(train_model, infer_model, weight_counts)`. `train_model` maps the
+        four sources (`SOURCE_KEYS` order) and the two tasks'
+        teacher-forcing inputs (`TASKS` order) to one probability tensor per
+        variant (each variant reads the true prefix of its own task).
+        `infer_model` maps the four sources and one prefix per variant to
+        each variant's probabilities, `(batch, steps, target_vocab_size)`,
+        then the attention weights of the three attention variants,
+        `(batch, steps, SOURCE_LENGTH)`, so greedy decoding can feed each
+        variant its own guesses. `weight_counts[v]` is variant v's number
+        of weights.
+    """
+    layers = keras.layers
+    n = len(VARIANTS)
+    parts = seq2seq_layers(source_vocab_size, target_vocab_size, units)
+    sources, masks, truths, prefixes = seq2seq_inputs()
+    teacher, _ = connect(
+        parts, sources, masks, lambda v: truths[TASK[v]], units
+    )
     train_model = keras.Model(
         [*sources.values(), *truths.values()],
         [layers.Identity(name=v)(teacher[v]) for v in VARIANTS],
     )
-    probs, weights = run(lambda v: prefixes[v])
+    probs, weights = connect(
+        parts, sources, masks, lambda v: prefixes[v], units
+    )
     infer_model = keras.Model(
         [*sources.values(), *prefixes.values()],
         [probs[v] for v in VARIANTS] + [weights[s] for s in SCORES],
     )
-    recurrent = (encoder.count_params() + decoder.count_params()) // n
+    recurrent = (
+        parts["encoder"].count_params() + parts["decoder"].count_params()
+    ) // n
     weight_counts = {}
     for v in VARIANTS:
-        own = [source_embedding[v], target_embedding[v], output[v]]
+        own = [parts[k][v] for k in ("source_embedding", "target_embedding")]
+        own.append(parts["output"][v])
         if v in SCORES:
-            own += [attention[v], attentional[v]]
+            own += [parts["attention"][v], parts["attentional"][v]]
         weight_counts[v] = recurrent + sum(
             layer.count_params() for layer in own
         )
     return train_model, infer_model, weight_counts
 
 
+def build_models(run):
+    """Builds the seven encoder-decoders and prepares their data."""
+    args, data, sources_of = run.args, run.data, run.sources_of
+    tasks, train, truth, tv = run.tasks, run.train, run.truth, run.tv
+    units = run.units
+    print(
+        f"2. Seven encoder-decoders ({units}-unit GRUs), trained side by side "
+        "with teacher forcing"
+    )
+    keras.utils.set_random_seed(args.seed)
+    train_model, infer_model, weight_counts = build_side_by_side(
+        len(data.source_vocab), len(tv), units
+    )
+    train_model.compile(
+        keras.optimizers.Adam(0.01),
+        ["sparse_categorical_crossentropy"] * len(VARIANTS),
+        jit_compile=False,
+    )
+    x_train = sources_of(train) + [
+        tasks[t]["decoder_input"][train] for t in TASKS
+    ]
+    y_train = [truth(v, "decoder_target", train) for v in VARIANTS]
+    # Create Adam's slots and the loss trackers now, outside the training
+    # graph: a first training step that creates variables is traced twice
+    # by TensorFlow, and tracing 14 recurrent loops and their gradients is
+    # most of this lab's running time.
+    train_model.optimizer.build(train_model.trainable_variables)
+    few = [x[:2] for x in x_train]
+    train_model.compute_loss(
+        x=few,
+        y=[y[:2] for y in y_train],
+        y_pred=[np.zeros(y[:2].shape + (len(tv),), "float32") for y in y_train],
+    )
+    run.keep(infer_model=infer_model, train_model=train_model)
+    run.keep(weight_counts=weight_counts, x_train=x_train, y_train=y_train)
+
+
+# %% [markdown]
+# All seven train on the same batches (see the appendix for how they
+# share one `fit`).
+
+
+# %%
+def train_models(run):
+    """Trains all variants and records their test accuracy per epoch."""
+    batch_size, epochs = run.batch_size, run.epochs
+    infer_model, sources_of, test = run.infer_model, run.sources_of, run.test
+    train_model, truth = run.train_model, run.truth
+    weight_counts, x_train = run.weight_counts, run.x_train
+    y_train = run.y_train
+    x_test = sources_of(test)
+    teacher_inputs = x_test + [truth(v, "decoder_input") for v in VARIANTS]
+    curves = {v: [] for v in VARIANTS}
+
+    class TestAccuracyPerEpoch(keras.callbacks.Callback):
+        """Teacher-forced test character accuracy of each variant, per epoch."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            probs = infer_model.predict_on_batch(teacher_inputs)
+            for i, v in enumerate(VARIANTS):
+                curves[v].append(
+                    float(
+                        np.mean(
+                            np.asarray(probs[i]).argmax(-1)
+                            == truth(v, "decoder_target")
+                        )
+                    )
+                )
+
+    history = train_model.fit(
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        callbacks=[TestAccuracyPerEpoch()],
+    )
+    losses = {
+        v: [float(x) for x in history.history[f"{v}_loss"]] for v in VARIANTS
+    }
+    for v in VARIANTS:
+        print(
+            f"   {LABELS[v]:30} training loss {losses[v][0]:.3f} -> "
+            f"{losses[v][-1]:.3f}, {weight_counts[v]} weights"
+        )
+    run.keep(curves=curves, losses=losses, teacher_inputs=teacher_inputs)
+    run.keep(x_test=x_test)
+
+
+# %% [markdown]
+# ## 3. Teacher-forced and free-running decoding
+#
+# At inference there is no true previous character: the decoder feeds
+# back its own greedy guess, so one mistake can derail the rest.
+
+
+# %%
 def greedy_decode(infer_model, sources, bos_id, eos_id, max_steps):
     """Free-running decoding for all variants at once.
 
@@ -555,8 +659,69 @@ def after_first_mistake(greedy_right, teacher_right):
     )
 
 
+def decoding(run):
+    """Decodes greedily from <bos> to <eos> and
+    compares with teacher forcing.
+    """
+    data, infer_model = run.data, run.infer_model
+    teacher_inputs, truth, tv = run.teacher_inputs, run.truth, run.tv
+    x_test = run.x_test
+    print(
+        "3. Decoding: teacher-forced vs free-running (greedy, <bos> to <eos>)"
+    )
+    teacher = infer_model.predict_on_batch(teacher_inputs)
+    teacher_tokens = np.stack(
+        [np.asarray(p).argmax(-1) for p in teacher[: len(VARIANTS)]]
+    )
+    teacher_attention = [np.asarray(a) for a in teacher[len(VARIANTS) :]]
+    steps = data.decoder_target.shape[1]
+    greedy_tokens = greedy_decode(
+        infer_model, x_test, tv.bos_id, tv.eos_id, max_steps=steps
+    )
+
+    metrics = {}
+    for i, v in enumerate(VARIANTS):
+        y_test = truth(v, "decoder_target")
+        decoded = [tv.decode(row) for row in greedy_tokens[i]]
+        greedy_right = greedy_tokens[i] == y_test
+        teacher_right = teacher_tokens[i] == y_test
+        after_greedy, after_teacher = after_first_mistake(
+            greedy_right, teacher_right
+        )
+        metrics[v] = {
+            "exact_match": float(
+                np.mean([d == t for d, t in zip(decoded, truth(v, "targets"))])
+            ),
+            "greedy_char_accuracy": float(greedy_right.mean()),
+            "teacher_forced_char_accuracy": float(teacher_right.mean()),
+            "teacher_forced_exact_match": float(teacher_right.all(1).mean()),
+            "stops_at_eos": float(np.mean([len(d) == 10 for d in decoded])),
+            "greedy_accuracy_after_first_mistake": after_greedy,
+            "teacher_forced_accuracy_after_first_mistake": after_teacher,
+            "greedy_position_accuracy": greedy_right.mean(0).tolist(),
+            "teacher_forced_position_accuracy": teacher_right.mean(0).tolist(),
+        }
+    example = 0
+    for i, v in enumerate(VARIANTS):
+        print(
+            f"   {truth(v, 'sources')[example]!r} -> "
+            f"{tv.decode(greedy_tokens[i][example])!r}  ({LABELS[v]})"
+        )
+    run.keep(example=example, greedy_tokens=greedy_tokens, metrics=metrics)
+    run.keep(steps=steps, teacher_attention=teacher_attention)
+
+
+# %% [markdown]
+# ## 4. Where the attention looks
+#
+# Each row of a heat map is one output character; its colours show which
+# input characters it reads.
+
+
+# %%
 def field_spans(source):
-    """Character spans of the year (4 digits) and the day (2 digits) in a source.
+    """Character spans of the year (4 digits) and the day (2 digits) in a
+    source.
 
     Every source format writes the year as the only four-digit run and the
     day, zero-padded, as the first two-digit run.
@@ -608,7 +773,9 @@ def attention_alignment(weights, sources):
 
 
 def plot_heatmap(ax, weights, source, output, title):
-    """One example's attention: output characters (rows) over source characters."""
+    """One example's attention: output characters
+    (rows) over source characters.
+    """
     weights = np.asarray(weights)[: len(output) + 1, -len(source) :]
     image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(source)))
@@ -621,173 +788,10 @@ def plot_heatmap(ax, weights, source, output, title):
     return image
 
 
-def _or_dash(value):
-    return "-" if value is None else value
-
-
-# Output positions of the first and last field of each task's target:
-# YYYY-MM-DD starts with the year and ends with the day, DD-MM-YYYY the
-# other way round.
-FIELDS = {
-    "iso": {"first": slice(0, 4), "last": slice(8, 10)},
-    "dayfirst": {"first": slice(0, 2), "last": slice(6, 10)},
-}
-NO_ATTENTION = ("plain", "plain_reversed", "dayfirst", "dayfirst_reversed")
-
-
-def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, __file__)
-    batch_size = 128
-    n_train = 16 * batch_size if args.quick else 48 * batch_size
-    n_test = 300 if args.quick else 1000
-    epochs = 4 if args.quick else 10
-    units = 32 if args.quick else 64
-
-    print("1. The data: human dates in, ISO dates out, with <bos> and <eos>")
-    data = datasets.load_date_translation(n_train + n_test, seed=args.seed)
-    tv = data.target_vocab
-    for i in range(3):
-        print(f"   {data.sources[i]!r:32} -> {data.targets[i]!r}")
-    print(
-        "   decoder input  (teacher forcing):",
-        " ".join(tv.tokens[j] for j in data.decoder_input[0]),
-    )
-    print(
-        "   decoder target (shifted by one): ",
-        " ".join(tv.tokens[j] for j in data.decoder_target[0]),
-    )
-    dayfirst_sources, dayfirst_targets = day_first_pairs(
-        data.targets, seed=args.seed + 1
-    )
-    print(
-        "   the same dates as a day-first task (source and target both run "
-        "day, month, year):"
-    )
-    for i in range(2):
-        print(f"   {dayfirst_sources[i]!r:32} -> {dayfirst_targets[i]!r}")
-    tasks = {
-        "iso": encode_task(data.sources, data.targets, data.source_vocab, tv),
-        "dayfirst": encode_task(
-            dayfirst_sources, dayfirst_targets, data.source_vocab, tv
-        ),
-    }
-    train, test = slice(0, n_train), slice(n_train, n_train + n_test)
-
-    def sources_of(rows):
-        return [tasks[task][flip][rows] for task, flip in SOURCE_KEYS]
-
-    def truth(v, key, rows=test):
-        return tasks[TASK[v]][key][rows]
-
-    print(
-        f"2. Seven encoder-decoders ({units}-unit GRUs), trained side by side "
-        "with teacher forcing"
-    )
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    train_model, infer_model, weight_counts = build_side_by_side(
-        len(data.source_vocab), len(tv), units
-    )
-    train_model.compile(
-        keras.optimizers.Adam(0.01),
-        ["sparse_categorical_crossentropy"] * len(VARIANTS),
-        jit_compile=False,
-    )
-    x_train = sources_of(train) + [
-        tasks[t]["decoder_input"][train] for t in TASKS
-    ]
-    y_train = [truth(v, "decoder_target", train) for v in VARIANTS]
-    # Create Adam's slots and the loss trackers now, outside the training
-    # graph: a first training step that creates variables is traced twice
-    # by TensorFlow, and tracing 14 recurrent loops and their gradients is
-    # most of this lab's running time.
-    train_model.optimizer.build(train_model.trainable_variables)
-    few = [x[:2] for x in x_train]
-    train_model.compute_loss(
-        x=few,
-        y=[y[:2] for y in y_train],
-        y_pred=[np.zeros(y[:2].shape + (len(tv),), "float32") for y in y_train],
-    )
-    x_test = sources_of(test)
-    teacher_inputs = x_test + [truth(v, "decoder_input") for v in VARIANTS]
-    curves = {v: [] for v in VARIANTS}
-
-    class TestAccuracyPerEpoch(keras.callbacks.Callback):
-        """Teacher-forced test character accuracy of each variant, per epoch."""
-
-        def on_epoch_end(self, epoch, logs=None):
-            probs = infer_model.predict_on_batch(teacher_inputs)
-            for i, v in enumerate(VARIANTS):
-                curves[v].append(
-                    float(
-                        np.mean(
-                            np.asarray(probs[i]).argmax(-1)
-                            == truth(v, "decoder_target")
-                        )
-                    )
-                )
-
-    history = train_model.fit(
-        x_train,
-        y_train,
-        epochs=epochs,
-        batch_size=batch_size,
-        verbose=0,
-        callbacks=[TestAccuracyPerEpoch()],
-    )
-    losses = {
-        v: [float(x) for x in history.history[f"{v}_loss"]] for v in VARIANTS
-    }
-    for v in VARIANTS:
-        print(
-            f"   {LABELS[v]:30} training loss {losses[v][0]:.3f} -> "
-            f"{losses[v][-1]:.3f}, {weight_counts[v]} weights"
-        )
-
-    print(
-        "3. Decoding: teacher-forced vs free-running (greedy, <bos> to <eos>)"
-    )
-    teacher = infer_model.predict_on_batch(teacher_inputs)
-    teacher_tokens = np.stack(
-        [np.asarray(p).argmax(-1) for p in teacher[: len(VARIANTS)]]
-    )
-    teacher_attention = [np.asarray(a) for a in teacher[len(VARIANTS) :]]
-    steps = data.decoder_target.shape[1]
-    greedy_tokens = greedy_decode(
-        infer_model, x_test, tv.bos_id, tv.eos_id, max_steps=steps
-    )
-
-    metrics = {}
-    for i, v in enumerate(VARIANTS):
-        y_test = truth(v, "decoder_target")
-        decoded = [tv.decode(row) for row in greedy_tokens[i]]
-        greedy_right = greedy_tokens[i] == y_test
-        teacher_right = teacher_tokens[i] == y_test
-        after_greedy, after_teacher = after_first_mistake(
-            greedy_right, teacher_right
-        )
-        metrics[v] = {
-            "exact_match": float(
-                np.mean([d == t for d, t in zip(decoded, truth(v, "targets"))])
-            ),
-            "greedy_char_accuracy": float(greedy_right.mean()),
-            "teacher_forced_char_accuracy": float(teacher_right.mean()),
-            "teacher_forced_exact_match": float(teacher_right.all(1).mean()),
-            "stops_at_eos": float(np.mean([len(d) == 10 for d in decoded])),
-            "greedy_accuracy_after_first_mistake": after_greedy,
-            "teacher_forced_accuracy_after_first_mistake": after_teacher,
-            "greedy_position_accuracy": greedy_right.mean(0).tolist(),
-            "teacher_forced_position_accuracy": teacher_right.mean(0).tolist(),
-        }
-    example = 0
-    for i, v in enumerate(VARIANTS):
-        print(
-            f"   {truth(v, 'sources')[example]!r} -> "
-            f"{tv.decode(greedy_tokens[i][example])!r}  ({LABELS[v]})"
-        )
-
+def where_attention_looks(run):
+    """Draws the attention heat maps and measures their alignment."""
+    example, out, tasks = run.example, run.out, run.tasks
+    teacher_attention, test = run.teacher_attention, run.test
     print("4. Where the attention looks")
     test_sources = tasks["iso"]["sources"][test]
     test_targets = tasks["iso"]["targets"][test]
@@ -812,8 +816,23 @@ def main(argv=None):
                 f"{LABELS[s]}",
             )
     fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
-    plotting.save_figure(fig, out, "attention_heatmaps")
+    labs.save_figure(fig, out, "attention_heatmaps")
+    run.keep(alignment=alignment)
 
+
+# %% [markdown]
+# ## 5. Reversed input without attention
+#
+# Reversing the source brings its first characters next to the decoder.
+# That helps when source and target run in the same order (day first) and
+# hurts when they do not (the ISO task starts with the year).
+
+
+# %%
+def reversed_input(run):
+    """Compares forward and reversed sources on two tasks."""
+    curves, greedy_tokens, losses = run.curves, run.greedy_tokens, run.losses
+    metrics, truth = run.metrics, run.truth
     print(
         "5. Reversed input without attention: same-order vs opposite-order task"
     )
@@ -840,8 +859,19 @@ def main(argv=None):
                 np.sum(np.array(curves[v]) > np.array(curves[partner[v]]))
             ),
         }
+    run.keep(reversal=reversal)
 
-    fig, axes = plotting.new_figure(1, 4, width=4.6, height=3.6)
+
+# %% [markdown]
+# Training loss, accuracy per output position, the reversed-input curves
+# and the final accuracy of every variant.
+
+
+# %%
+def plot_losses_and_positions(axes, run):
+    """Draws the training losses and the accuracy per output position."""
+    epochs, losses = run.epochs, run.losses
+    metrics, steps = run.metrics, run.steps
     for v in VARIANTS:
         axes[0].plot(
             range(1, epochs + 1), losses[v], marker="o", label=LABELS[v]
@@ -869,9 +899,15 @@ def main(argv=None):
         )
     axes[1].set_xticks(positions)
     axes[1].set_xticklabels(names, fontsize=8)
-    axes[1].set_ylabel("character accuracy (test)")
+    axes[1].set_xlabel("output character")
+    axes[1].set_ylabel("character accuracy (test, fraction)")
     axes[1].legend(fontsize=6)
     axes[1].set_title("accuracy per output position (ISO)")
+
+
+def plot_reversal_and_accuracy(axes, run):
+    """Draws the reversed-input curves and every variant's accuracy."""
+    curves, epochs, metrics = run.curves, run.epochs, run.metrics
     for v, style in (
         ("plain", "o"),
         ("plain_reversed", "s"),
@@ -885,7 +921,7 @@ def main(argv=None):
             label=LABELS[v],
         )
     axes[2].set_xlabel("epoch")
-    axes[2].set_ylabel("test character accuracy (teacher forced)")
+    axes[2].set_ylabel("test character accuracy (fraction)")
     axes[2].legend(fontsize=6)
     axes[2].set_title("reversed input, no attention")
     width = 0.35
@@ -915,10 +951,31 @@ def main(argv=None):
         ],
         fontsize=7,
     )
+    axes[3].set_ylabel("fraction of the test set")
     axes[3].legend(fontsize=7)
     axes[3].set_title("test accuracy, greedy decoding")
-    plotting.save_figure(fig, out, "training_and_accuracy")
 
+
+def plot_training_and_accuracy(run):
+    """Draws losses, accuracies per position and per variant."""
+    fig, axes = plotting.new_figure(1, 4, width=4.6, height=3.6)
+    plot_losses_and_positions(axes[:2], run)
+    plot_reversal_and_accuracy(axes, run)
+    labs.save_figure(fig, run.out, "training_and_accuracy")
+
+
+# %% [markdown]
+# Greedy decoding against teacher forcing, per variant.
+
+
+# %%
+def _or_dash(value):
+    return "-" if value is None else value
+
+
+def print_decoding_table(run):
+    """Prints the decoding results of every variant."""
+    metrics = run.metrics
     labs.print_table(
         "Test set: free-running (greedy) decoding vs teacher forcing (TF)",
         (
@@ -947,6 +1004,16 @@ def main(argv=None):
             for v in VARIANTS
         ],
     )
+
+
+# %% [markdown]
+# How sharply each score attends, and the reversal results.
+
+
+# %%
+def print_attention_tables(run):
+    """Prints how sharply each attention score attends."""
+    alignment = run.alignment
     labs.print_table(
         "Attention (test set, ten date characters)",
         (
@@ -971,6 +1038,11 @@ def main(argv=None):
             for s, a in alignment.items()
         ],
     )
+
+
+def print_reversal_table(run):
+    """Prints the reversed-input results of the models without attention."""
+    epochs, reversal = run.epochs, run.reversal
     order = {
         "plain": "opposite (year last -> year first)",
         "plain_reversed": "same (reversed: year first)",
@@ -1006,6 +1078,19 @@ def main(argv=None):
         ],
     )
 
+
+# %% [markdown]
+# ## Summary
+#
+# The results and what they show.
+
+
+# %%
+def collect_results(run):
+    """Collects the measurements into the results dict."""
+    alignment, epochs, losses = run.alignment, run.epochs, run.losses
+    metrics, n_test, n_train = run.metrics, run.n_test, run.n_train
+    reversal, units = run.reversal, run.units
     results = {
         "n_train": n_train,
         "n_test": n_test,
@@ -1017,6 +1102,17 @@ def main(argv=None):
         "reversal": reversal,
         "day_first_formats": list(DAY_FIRST_FORMATS),
     }
+    run.keep(results=results)
+
+
+# %% [markdown]
+# What the numbers show, in words.
+
+
+# %%
+def conclude(run):
+    """Says what the measurements show."""
+    alignment, metrics = run.alignment, run.metrics
     best = max(SCORES, key=lambda s: metrics[s]["exact_match"])
     p = metrics["plain"]
     slips_greedy = [
@@ -1029,8 +1125,6 @@ def main(argv=None):
         for v in VARIANTS
         if metrics[v]["teacher_forced_accuracy_after_first_mistake"] is not None
     ]
-    same, flipped = reversal["dayfirst"], reversal["dayfirst_reversed"]
-    iso, iso_flipped = reversal["plain"], reversal["plain_reversed"]
     print(
         "\nSummary: squeezed through one context vector, the plain "
         f"encoder-decoder gets {p['greedy_char_accuracy']:.0%} of the "
@@ -1055,7 +1149,17 @@ def main(argv=None):
         f"get {np.mean(slips_greedy):.0%} of the remaining characters right "
         f"on average, against {np.mean(slips_teacher):.0%} when the truth is "
         "fed back: exposure bias, the price of training on a prefix the model "
-        "never sees at inference. Reversing the source (Sutskever et al.) "
+        "never sees at inference."
+    )
+
+
+def conclude_reversal(run):
+    """Says what the reversed-input runs show."""
+    epochs, reversal = run.epochs, run.reversal
+    same, flipped = reversal["dayfirst"], reversal["dayfirst_reversed"]
+    iso, iso_flipped = reversal["plain"], reversal["plain_reversed"]
+    print(
+        "Reversing the source (Sutskever et al.) "
         "helps a model without attention when source and target run in the "
         "same order: reversed, the source of the first outputs is the last "
         "thing the encoder read, right next to the decoder. On the day-first "
@@ -1093,17 +1197,67 @@ def main(argv=None):
         + (
             ": here reversal hurts. "
             if iso_flipped["char_accuracy"] < iso["char_accuracy"]
-            else ": in this run the reversed model still came out ahead; models "
+            else ": in this run the reversed model still came out ahead; "
+            "models "
             "without attention vary a lot from seed to seed, so compare "
             "several runs (--seed). "
         )
         + "What helps is not reversal as such but putting the source of the "
         "first outputs last."
     )
-    print(f"Figures and results.json are in {out}/")
-    labs.write_results(out, results)
-    return results
 
+
+# %% [markdown]
+# ## The lab from start to end
+#
+# `main` runs the sections in order and writes what they measured to
+# `results.json` under `--out` (default `runs/14_seq2seq_attention/`).
+
+
+# %%
+def main(argv=None):
+    run = labs.start_run(argv, __doc__, LAB)
+    choose_sizes(run)
+    the_data(run)
+    build_models(run)
+    train_models(run)
+    decoding(run)
+    where_attention_looks(run)
+    reversed_input(run)
+    plot_training_and_accuracy(run)
+    print_decoding_table(run)
+    print_attention_tables(run)
+    print_reversal_table(run)
+    collect_results(run)
+    conclude(run)
+    conclude_reversal(run)
+    return labs.finish_run(run, 14, EXERCISE)
+
+
+# %% [markdown]
+# ## Appendix: why the runs are fast
+#
+# The seven variants are ordinary GRU encoder-decoders, but tracing
+# fourteen recurrent loops and their gradients would take most of the
+# lab's running time. `build_side_by_side` therefore runs the seven
+# encoder GRUs as one `mlkeras.labs.stacked_gru.StackedGRU` (and the seven
+# decoder GRUs as another): one recurrent loop in which every member keeps
+# its own weights and reads its own slice of the features. Embeddings,
+# attention and output layers stay separate, each variant has its own loss,
+# and Adam updates every weight on its own, so training them together is
+# training each one alone.
+
+# %% [markdown]
+# ## Exercise
+#
+# Compute dot, additive and cosine attention scores and the context
+# vector in NumPy.
+#
+# - Get the starter: `mlkeras exercise 14 -o lab14.py`
+# - Check your work: `mlkeras check lab14.py --lab 14`
+
+# %%
+EXERCISE = "attention scores and the context vector, in NumPy"
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(labs.lab_argv(QUICK))
