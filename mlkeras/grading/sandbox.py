@@ -427,9 +427,10 @@ class Sandbox:
     def _command(self, config):
         """The command line that starts the child, and the files it needs."""
         if self.isolation == "reduced":
-            self._workdir = self._workdir or tempfile.mkdtemp(
-                prefix="mlkeras-sandbox-"
-            )
+            # A fresh work folder per child, like bubblewrap's tmpfs.
+            if self._workdir is not None:
+                intake.remove_tree(self._workdir)
+            self._workdir = tempfile.mkdtemp(prefix="mlkeras-sandbox-")
             config["workdir"] = self._workdir
             return (
                 [sys.executable, "-I", str(_CHILD), json.dumps(config)],
