@@ -825,8 +825,13 @@ class Sandbox:
             )
         if self._verifier is None:
             self._verifier = Sandbox(
+                # It runs no student code: importing Keras may take long on
+                # a loaded machine without that being anyone's fault.
                 limits=dataclasses.replace(
-                    self.limits, packages=None, max_restarts=2
+                    self.limits,
+                    packages=None,
+                    max_restarts=2,
+                    load_timeout=max(self.limits.load_timeout, 120.0),
                 ),
                 lab=self.lab,
                 mode="verifier",

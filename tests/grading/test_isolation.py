@@ -573,6 +573,23 @@ def test_cleanup_removes_a_tree_of_any_depth(tmp_path):
     assert not folder.exists() and os.path.isdir("/etc")
 
 
+def test_reduced_isolation_cleans_up_a_deep_tree_the_child_made(tmp_path):
+    path = tmp_path / "lab03.py"
+    path.write_text(
+        "import os\n"
+        "def relu(x):\n"
+        "    fd = os.open('.', os.O_RDONLY)\n"
+        "    for _ in range(3000):\n"
+        "        os.mkdir('d', dir_fd=fd)\n"
+        "        fd = os.open('d', os.O_RDONLY, dir_fd=fd)\n"
+        "    return os.getcwd()\n"
+    )
+    with Sandbox(path, Limits(isolation="reduced"), lab="03") as box:
+        workdir = box.call("relu", (np.zeros(2),))
+        assert os.path.isdir(os.path.join(workdir, "d", "d"))
+    assert not os.path.exists(workdir)
+
+
 def test_intake_refuses_a_fifo_without_blocking(tmp_path):
     os.mkfifo(tmp_path / "lab03.py")
     started = time.monotonic()
