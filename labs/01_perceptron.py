@@ -334,9 +334,20 @@ def summarize(results):
     )
 
 
+def xor_results(accuracy, corner_accuracy, xor_fit, hidden_accuracy, handmade):
+    """The XOR part of the results, named as `results.json` holds it."""
+    return {
+        "xor_perceptron_accuracy": accuracy,
+        "xor_perceptron_corner_accuracy": corner_accuracy,
+        "xor_perceptron_min_mistakes": int(min(xor_fit[2])),
+        "xor_hidden_layer_accuracy": hidden_accuracy,
+        "xor_handmade_accuracy": handmade,
+    }
+
+
 def main(argv=None):
-    args = labs.parse_lab_args(argv, __doc__)
-    out = labs.output_dir(args.out, LAB)
+    run = labs.start_run(argv, __doc__, LAB)
+    args, out = run.args, run.out
     n, epochs, keras_epochs = (100, 20, 40) if args.quick else (400, 50, 100)
     z0 = forward_pass_by_hand()
     x, y, fit, numpy_accuracy, converged = learning_rule_on_separable_points(
@@ -352,21 +363,18 @@ def main(argv=None):
         xx, xy, keras_epochs * 2, args.seed
     )
     plot_xor(xx, xy, xor_fit, hidden, fit[2], out)
-    results = {
-        "forward_pass_z": z0,
-        "separable_numpy_accuracy": numpy_accuracy,
-        "separable_converged_epoch": converged,
-        "separable_keras_accuracy": keras_accuracy,
-        "xor_perceptron_accuracy": xor_accuracy,
-        "xor_perceptron_corner_accuracy": corners,
-        "xor_perceptron_min_mistakes": int(min(xor_fit[2])),
-        "xor_hidden_layer_accuracy": hidden_accuracy,
-        "xor_handmade_accuracy": handmade,
-    }
+    results = dict(
+        forward_pass_z=z0,
+        separable_numpy_accuracy=numpy_accuracy,
+        separable_converged_epoch=converged,
+        separable_keras_accuracy=keras_accuracy,
+        **xor_results(
+            xor_accuracy, corners, xor_fit, hidden_accuracy, handmade
+        ),
+    )
     summarize(results)
-    labs.print_exercise(1, EXERCISE)
-    labs.write_results(out, results)
-    return results
+    run.keep(results=results)
+    return labs.finish_run(run, 1, EXERCISE)
 
 
 # %% [markdown]

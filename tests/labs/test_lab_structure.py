@@ -12,20 +12,7 @@ import pytest
 
 from mlkeras import labs
 
-# Labs still written as one long `main`: each leaves this list when it is
-# restructured; the list must end empty.
-NOT_YET_RESTRUCTURED = set()
-ALL_LABS = [
-    pytest.param(
-        lab.lab_id,
-        marks=pytest.mark.xfail(
-            f"{lab.number:02d}" in NOT_YET_RESTRUCTURED,
-            reason="not yet restructured into sections",
-            strict=True,
-        ),
-    )
-    for lab in labs.list_labs()
-]
+ALL_LABS = [lab.lab_id for lab in labs.list_labs()]
 MAX_FUNCTION_LINES = 60
 MAX_MAIN_LINES = 30
 

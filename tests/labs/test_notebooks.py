@@ -14,13 +14,8 @@ import pytest
 
 from mlkeras import labs
 from mlkeras.labs import notebook
-from tests.labs.test_lab_structure import NOT_YET_RESTRUCTURED
 
-ALL_LABS = [
-    lab.lab_id
-    for lab in labs.list_labs()
-    if f"{lab.number:02d}" not in NOT_YET_RESTRUCTURED
-]
+ALL_LABS = [lab.lab_id for lab in labs.list_labs()]
 # The three labs with the shortest quick runs.
 EXECUTED_LABS = ["01_perceptron", "02_feedforward"]
 CELL_TIMEOUT_S = 300
