@@ -36,7 +36,11 @@ def _load_codec(grading_dir):
 
 
 class _ImportBlocker(importlib.abc.MetaPathFinder):
-    """Refuses imports of the frameworks a NumPy-only exercise forbids."""
+    """Refuses imports of the frameworks a NumPy-only exercise forbids.
+
+    Used with reduced isolation only, as advice: under bubblewrap the
+    frameworks are simply absent from the sandbox.
+    """
 
     def __init__(self, names, lab):
         self.names = frozenset(names)

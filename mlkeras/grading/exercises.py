@@ -3,8 +3,9 @@
 An exercise is a starter file (`starters/labNN.py`: signatures and docstrings
 that state the task, bodies that raise `NotImplementedError`) and a check
 module (`checks/labNN.py`: pytest tests that call the student's functions
-through the `submission` fixture). NumPy-only exercises forbid importing the
-deep-learning frameworks inside the sandbox.
+through the `submission` fixture). In a NumPy-only exercise the sandbox's
+site-packages holds NumPy alone, so the deep-learning frameworks cannot be
+imported whatever the submission does.
 """
 
 import dataclasses
