@@ -871,6 +871,7 @@ class Sandbox:
         if self._booting:
             self._await_ready()
         if self._started is not None and self._remaining() <= 0:
+            self._kill()
             raise SubmissionError(
                 "wall_clock",
                 f"the submission used up its {self.limits.wall_clock:g} s "
