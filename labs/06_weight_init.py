@@ -143,7 +143,7 @@ def symmetry_experiment(kernel_init, x, y, epochs, seed):
             float(np.max(np.abs(bias - bias[0]))),
         )
     hidden = keras.Model(model.inputs, model.get_layer("hidden_2").output)
-    h = hidden.predict(x, verbose=0)
+    h = keras.ops.convert_to_numpy(hidden(x))
     return {
         "accuracy": float(model.evaluate(x, y, verbose=0)[1]),
         "kernel_change": float(
