@@ -440,7 +440,9 @@ def plot_normalization(run):
     normalized = NumpyBatchNorm(1)(raw[:, None], training=True)[:, 0]
     axes[0].hist(raw, bins=40, alpha=0.6, label="input")
     axes[0].hist(normalized, bins=40, alpha=0.6, label="normalized")
-    axes[0].set_title("one feature before and after normalization")
+    axes[0].set_xlabel("feature value")
+    axes[0].set_ylabel("count (of 2000 samples)")
+    axes[0].set_title("normalized: mean 0, standard deviation 1")
     axes[0].legend()
     steps = np.arange(200)
     for momentum in (0.9, 0.99):

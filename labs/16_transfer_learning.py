@@ -735,9 +735,13 @@ def plot_images(run):
                 (x_tgt_test, y_tgt_test, TARGET_SHAPES, "target"),
             )
         ):
-            axes[row, j].imshow(images[j, ..., 0], cmap="gray", vmin=0, vmax=1)
+            shown = axes[row, j].imshow(
+                images[j, ..., 0], cmap="gray", vmin=0, vmax=1
+            )
             axes[row, j].set_title(f"{label}: {names[labels[j]]}", fontsize=8)
             axes[row, j].axis("off")
+    fig.colorbar(shown, ax=list(axes.ravel()), shrink=0.8, label="pixel value")
+    fig.suptitle("target images: the same shapes, drawn coarser and noisier")
     labs.save_figure(fig, out, "source_and_target")
 
 
