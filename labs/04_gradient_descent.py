@@ -430,7 +430,8 @@ def plot_learning_rates(run):
 # %% [markdown]
 # ## Summary
 #
-# The results and what they show.
+# Every measurement goes into `results.json`; the lab's tests check its
+# claims there.
 
 
 # %%
@@ -469,7 +470,8 @@ def collect_results(run):
 
 
 # %% [markdown]
-# What the numbers show, in words.
+# The conclusion, written from this run's numbers (rerun with `--seed N` to
+# see which parts hold from run to run).
 
 
 # %%

@@ -498,7 +498,8 @@ def plot_gradient_norms(run):
 # %% [markdown]
 # ## Summary
 #
-# The results and what they show.
+# Every measurement goes into `results.json`; the lab's tests check its
+# claims there.
 
 
 # %%
@@ -537,7 +538,8 @@ def collect_results(run):
 
 
 # %% [markdown]
-# What the numbers show, in words.
+# The conclusion, written from this run's numbers (rerun with `--seed N` to
+# see which parts hold from run to run).
 
 
 # %%

@@ -583,7 +583,8 @@ def loss_against_metric(run):
 # %% [markdown]
 # ## Summary
 #
-# The results and what they show.
+# Every measurement goes into `results.json`; the lab's tests check its
+# claims there.
 
 
 # %%
@@ -616,7 +617,8 @@ def collect_results(run):
 
 
 # %% [markdown]
-# What the numbers show, in words.
+# The conclusion, written from this run's numbers (rerun with `--seed N` to
+# see which parts hold from run to run).
 
 
 # %%

@@ -448,7 +448,8 @@ def plot_small_network(run):
 # %% [markdown]
 # ## Summary
 #
-# The results and what they show.
+# Every measurement goes into `results.json`; the lab's tests check its
+# claims there.
 
 
 # %%

@@ -464,7 +464,8 @@ def plot_normalization(run):
 # %% [markdown]
 # ## Summary
 #
-# The results and what they show.
+# Every measurement goes into `results.json`; the lab's tests check its
+# claims there.
 
 
 # %%

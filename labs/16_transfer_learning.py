@@ -797,7 +797,8 @@ def plot_transfer_against_scratch(run):
 # %% [markdown]
 # ## Summary
 #
-# The results and what they show.
+# Every measurement goes into `results.json`; the lab's tests check its
+# claims there.
 
 
 # %%
@@ -838,7 +839,8 @@ def collect_results(run):
 
 
 # %% [markdown]
-# What the numbers show, in words.
+# The conclusion, written from this run's numbers (rerun with `--seed N` to
+# see which parts hold from run to run).
 
 
 # %%
