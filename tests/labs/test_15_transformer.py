@@ -97,3 +97,39 @@ def test_encoding_by_hand_alternates_sine_and_cosine(lab15):
     np.testing.assert_allclose(table[:, 1], np.cos(p))
     np.testing.assert_allclose(table[:, 4], np.sin(p / 10000 ** (4 / 6)))
     np.testing.assert_allclose(np.sum(table**2, axis=1), 3.0)
+
+
+def test_multi_head_attention_by_hand_equals_the_layer(run_lab_quick):
+    by_hand = lab15_results(run_lab_quick)["multi_head_by_hand"]
+    assert by_hand["output_max_abs_diff"] < 1e-5
+    assert by_hand["weights_max_abs_diff"] < 1e-6
+
+
+def test_multi_head_by_hand_matches_a_fresh_layer(lab15):
+    from mlkeras.layers import MultiHeadAttention
+
+    rng = np.random.default_rng(3)
+    query = rng.normal(size=(2, 4, 12)).astype("float32")
+    value = rng.normal(size=(2, 6, 12)).astype("float32")
+    layer = MultiHeadAttention(num_heads=3, key_dim=5, value_dim=2)
+    out, scores = layer(query, value, return_attention_scores=True)
+    by_hand, weights = lab15.multi_head_by_hand(layer, query, value)
+    np.testing.assert_allclose(by_hand, np.asarray(out), atol=1e-5)
+    np.testing.assert_allclose(weights, np.asarray(scores), atol=1e-6)
+
+
+def test_encoder_decoder_reverses_with_causal_and_padding_masks(
+    run_lab_quick,
+):
+    results = lab15_results(run_lab_quick)
+    seq2seq = results["encoder_decoder_reversal"]
+    assert seq2seq["token_accuracy"] >= 0.9
+    assert seq2seq["sequence_accuracy"] >= 0.5
+    masks = results["decoder_masks"]
+    assert masks["self_attention_weight_above_diagonal"] == 0.0
+    assert masks["padded_cross_attention_weight_on_pad"] == 0.0
+    # Cross-attention lines each target position up with its source.
+    assert masks["cross_attention_mirror_weight"] > 0.5
+    _, out_dir, _ = run_lab_quick("15")
+    path = out_dir / "encoder_decoder_attention.png"
+    assert path.stat().st_size > 1000
