@@ -1,4 +1,4 @@
-"""Keras layers that mlkeras adds: positional encoding, attention, peephole LSTM."""
+"""Keras layers from mlkeras: positional encoding, attention, peephole LSTM."""
 
 from mlkeras.layers.multi_head_attention import MultiHeadAttention
 from mlkeras.layers.peephole_lstm import PeepholeLSTM
