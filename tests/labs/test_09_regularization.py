@@ -92,3 +92,33 @@ def test_side_by_side_heads_train_like_separate_models(lab09):
             together[name], alone[name], rtol=1e-4, atol=1e-6
         )
     assert not np.allclose(together["none"], together["L1"])
+
+
+def test_dropout_masks_scales_and_is_identity_at_inference(run_lab_quick):
+    checks = run_lab_quick("09")[2]["dropout_mechanism"]
+    rate = checks["rate"]
+    assert abs(checks["dropped_fraction"] - rate) < 4 * checks["binomial_std"]
+    assert checks["kept_scale_max_error"] < 1e-5
+    assert checks["by_hand_max_abs_diff"] < 1e-5
+    assert abs(checks["mean_ratio"] - 1.0) < 0.01
+    assert checks["inference_max_abs_diff"] == 0.0
+
+
+def test_dropout_by_hand_zeroes_and_rescales(lab09):
+    x = np.full((2, 3), 2.0, dtype="float32")
+    keep = np.array([[True, False, True], [False, False, True]])
+    out = lab09.dropout_by_hand(x, keep, 0.5)
+    np.testing.assert_array_equal(out, np.where(keep, 4.0, 0.0))
+
+
+def test_averaging_masked_networks_approaches_the_inference_network(
+    run_lab_quick,
+):
+    ensemble = run_lab_quick("09")[2]["dropout_ensemble"]
+    diffs = [r["mean_abs_diff_from_inference"] for r in ensemble["rows"]]
+    assert diffs[-1] < diffs[0]
+    assert diffs[-1] < 0.05
+    assert (
+        abs(ensemble["rows"][-1]["accuracy"] - ensemble["inference_accuracy"])
+        < 0.02
+    )
