@@ -13,8 +13,11 @@ Objectives:
   the epochs each needs to reach a target loss.
 - Look into "internal covariate shift": how much the inputs of a deep layer
   move between epochs, with and without batch normalization.
+- Write layer normalization by hand and check it against
+  `keras.layers.LayerNormalization`; measure how one example's output
+  depends on the batch it sits in: with batch norm, not with layer norm.
 
-Runtime: about 12 s with --quick, 20 s in full (2-core CPU).
+Runtime: about 13 s with --quick, 21 s in full (2-core CPU).
 """
 
 from mlkeras.labs import quiet_tensorflow  # noqa: F401  (before Keras)
@@ -462,6 +465,99 @@ def plot_normalization(run):
 
 
 # %% [markdown]
+# ## 4. Layer normalization, next to batch normalization
+#
+# Layer normalization (used in every transformer block) normalizes each
+# example over its own features instead of each feature over the batch:
+# y = gamma * (x - mean(x)) / sqrt(var(x) + eps) + beta, the mean and
+# variance taken over the last axis of one example. It needs no moving
+# averages and does the same in training and at inference.
+
+
+# %%
+def layer_norm_by_hand(x, gamma, beta, epsilon=1e-3):
+    mean = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    return gamma * (x - mean) / np.sqrt(var + epsilon) + beta
+
+
+def layer_norm_against_keras(run):
+    """Compares layer normalization by hand with Keras's layer."""
+    rng = np.random.default_rng(run.args.seed)
+    x = rng.normal(3.0, 2.0, size=(16, 10)).astype("float32")
+    gamma = rng.normal(size=10).astype("float32")
+    beta = rng.normal(size=10).astype("float32")
+    layer = keras.layers.LayerNormalization(epsilon=1e-3)
+    layer.build(x.shape)
+    layer.set_weights([gamma, beta])
+    by_hand = layer_norm_by_hand(x, gamma, beta)
+    to_numpy = keras.ops.convert_to_numpy
+    checks = {
+        "train_max_abs_diff": float(
+            np.max(np.abs(to_numpy(layer(x, training=True)) - by_hand))
+        ),
+        "inference_max_abs_diff": float(
+            np.max(np.abs(to_numpy(layer(x, training=False)) - by_hand))
+        ),
+    }
+    print(
+        "\n4. Layer normalization by hand against "
+        "keras.layers.LayerNormalization: largest difference "
+        f"{checks['train_max_abs_diff']:.1g} in training, "
+        f"{checks['inference_max_abs_diff']:.1g} at inference"
+    )
+    run.keep(layer_norm=checks)
+
+
+# %% [markdown]
+# In training, batch normalization's output for an example depends on the
+# other examples in its batch; layer normalization's does not. Measured:
+# one fixed example, put into 20 random batches of each size, and how
+# much its normalized output varies from batch to batch.
+
+
+# %%
+def batch_size_dependence(run, sizes=(2, 4, 16, 128), repeats=20):
+    """Spread of one example's output over batches, BN against LN."""
+    rng = np.random.default_rng(run.args.seed + 1)
+    example = rng.normal(size=(1, 10)).astype("float32")
+    rows = []
+    for size in sizes:
+        outputs = {"batch norm": [], "layer norm": []}
+        for _ in range(repeats):
+            others = rng.normal(size=(size - 1, 10)).astype("float32")
+            batch = np.concatenate([example, others])
+            for name, layer in (
+                ("batch norm", keras.layers.BatchNormalization()),
+                ("layer norm", keras.layers.LayerNormalization()),
+            ):
+                y = layer(batch, training=True)
+                outputs[name].append(keras.ops.convert_to_numpy(y)[0])
+        rows.append(
+            {"batch_size": size}
+            | {
+                f"{k.replace(' ', '_')}_spread": float(np.std(v, axis=0).mean())
+                for k, v in outputs.items()
+            }
+        )
+    labs.print_table(
+        "Std over 20 batches of one example's normalized output "
+        "(training mode, mean over its 10 features)",
+        ("batch size", "batch norm", "layer norm"),
+        [
+            (r["batch_size"], r["batch_norm_spread"], r["layer_norm_spread"])
+            for r in rows
+        ],
+    )
+    print(
+        "   batch norm's output moves with the batch, less as the batch "
+        "grows; layer norm's does not move at all, which is why it suits "
+        "small batches, sequences and transformers."
+    )
+    run.keep(batch_size_dependence=rows)
+
+
+# %% [markdown]
 # ## Summary
 #
 # Every measurement goes into `results.json`; the lab's tests check its
@@ -479,6 +575,8 @@ def summarize(run):
         **special,
         "target_loss": target,
         "training": runs,
+        "layer_norm": run.layer_norm,
+        "batch_size_dependence": run.batch_size_dependence,
     }
     plain, bn = runs["plain"], runs["batch norm"]
 
@@ -537,6 +635,8 @@ def main(argv=None):
     deep_tanh_network(run)
     plot_training(run)
     plot_normalization(run)
+    layer_norm_against_keras(run)
+    batch_size_dependence(run)
     summarize(run)
     return labs.finish_run(run, 10, EXERCISE)
 

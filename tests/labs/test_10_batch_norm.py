@@ -71,3 +71,26 @@ def test_statistics_are_per_channel_for_images(lab10):
         y.std(axis=(0, 1, 2)), np.sqrt(variance / (variance + layer.epsilon))
     )
     assert abs(y[..., 1].std() - 1) < 1e-3
+
+
+def test_layer_norm_by_hand_equals_keras_in_both_modes(run_lab_quick):
+    checks = run_lab_quick("10")[2]["layer_norm"]
+    assert checks["train_max_abs_diff"] < 1e-5
+    assert checks["inference_max_abs_diff"] < 1e-5
+
+
+def test_batch_norm_depends_on_the_batch_and_layer_norm_does_not(
+    run_lab_quick,
+):
+    rows = run_lab_quick("10")[2]["batch_size_dependence"]
+    bn = [r["batch_norm_spread"] for r in rows]
+    assert np.all(np.diff(bn) < 0), bn  # less spread in larger batches
+    assert bn[0] > 0.3
+    assert max(r["layer_norm_spread"] for r in rows) < 1e-5
+
+
+def test_layer_norm_by_hand_normalizes_each_example(lab10):
+    x = np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 40.0]])
+    y = lab10.layer_norm_by_hand(x, np.ones(3), np.zeros(3), epsilon=0.0)
+    np.testing.assert_allclose(y.mean(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(y.std(axis=1), 1.0)
