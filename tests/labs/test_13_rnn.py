@@ -155,3 +155,18 @@ def test_timing_scores_reward_only_a_silent_output_with_an_exact_spike(lab13):
     assert leaky["exact_timing_accuracy"] == 1.0  # 0.3 < 0.5 < 0.9
     np.testing.assert_allclose(leaky["leak"], 0.3, rtol=1e-6)
     np.testing.assert_allclose(leaky["spike_height"], 0.9, rtol=1e-6)
+
+
+def test_forget_bias_one_lets_the_gradient_reach_further_back(run_lab_quick):
+    bias = run_lab_quick("13")[2]["forget_bias"]
+    assert bias["reach_bias_1"] > 2 * bias["reach_bias_0"]
+    # At the first step the gradient is orders of magnitude larger.
+    assert (
+        bias["first_step_gradient_bias_1"]
+        > 1e3 * bias["first_step_gradient_bias_0"]
+    )
+    # The last step, next to the loss, barely depends on the bias.
+    ratio = (
+        bias["last_step_gradient_bias_1"] / bias["last_step_gradient_bias_0"]
+    )
+    assert 0.5 < ratio < 2
