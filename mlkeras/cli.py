@@ -71,6 +71,55 @@ import mlkeras  # noqa: E402
 from mlkeras import labs as labs_lib  # noqa: E402
 
 
+class _BadPath(Exception):
+    """A command-line path that cannot be used; the message is one line."""
+
+
+def _writable_folder(option, value):
+    """Checks (and creates) an output folder; raises `_BadPath`."""
+    shown = f"Received: {option}={value!r}"
+    if not value or not value.strip():
+        raise _BadPath(f"{option} must name a folder. {shown}")
+    if os.path.exists(value) and not os.path.isdir(value):
+        raise _BadPath(f"{option} is a file, not a folder. {shown}")
+    if not os.path.isdir(value):
+        parent = os.path.dirname(os.path.abspath(value))
+        if not os.path.isdir(parent):
+            raise _BadPath(f"{option}'s parent folder does not exist. {shown}")
+        try:
+            os.mkdir(value)
+        except OSError as err:
+            raise _BadPath(
+                f"{option} cannot be created ({err.strerror}). {shown}"
+            ) from None
+    try:
+        with tempfile.TemporaryFile(dir=value):
+            pass
+    except OSError as err:
+        raise _BadPath(
+            f"{option} is not writable ({err.strerror}). {shown}"
+        ) from None
+
+
+def _writable_file(option, value):
+    """Checks that a file can be written at `value`; raises `_BadPath`."""
+    shown = f"Received: {option}={value!r}"
+    if not value or not value.strip():
+        raise _BadPath(f"{option} must name a file. {shown}")
+    if os.path.isdir(value):
+        raise _BadPath(f"{option} is a folder, not a file. {shown}")
+    parent = os.path.dirname(os.path.abspath(value))
+    if not os.path.isdir(parent):
+        raise _BadPath(f"{option}'s folder does not exist. {shown}")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        raise _BadPath(
+            f"{option}'s folder is not writable ({err.strerror}). {shown}"
+        ) from None
+
+
 def _labs_list(args):
     rows = [
         (f"{lab.number:02d}", lab.lab_id, lab.title, lab.runtime)
@@ -86,6 +135,12 @@ def _labs_run(args):
     except labs_lib.UnknownLabError as err:
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
+    if args.out is not None:
+        try:
+            _writable_folder("--out", args.out)
+        except _BadPath as err:
+            print(f"mlkeras: {err}", file=sys.stderr)
+            return 2
     labs_lib.run_lab(lab.lab_id, quick=args.quick, out=args.out)
     return 0
 
@@ -116,6 +171,11 @@ def _exercise(args):
     if args.output is None:
         sys.stdout.write(source)
         return 0
+    try:
+        _writable_file("--output", args.output)
+    except _BadPath as err:
+        print(f"mlkeras: {err}", file=sys.stderr)
+        return 2
     if os.path.exists(args.output) and not args.force:
         print(
             f"mlkeras: {args.output} exists; pass --force to overwrite it",
@@ -135,6 +195,14 @@ def _check(args):
     from mlkeras import grading
     from mlkeras.grading import results
 
+    if args.lab is None and grading.exercises.infer_lab(args.file) is None:
+        print(
+            "mlkeras: cannot tell the lab from the file; pass --lab, e.g. "
+            f"`mlkeras check {args.file} --lab 03`. "
+            f"Received: FILE={args.file!r}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         result = grading.check(
             args.file,
@@ -168,6 +236,11 @@ def _grade(args):
             flush=True,
         )
 
+    try:
+        _writable_folder("--out", args.out)
+    except _BadPath as err:
+        print(f"mlkeras: {err}", file=sys.stderr)
+        return 2
     try:
         finished = grading.grade(
             args.submissions,

@@ -275,6 +275,27 @@ def _grade_one(
         )
 
 
+@contextlib.contextmanager
+def _workers_skip_main():
+    """Keeps worker processes from re-running the caller's `__main__`.
+
+    Workers started with forkserver or spawn import the parent's main
+    script again, so a plain script that calls `grade(..., jobs=2)` without
+    an `if __name__ == "__main__":` guard would start grading again in
+    every worker. The workers only need `mlkeras`, so while they start the
+    main module is replaced by an empty one.
+    """
+    import types
+
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 def _warm_up(lab):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import importlib
@@ -369,7 +390,7 @@ def grade(
             [
                 "mlkeras.grading.api",
                 f"mlkeras.grading.checks.lab{exercise.lab}",
-                "keras",
+                *(() if exercise.numpy_only else ("keras",)),
             ]
         )
     with concurrent.futures.ProcessPoolExecutor(
@@ -378,18 +399,19 @@ def grade(
         initializer=_warm_up,
         initargs=(exercise.lab,),
     ) as pool:
-        futures = {
-            pool.submit(
-                _grade_one,
-                str(path),
-                exercise.lab,
-                hidden,
-                seed,
-                call_timeout,
-                isolation,
-            ): name
-            for name, path in todo
-        }
+        with _workers_skip_main():  # the workers start at the first submit
+            futures = {
+                pool.submit(
+                    _grade_one,
+                    str(path),
+                    exercise.lab,
+                    hidden,
+                    seed,
+                    call_timeout,
+                    isolation,
+                ): name
+                for name, path in todo
+            }
         for future in concurrent.futures.as_completed(futures):
             name = futures[future]
             try:

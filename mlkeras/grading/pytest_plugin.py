@@ -14,6 +14,7 @@ Markers that checks may use: `points(n)` (default 1) and
 """
 
 import pathlib
+import re
 import secrets
 import zlib
 
@@ -32,6 +33,7 @@ from mlkeras.grading.sandbox import (
 )
 
 RUN_KEY = pytest.StashKey()
+NOT_IMPORTED = results_lib.NOT_IMPORTED
 
 
 def pytest_addoption(parser):
@@ -150,6 +152,7 @@ class GradingRun:
         self.output = ""
         self.checks = {}
         self.order = []
+        self.load_error = ""
 
     # ------------------------------------------------------------ sandbox
 
@@ -210,6 +213,11 @@ class GradingRun:
                 )
             elif report.skipped:
                 check.status, check.output = "skipped", "skipped"
+            elif self._did_not_import(call.excinfo):
+                # Said once for the whole submission, not once per check.
+                check.status, check.score = "failed", 0.0
+                check.output = NOT_IMPORTED
+                report.longrepr = check.output
             else:
                 check.status, check.score = "failed", 0.0
                 check.output = self._failure_message(call.excinfo)
@@ -218,6 +226,20 @@ class GradingRun:
                 ):
                     report.longrepr = check.output
         return report
+
+    def _did_not_import(self, excinfo):
+        err = None if excinfo is None else excinfo.value
+        if not (isinstance(err, SubmissionError) and err.reason == "load"):
+            return False
+        if not self.load_error:
+            message = results_lib.clean_text(str(err), single_line=True)
+            lines = re.findall(
+                r'File "/work/([^"]*)", line (\d+)', err.traceback_text or ""
+            )
+            if lines and "line " not in message:
+                message += f" ({lines[-1][0]}, line {lines[-1][1]})"
+            self.load_error = message
+        return True
 
     @staticmethod
     def _failure_message(excinfo):
@@ -257,6 +279,7 @@ class GradingRun:
             checks=[self.checks[nodeid] for nodeid in self.order],
             protections=dict(self.protections),
             output=self.output,
+            error=self.load_error,
         )
 
 

@@ -17,6 +17,7 @@ _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
 _FORMULA_START = ("=", "+", "-", "@")
+NOT_IMPORTED = "not run: the submission did not import"
 
 
 def clean_text(text, single_line=False):
@@ -156,7 +157,7 @@ def format_report(result):
             f"{_score(check.max_score)}"
         )
         output = clean_text(check.output)
-        if check.status != "passed" and output:
+        if check.status != "passed" and output and output != NOT_IMPORTED:
             first = output.splitlines()[0] if output.strip() else output
             lines.append(f"        {first[:300]}")
     lines.append(f"score: {_score(result.score)}/{_score(result.max_score)}")
