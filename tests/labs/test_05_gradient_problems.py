@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from mlkeras import labs
@@ -100,3 +101,23 @@ def test_every_fix_network_has_the_named_hidden_layers(lab05):
         assert model.output_shape == (None, 10)
     with pytest.raises(ValueError, match="kind='bogus'"):
         lab05.build_mlp("bogus")
+
+
+def test_clipping_shrinks_the_applied_norm_but_not_to_learning(run_lab_quick):
+    results = run_lab_quick("05")[2]
+    chance = results["chance_loss"]
+    np.testing.assert_allclose(chance, np.log(10))
+    for name in ("clipnorm=1.0", "clipvalue=0.5"):
+        r = results["exploding"][name]
+        before = np.asarray(r["norm_before_clipping"])
+        after = np.asarray(r["norm_after_clipping"])
+        assert before.shape == after.shape
+        assert np.all(after <= before * (1 + 1e-4)), name
+        assert r["median_norm_after_clipping"] < (
+            0.1 * r["median_norm_before_clipping"]
+        )
+        # Finite, but still worse than guessing uniformly.
+        assert r["weights_finite"] and r["final_loss"] > chance, name
+    # clipnorm caps each variable's gradient at norm 1: 14 variables.
+    clipped = results["exploding"]["clipnorm=1.0"]["norm_after_clipping"]
+    assert max(clipped) <= np.sqrt(14) * (1 + 1e-4)
