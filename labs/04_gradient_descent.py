@@ -560,13 +560,18 @@ def main(argv=None):
 # %% [markdown]
 # ## Exercise
 #
-# Write the gradient-descent update and the mini-batch split in NumPy.
+# Derive the gradient of logistic regression's cross-entropy loss by
+# hand (the grader checks it against automatic differentiation), then
+# write the gradient-descent update and the mini-batch split in NumPy.
 #
 # - Get the starter: `mlkeras exercise 04 -o lab04.py`
 # - Check your work: `mlkeras check lab04.py --lab 04`
 
 # %%
-EXERCISE = "a gradient-descent step and mini-batches, in NumPy"
+EXERCISE = (
+    "the logistic loss's gradient derived by hand, a gradient-descent step "
+    "and mini-batches, in NumPy"
+)
 
 if __name__ == "__main__":
     main(labs.lab_argv(QUICK))

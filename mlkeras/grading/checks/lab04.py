@@ -1,12 +1,19 @@
-"""Checks for lab 04 (gradient descent): the update against
+"""Checks for lab 04 (gradient descent): the logistic-loss gradient derived
+by hand against automatic differentiation, the update against
 `keras.optimizers.SGD`, and the mini-batch generator's coverage, pairing,
 batch sizes and seeded shuffling."""
 
 import numpy as np
 
+from mlkeras.grading.checks._autodiff import gradients
 from mlkeras.grading.checks._reference import keras, random_shape
 from mlkeras.grading.codec import Yielded
-from mlkeras.grading.expect import assert_array, assert_true, assert_type
+from mlkeras.grading.expect import (
+    assert_array,
+    assert_number,
+    assert_true,
+    assert_type,
+)
 
 
 def _sgd_reference(w, grad, learning_rate):
@@ -142,3 +149,32 @@ def test_minibatches_shuffle_reproducibly_by_seed(submission, rng):
         "values",
         "wrong values: a different seed gave the same order",
     )
+
+
+def _logistic_case(rng):
+    n, d = int(rng.integers(5, 40)), int(rng.integers(1, 6))
+    X = rng.normal(size=(n, d))
+    y = (rng.random(n) < 0.5).astype("float64")
+    return rng.normal(size=d), float(rng.normal()), X, y
+
+
+def _logistic_reference(w, b, X, y):
+    ops = keras().ops
+
+    def loss(w, b):
+        p = ops.sigmoid(ops.matmul(X, w) + b)
+        return ops.mean(-y * ops.log(p) - (1 - y) * ops.log(1 - p))
+
+    return gradients(loss, w, np.float64(b))
+
+
+def test_logistic_loss_gradient_matches_autodiff(submission, rng):
+    w, b, X, y = _logistic_case(rng)
+    dw_ref, db_ref = _logistic_reference(w, b, X, y)
+    result = submission.logistic_loss_gradient(w, b, X, y)
+    assert_type(result, (tuple, list), name="logistic_loss_gradient result")
+    assert_true(len(result) == 2, "type", "wrong type: must return (dw, db)")
+    assert_array(
+        result[0], dw_ref, dtype=np.floating, rtol=1e-6, atol=1e-9, name="dw"
+    )
+    assert_number(result[1], float(db_ref), rtol=1e-6, atol=1e-9, name="db")

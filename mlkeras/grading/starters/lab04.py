@@ -1,4 +1,5 @@
-"""Lab 04 exercise: gradient descent steps and mini-batches, in NumPy.
+"""Lab 04 exercise: a gradient derived by hand, gradient-descent steps and
+mini-batches, in NumPy.
 
 NumPy only (importing keras, tensorflow, torch or jax fails in the grader).
 Check your work with `mlkeras check lab04.py`.
@@ -37,5 +38,26 @@ def minibatches(X, y, batch_size, seed):
 
     Yields:
         Tuples `(X_batch, y_batch)` of arrays.
+    """
+    raise NotImplementedError
+
+
+def logistic_loss_gradient(w, b, X, y):
+    """The gradient of logistic regression's loss, derived by hand.
+
+    The model predicts p = sigmoid(X @ w + b); the loss is the mean binary
+    cross-entropy over the n rows, L = mean(-y log p - (1 - y) log(1 - p)).
+    Derive dL/dw and dL/db on paper (the sigmoid's derivative cancels
+    nicely), then write them here. The grader compares them with automatic
+    differentiation.
+
+    Args:
+        w: float array (d,), the weights.
+        b: a float, the bias.
+        X: float array (n, d), the inputs.
+        y: float array (n,) of 0s and 1s, the labels.
+
+    Returns:
+        `(dw, db)`: a float array (d,) and a float.
     """
     raise NotImplementedError

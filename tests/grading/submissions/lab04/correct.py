@@ -12,3 +12,9 @@ def minibatches(X, y, batch_size, seed):
     for start in range(0, len(X), batch_size):
         index = order[start:start + batch_size]
         yield X[index], y[index]
+
+
+def logistic_loss_gradient(w, b, X, y):
+    p = 1 / (1 + np.exp(-(X @ w + b)))
+    error = p - y  # dL/dz for each row, before averaging
+    return X.T @ error / len(y), float(np.mean(error))
