@@ -968,15 +968,18 @@ def main(argv=None):
 # %% [markdown]
 # ## Exercise
 #
-# Write the pieces of a Transformer's attention in NumPy; the grader
-# compares them with Keras.
+# Write the pieces of a Transformer's attention in NumPy, up to
+# multi-head attention (split into heads, attend in each, merge, project);
+# the grader compares them with `MultiHeadAttention` given the same
+# weights.
 #
 # - Get the starter: `mlkeras exercise 15 -o lab15.py`
 # - Check your work: `mlkeras check lab15.py --lab 15`
 
 # %%
 EXERCISE = (
-    "scaled dot-product attention, masks and positional encoding, in NumPy"
+    "multi-head attention (split, attend, merge), masks and positional "
+    "encoding, in NumPy"
 )
 
 if __name__ == "__main__":

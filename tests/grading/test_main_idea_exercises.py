@@ -19,6 +19,11 @@ HERE = pathlib.Path(__file__).parent / "submissions"
             "fails_gradient_not_averaged",
             "logistic_loss_gradient_matches_autodiff",
         ),
+        (
+            "15",
+            "fails_merge_heads_without_transpose",
+            "merge_heads_inverts_split_heads",
+        ),
     ],
 )
 def test_wrong_solution_fails_the_check_its_name_says(lab, name, check):

@@ -1,7 +1,8 @@
 """Checks for lab 15 (Transformer): the positional table against
 `mlkeras.layers.sinusoidal_encoding`, masks against NumPy formulas, and
 attention against `mlkeras.layers.scaled_dot_product_attention` (itself
-tested against Keras)."""
+tested against Keras), and multi-head attention (split, attend, merge)
+against `mlkeras.layers.MultiHeadAttention` with the same weights."""
 
 import numpy as np
 import pytest
@@ -100,3 +101,76 @@ def test_scaled_dot_product_attention_matches_mlkeras(submission, rng, masked):
             "values",
             "wrong values: masked keys must get weight exactly 0",
         )
+
+
+def test_split_heads_gives_each_head_its_features(submission, rng):
+    batch, steps, heads, depth = (int(n) for n in rng.integers(2, 6, size=4))
+    x = rng.normal(size=(batch, steps, heads * depth))
+    expected = x.reshape(batch, steps, heads, depth).transpose(0, 2, 1, 3)
+    assert_array(submission.split_heads(x, heads), expected, rtol=0, atol=0)
+
+
+def test_merge_heads_inverts_split_heads(submission, rng):
+    batch, heads, steps, depth = (int(n) for n in rng.integers(2, 6, size=4))
+    x = rng.normal(size=(batch, heads, steps, depth))
+    expected = x.transpose(0, 2, 1, 3).reshape(batch, steps, heads * depth)
+    assert_array(submission.merge_heads(x), expected, rtol=0, atol=0)
+
+
+def _layer_weights(layer):
+    """The layer's kernels, flattened to (d_in, heads * d) and
+    (heads * d_v, d_out), in the order the exercise takes them."""
+    flat = []
+    for dense in (
+        layer.query_dense,
+        layer.key_dense,
+        layer.value_dense,
+        layer.output_dense,
+    ):
+        kernel, bias = (to_numpy(w, "float64") for w in dense.weights)
+        if dense is layer.output_dense:
+            flat += [kernel.reshape(-1, kernel.shape[-1]), bias]
+        else:
+            flat += [kernel.reshape(kernel.shape[0], -1), bias.reshape(-1)]
+    return flat
+
+
+def test_multi_head_attention_matches_the_layer(submission, rng):
+    heads, key_dim = int(rng.integers(2, 5)), int(rng.integers(2, 5))
+    batch, t, s = (int(n) for n in rng.integers(2, 6, size=3))
+    d_model = int(rng.integers(3, 9))
+    query = rng.normal(size=(batch, t, d_model)).astype("float32")
+    value = rng.normal(size=(batch, s, d_model)).astype("float32")
+    layer = _layers().MultiHeadAttention(
+        heads,
+        key_dim,
+        bias_initializer="random_normal",
+        seed=int(rng.integers(1000)),
+    )
+    out, scores = layer(query, value, return_attention_scores=True)
+    result = submission.multi_head_attention(
+        query.astype("float64"),
+        value.astype("float64"),
+        *_layer_weights(layer),
+        num_heads=heads,
+    )
+    assert_type(result, (tuple, list), name="multi_head_attention result")
+    assert_true(
+        len(result) == 2, "type", "wrong type: must return (output, weights)"
+    )
+    assert_array(
+        result[1],
+        to_numpy(scores, "float64"),
+        dtype=np.floating,
+        rtol=1e-4,
+        atol=1e-6,
+        name="weights",
+    )
+    assert_array(
+        result[0],
+        to_numpy(out, "float64"),
+        dtype=np.floating,
+        rtol=1e-4,
+        atol=1e-5,
+        name="output",
+    )

@@ -26,3 +26,22 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     weights = np.exp(logits)
     weights /= weights.sum(axis=-1, keepdims=True)
     return weights @ v, weights
+
+
+def split_heads(x, num_heads):
+    batch, steps, features = x.shape
+    x = x.reshape(batch, steps, num_heads, features // num_heads)
+    return x.transpose(0, 2, 1, 3)
+
+
+def merge_heads(x):
+    batch, heads, steps, depth = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(batch, steps, heads * depth)
+
+
+def multi_head_attention(query, value, wq, bq, wk, bk, wv, bv, wo, bo, num_heads):
+    q = split_heads(query @ wq + bq, num_heads)
+    k = split_heads(value @ wk + bk, num_heads)
+    v = split_heads(value @ wv + bv, num_heads)
+    heads, weights = scaled_dot_product_attention(q, k, v)
+    return merge_heads(heads) @ wo + bo, weights
