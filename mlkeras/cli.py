@@ -238,7 +238,17 @@ def _grade(args):
 
     try:
         _writable_folder("--out", args.out)
+        solution = args.solution
+        if solution is None and not args.no_canary:
+            solution = grading.exercises.reference_solution(args.lab)
+        elif solution is not None and not os.path.isfile(solution):
+            raise _BadPath(
+                f"--solution must be a file. Received: --solution={solution!r}"
+            )
     except _BadPath as err:
+        print(f"mlkeras: {err}", file=sys.stderr)
+        return 2
+    except grading.exercises.UnknownExerciseError as err:
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
     try:
@@ -251,6 +261,8 @@ def _grade(args):
             seed=args.seed,
             progress=progress,
             reduced_isolation=args.reduced_isolation,
+            canary=not args.no_canary,
+            solution=solution,
         )
     except (ValueError, RuntimeError) as err:
         print(f"mlkeras: {results.clean_text(err)}", file=sys.stderr)
@@ -451,6 +463,19 @@ def build_parser():
         action="store_true",
         help="grade without bubblewrap: no namespaces, the submissions run "
         "as you (grade refuses to run without bwrap otherwise)",
+    )
+    grade.add_argument(
+        "--solution",
+        metavar="FILE",
+        default=None,
+        help="the reference solution graded first as a canary: nothing is "
+        "graded unless it scores full marks (default: the checkout's; "
+        "without one, the starter must import)",
+    )
+    grade.add_argument(
+        "--no-canary",
+        action="store_true",
+        help="skip the canary run",
     )
     grade.set_defaults(handler=_grade)
 

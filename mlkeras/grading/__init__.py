@@ -9,7 +9,7 @@
 Student code never runs in the grader's process: see `sandbox` and `codec`.
 """
 
-from mlkeras.grading.api import check, grade
+from mlkeras.grading.api import CanaryError, check, grade
 from mlkeras.grading.exercises import (
     find_exercise,
     list_exercises,
@@ -35,4 +35,5 @@ __all__ = [
     "Sandbox",
     "SubmissionError",
     "IsolationError",
+    "CanaryError",
 ]

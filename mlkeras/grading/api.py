@@ -25,6 +25,10 @@ _START_METHOD = os.environ.get("MLKERAS_GRADE_START_METHOD", "forkserver")
 RESULTS_FILE = "results.json"
 
 
+class CanaryError(RuntimeError):
+    """The reference solution did not score full marks in the sandbox."""
+
+
 class _Capture:
     """A pytest plugin that picks up the grading run's result at the end."""
 
@@ -296,6 +300,72 @@ def _workers_skip_main():
             sys.modules["__main__"] = main
 
 
+def run_canary(lab, solution=None, call_timeout=None, isolation="bubblewrap"):
+    """Grades a known-good submission first, in the sandbox of the batch.
+
+    With a reference `solution`, it must score full marks; without one the
+    lab's starter must import. Either way a sandbox that hides a package
+    the exercise needs, or a broken installation, is caught before any
+    student is graded wrong.
+
+    Args:
+        lab: the lab, e.g. `"03"`.
+        solution: the reference solution, or `None` for the starter.
+        call_timeout: seconds per call. Defaults to the exercise's.
+        isolation: `"bubblewrap"` or `"reduced"`, as the batch.
+
+    Returns:
+        The canary's `SubmissionResult`.
+
+    Raises:
+        CanaryError: the canary lost points or did not import; the message
+            says why.
+    """
+    exercise = exercises.find_exercise(lab)
+    with tempfile.TemporaryDirectory(prefix="mlkeras-canary-") as folder:
+        if solution is None:
+            path = pathlib.Path(folder) / f"lab{exercise.lab}.py"
+            path.write_text(exercises.starter_source(lab), encoding="utf-8")
+        else:
+            path = pathlib.Path(solution)
+        result = _grade_one(
+            path, exercise.lab, None, None, call_timeout, isolation
+        )
+    what = "the starter" if solution is None else "the reference solution"
+    not_started = [
+        check.output
+        for check in result.checks
+        if re.search(r"while (?:importing|starting)", check.output)
+    ]
+    if result.error:
+        causes = [result.error]
+    elif not_started:
+        causes = [results_lib.clean_text(not_started[0], True)[:200]]
+    elif solution is not None and result.score < result.max_score:
+        causes = []
+        for check in result.checks:
+            text = results_lib.clean_text(check.output, single_line=True)
+            if check.status != "passed" and text[:200] not in causes:
+                causes.append(text[:200])
+        if len(causes) == 1:
+            causes = [f"every lost check: {causes[0]}"]
+    else:
+        return result
+    # A crash before the child could report (a package missing from the
+    # sandbox's view) shows only in the child's own last output line.
+    tail = [line.strip() for line in result.output.splitlines() if line.strip()]
+    if tail:
+        causes.append(f"its last output: {tail[-1][:300]}")
+    cause = "; ".join(causes[:4])
+    raise CanaryError(
+        f"{what} scored {result.score:g}/{result.max_score:g} in the "
+        f"grading sandbox ({result.protections.get('isolation', '?')}), so "
+        f"nothing was graded: {results_lib.clean_text(cause, True)[:900]}. "
+        f"Received: lab={exercise.lab!r}, solution="
+        f"{str(solution) if solution else None!r}"
+    )
+
+
 def _warm_up(lab):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import importlib
@@ -313,6 +383,8 @@ def grade(
     progress=None,
     call_timeout=None,
     reduced_isolation=False,
+    canary=False,
+    solution=None,
 ):
     """Grades many submissions and writes `grades.csv` and Gradescope files.
 
@@ -335,12 +407,17 @@ def grade(
         reduced_isolation: grade without bubblewrap (no namespaces; the
             submissions run as this user). Defaults to `False`: without a
             working bwrap, `grade` refuses.
+        canary: first grade `solution` (or, without one, the starter) in
+            the same sandbox and refuse to grade anyone if it loses points
+            (see `run_canary`). Defaults to `False`.
+        solution: the lab's reference solution for the canary.
 
     Returns:
         `{name: SubmissionResult}` for the submissions graded in this call.
 
     Raises:
         IsolationError: bwrap cannot run and `reduced_isolation` is false.
+        CanaryError: the canary lost points; nothing was graded.
     """
     exercise = exercises.find_exercise(lab)
     isolation = "reduced" if reduced_isolation else "bubblewrap"
@@ -354,6 +431,8 @@ def grade(
         raise ValueError(
             f"hidden must be a folder. Received: hidden={str(hidden)!r}"
         )
+    if canary:
+        run_canary(exercise.lab, solution, call_timeout, isolation)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = results_lib.GradesTable(out / GRADES_FILE)

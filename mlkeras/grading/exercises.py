@@ -176,6 +176,24 @@ def infer_lab(path):
     return None
 
 
+def reference_solution(lab_id):
+    """The lab's reference solution in a source checkout, or `None`.
+
+    The package never ships solutions; a checkout keeps them in
+    `tests/grading/submissions/labNN/correct.py`.
+    """
+    exercise = find_exercise(lab_id)
+    path = (
+        _HERE.parent.parent
+        / "tests"
+        / "grading"
+        / "submissions"
+        / f"lab{exercise.lab}"
+        / "correct.py"
+    )
+    return path if path.is_file() else None
+
+
 def starter_source(lab_id):
     """The text of a lab's starter file.
 
