@@ -747,15 +747,21 @@ def main(argv=None):
 # %% [markdown]
 # ## Exercise
 #
-# Write the L1, L2 and elastic-net penalties and the early-stopping rule
-# in NumPy; the grader compares them with `keras.regularizers` and
+# Write dropout's forward pass in training and at inference, measure the
+# average of many masked networks (the grader compares it with its own
+# measurement on a network you do not see), and write the L1, L2 and
+# elastic-net penalties and the early-stopping rule in NumPy; the grader
+# compares them with `keras.regularizers` and
 # `keras.callbacks.EarlyStopping`.
 #
 # - Get the starter: `mlkeras exercise 09 -o lab09.py`
 # - Check your work: `mlkeras check lab09.py --lab 09`
 
 # %%
-EXERCISE = "the weight penalties and the early-stopping rule, in NumPy"
+EXERCISE = (
+    "dropout in training and at inference, the masked-network average, the "
+    "weight penalties and the early-stopping rule, in NumPy"
+)
 
 if __name__ == "__main__":
     main(labs.lab_argv(QUICK))

@@ -20,6 +20,16 @@ HERE = pathlib.Path(__file__).parent / "submissions"
             "logistic_loss_gradient_matches_autodiff",
         ),
         (
+            "09",
+            "fails_dropout_not_rescaled",
+            "dropout_scales_kept_units_by_1_over_1_minus_rate",
+        ),
+        (
+            "09",
+            "fails_dropout_at_inference",
+            "dropout_is_identity_at_inference",
+        ),
+        (
             "15",
             "fails_merge_heads_without_transpose",
             "merge_heads_inverts_split_heads",

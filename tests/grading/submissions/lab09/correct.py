@@ -26,3 +26,21 @@ def should_stop(history, patience, min_delta=0.0, mode="min"):
         if wait >= patience and epoch > 0:
             return True
     return False
+
+
+def _drop(x, rate, rng):
+    keep = rng.random(x.shape) >= rate
+    return np.where(keep, x / (1.0 - rate), 0.0)
+
+
+def dropout_forward(x, rate, training, seed):
+    if not training:
+        return x
+    return _drop(x, rate, np.random.default_rng(seed))
+
+
+def masked_average_prediction(W1, b1, W2, b2, x, rate, n_masks, seed):
+    rng = np.random.default_rng(seed)
+    hidden = np.maximum(x @ W1 + b1, 0.0)
+    outputs = [_drop(hidden, rate, rng) @ W2 + b2 for _ in range(n_masks)]
+    return np.mean(outputs, axis=0)
