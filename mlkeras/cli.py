@@ -263,12 +263,16 @@ def _grade(args):
             reduced_isolation=args.reduced_isolation,
             canary=not args.no_canary,
             solution=solution,
+            regrade=args.regrade,
         )
     except (ValueError, RuntimeError) as err:
         print(f"mlkeras: {results.clean_text(err)}", file=sys.stderr)
         return 2
+    failed = sum(1 for result in finished.values() if result.error)
+    skipped = len(args.submissions) - len(finished)
     print(
-        f"graded {len(finished)} submission(s); the table is "
+        f"graded {len(finished) - failed}, skipped {skipped} unchanged, "
+        f"failed {failed}; the table is "
         f"{os.path.join(args.out, grading.api.GRADES_FILE)}"
     )
     return 0
@@ -471,6 +475,12 @@ def build_parser():
         help="the reference solution graded first as a canary: nothing is "
         "graded unless it scores full marks (default: the checkout's; "
         "without one, the starter must import)",
+    )
+    grade.add_argument(
+        "--regrade",
+        action="store_true",
+        help="grade every submission again (default: only new, changed or "
+        "errored ones)",
     )
     grade.add_argument(
         "--no-canary",

@@ -258,6 +258,24 @@ def submission_names(submissions):
     return names
 
 
+def content_digest(submission):
+    """The SHA-256 of a submission's files (names and bytes), or `""`.
+
+    A submission that cannot be read (missing, refused by intake) has no
+    digest, so it is always graded again.
+    """
+    try:
+        files = intake.read_submission(submission).files
+    except (OSError, ValueError):
+        return ""
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        encoded = str(name).encode("utf-8", "surrogateescape")
+        digest.update(len(encoded).to_bytes(8, "big") + encoded)
+        digest.update(len(data).to_bytes(8, "big") + bytes(data))
+    return digest.hexdigest()
+
+
 def _grade_one(
     submission, lab, hidden, seed, call_timeout=None, isolation="bubblewrap"
 ):
@@ -385,6 +403,7 @@ def grade(
     reduced_isolation=False,
     canary=False,
     solution=None,
+    regrade=False,
 ):
     """Grades many submissions and writes `grades.csv` and Gradescope files.
 
@@ -392,7 +411,9 @@ def grade(
     sandbox; a bad one gets an error row and never stops the batch.
     `OUT/grades.csv` is rewritten atomically after each submission and
     `OUT/<name>/results.json` holds Gradescope's format. Rerun with the same
-    `out`, it skips the submissions already graded there.
+    `out`, it skips the submissions graded there whose files are unchanged
+    (the table keeps each one's SHA-256); changed ones, new ones and rows
+    with an error are graded again.
 
     Args:
         submissions: paths of the submissions.
@@ -411,6 +432,8 @@ def grade(
             the same sandbox and refuse to grade anyone if it loses points
             (see `run_canary`). Defaults to `False`.
         solution: the lab's reference solution for the canary.
+        regrade: grade every submission again, changed or not. Defaults
+            to `False`.
 
     Returns:
         `{name: SubmissionResult}` for the submissions graded in this call.
@@ -437,10 +460,14 @@ def grade(
     out.mkdir(parents=True, exist_ok=True)
     table = results_lib.GradesTable(out / GRADES_FILE)
     submissions = [pathlib.Path(path) for path in submissions]
+    names = submission_names(submissions)
+    digests = dict(zip(names, map(content_digest, submissions)))
     todo = [
         (name, path)
-        for name, path in zip(submission_names(submissions), submissions)
-        if not table.done(name)
+        for name, path in zip(names, submissions)
+        if regrade
+        or not table.done(name, digests[name] or None)
+        or not digests[name]
     ]
     finished = {}
 
@@ -448,7 +475,7 @@ def grade(
         folder = out / name
         folder.mkdir(exist_ok=True)
         results_lib.write_results_json(folder / RESULTS_FILE, result)
-        table.add(name, result)
+        table.add(name, result, digests[name])
         finished[name] = result
         if progress is not None:
             progress(name, result)

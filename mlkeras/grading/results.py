@@ -193,6 +193,9 @@ def atomic_write(path, text):
 class GradesTable:
     """`grades.csv`: one row per submission, one column per check.
 
+    The `sha256` column is the digest of the graded files, so that a
+    submission changed since its grade can be told apart.
+
     Reads an existing file so that a rerun resumes, and rewrites the whole
     file atomically each time a row is added. Every text cell is one line
     without control characters and never starts a spreadsheet formula.
@@ -201,7 +204,7 @@ class GradesTable:
         path: the CSV file.
     """
 
-    FIXED = ("submission", "score", "max_score", "status")
+    FIXED = ("submission", "score", "max_score", "status", "sha256")
 
     def __init__(self, path):
         self.path = pathlib.Path(path)
@@ -216,18 +219,30 @@ class GradesTable:
                 for row in reader:
                     self.rows[row["submission"]] = row
 
-    def done(self, name):
-        """Whether `name` already has a graded row."""
+    def done(self, name, sha256=None):
+        """Whether `name` has a graded row (of the content `sha256`)."""
         row = self.rows.get(csv_cell(name))
-        return row is not None and row.get("status") == "graded"
+        return (
+            row is not None
+            and row.get("status") == "graded"
+            and (sha256 is None or row.get("sha256") == sha256)
+        )
 
-    def add(self, name, result):
-        """Adds or replaces the row of submission `name` and saves the file."""
+    def add(self, name, result, sha256=""):
+        """Adds or replaces the row of submission `name` and saves the file.
+
+        Args:
+            name: the row key.
+            result: its `SubmissionResult`.
+            sha256: the digest of the graded content (see
+                `api.content_digest`), or `""`.
+        """
         row = {
             "submission": csv_cell(name),
             "score": _score(result.score),
             "max_score": _score(result.max_score),
             "status": csv_cell(result.status),
+            "sha256": csv_cell(sha256),
         }
         for check in result.checks:
             column = csv_cell(check.name)

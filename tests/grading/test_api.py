@@ -205,8 +205,14 @@ def test_grades_csv_has_a_row_and_a_column_per_check(batch):
         reader = csv.DictReader(stream)
         rows = list(reader)
         columns = reader.fieldnames
-    assert columns[:4] == ["submission", "score", "max_score", "status"]
-    assert "relu_matches_keras" in columns and len(columns) == 4 + 19
+    assert columns[:5] == [
+        "submission",
+        "score",
+        "max_score",
+        "status",
+        "sha256",
+    ]
+    assert "relu_matches_keras" in columns and len(columns) == 5 + 19
     assert len(rows) == 2 + 3 + len(ADVERSARIAL) + 1
     missing = [row for row in rows if row["submission"] == "never_handed_in"][0]
     assert missing["status"].startswith("error: FileNotFoundError")
