@@ -17,7 +17,7 @@ import re
 import sys
 import tempfile
 
-from mlkeras.grading import exercises, intake, sandbox
+from mlkeras.grading import exercises, intake, report, sandbox
 from mlkeras.grading import results as results_lib
 
 GRADES_FILE = "grades.csv"
@@ -214,7 +214,12 @@ def check(
     return capture.result
 
 
-_RESERVED = {GRADES_FILE.lower(), RESULTS_FILE.lower(), "summary.md"}
+_RESERVED = {
+    GRADES_FILE.lower(),
+    RESULTS_FILE.lower(),
+    report.SUMMARY_FILE,
+    report.HISTOGRAM_FILE,
+}
 _CLEAN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,79}")
 
 
@@ -409,11 +414,12 @@ def grade(
 
     Every submission (a `.py` file or a folder) is checked in its own
     sandbox; a bad one gets an error row and never stops the batch.
-    `OUT/grades.csv` is rewritten atomically after each submission and
-    `OUT/<name>/results.json` holds Gradescope's format. Rerun with the same
-    `out`, it skips the submissions graded there whose files are unchanged
-    (the table keeps each one's SHA-256); changed ones, new ones and rows
-    with an error are graded again.
+    `OUT/grades.csv` is rewritten atomically after each submission,
+    `OUT/<name>/results.json` holds Gradescope's format and, at the end,
+    `OUT/summary.md` (with `score_histogram.png`) reports on the class.
+    Rerun with the same `out`, it skips the submissions graded there whose
+    files are unchanged (the table keeps each one's SHA-256); changed ones,
+    new ones and rows with an error are graded again.
 
     Args:
         submissions: paths of the submissions.
@@ -488,6 +494,7 @@ def grade(
                     path, exercise.lab, hidden, seed, call_timeout, isolation
                 ),
             )
+        report.write_summary(out)
         return finished
     context = multiprocessing.get_context(_START_METHOD)
     if _START_METHOD == "forkserver":
@@ -532,4 +539,5 @@ def grade(
                     ),
                 )
             record(name, result)
+    report.write_summary(out)
     return finished
