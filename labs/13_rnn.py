@@ -1113,14 +1113,20 @@ def main(argv=None):
 # ## Exercise
 #
 # Write one time step of each recurrent cell in NumPy, with Keras's
-# weight layouts; the grader loads your weights into Keras's cells and
-# compares.
+# weight layouts (the grader loads your weights into Keras's cells and
+# compares), then backpropagation through time for a tanh RNN, checked
+# against automatic differentiation, and measure how far back its
+# gradient reaches (compared with the grader's measurement on a network
+# you do not see).
 #
 # - Get the starter: `mlkeras exercise 13 -o lab13.py`
 # - Check your work: `mlkeras check lab13.py --lab 13`
 
 # %%
-EXERCISE = "one time step of the SimpleRNN, GRU and LSTM cells, in NumPy"
+EXERCISE = (
+    "one step of the SimpleRNN, GRU and LSTM cells, and backpropagation "
+    "through time, in NumPy"
+)
 
 if __name__ == "__main__":
     main(labs.lab_argv(QUICK))

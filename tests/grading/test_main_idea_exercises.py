@@ -30,6 +30,11 @@ HERE = pathlib.Path(__file__).parent / "submissions"
             "dropout_is_identity_at_inference",
         ),
         (
+            "13",
+            "fails_bptt_skips_tanh_derivative",
+            "rnn_bptt_matches_autodiff",
+        ),
+        (
             "15",
             "fails_merge_heads_without_transpose",
             "merge_heads_inverts_split_heads",

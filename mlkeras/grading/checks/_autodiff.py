@@ -34,7 +34,7 @@ def gradients(loss_fn, *args):
     if backend == "jax":
         import jax
 
-        with jax.experimental.enable_x64():
+        with jax.enable_x64(True):
             grads = jax.grad(
                 lambda *a: loss_fn(*a), argnums=tuple(range(len(values)))
             )(*values)

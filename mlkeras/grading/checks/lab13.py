@@ -1,9 +1,11 @@
 """Checks for lab 13 (RNN): one step of each cell against Keras's
 `SimpleRNNCell`, `LSTMCell`, `GRUCell` and mlkeras's `PeepholeLSTMCell`,
-loaded with the same random weights."""
+loaded with the same random weights; backpropagation through time and the
+gradient's reach back in time against automatic differentiation."""
 
 import numpy as np
 
+from mlkeras.grading.checks._autodiff import gradients
 from mlkeras.grading.checks._reference import keras, to_numpy
 from mlkeras.grading.expect import assert_array, assert_true, assert_type
 
@@ -150,4 +152,62 @@ def test_peephole_lstm_with_zero_peepholes_is_the_plain_lstm(submission, rng):
     )
     assert_array(
         new_c, expected_c, dtype=np.floating, rtol=RTOL, atol=ATOL, name="c"
+    )
+
+
+def _rnn_case(rng, steps, scale):
+    batch, d, u = _sizes(rng)
+    return (
+        rng.normal(size=(batch, steps, d)),
+        rng.normal(size=(d, u)) * 0.5,
+        rng.normal(size=(u, u)) * scale / np.sqrt(u),
+        rng.normal(size=u) * 0.1,
+        rng.normal(size=u),
+    )
+
+
+def _bptt_reference(x, W, U, b, v):
+    ops = keras().ops
+
+    def loss(x, W, U, b):
+        h = ops.zeros((x.shape[0], U.shape[0]), dtype="float64")
+        for t in range(x.shape[1]):
+            z = ops.matmul(x[:, t], W) + ops.matmul(h, U) + b
+            # tanh(z) = 2 sigmoid(2z) - 1: keras.ops.tanh computes in
+            # float32 on JAX, sigmoid keeps float64.
+            h = 2 * ops.sigmoid(2 * z) - 1
+        return ops.sum(ops.matmul(h, v))
+
+    dx, dW, dU, db = gradients(loss, x, W, U, b)
+    return dW, dU, db, dx
+
+
+def test_rnn_bptt_matches_autodiff(submission, rng):
+    case = _rnn_case(rng, int(rng.integers(3, 8)), 0.9)
+    result = submission.rnn_bptt(*case)
+    assert_type(result, (tuple, list), name="rnn_bptt result")
+    assert_true(
+        len(result) == 4, "type", "wrong type: must return (dW, dU, db, dx)"
+    )
+    for got, expected, name in zip(
+        result, _bptt_reference(*case), ("dW", "dU", "db", "dx")
+    ):
+        assert_array(
+            got, expected, dtype=np.floating, rtol=1e-6, atol=1e-9, name=name
+        )
+
+
+def test_gradient_norms_through_time_match_the_graders_measurement(
+    submission, rng
+):
+    # A long sequence and a contracting recurrence: the norms fall by
+    # orders of magnitude towards t = 0, and must match at every step.
+    x, W, U, b, v = _rnn_case(rng, 30, 0.6)
+    dx = _bptt_reference(x, W, U, b, v)[3]
+    assert_array(
+        submission.gradient_norms_through_time(x, W, U, b, v),
+        np.linalg.norm(dx, axis=-1).mean(axis=0),
+        dtype=np.floating,
+        rtol=1e-6,
+        atol=1e-12,
     )

@@ -1,4 +1,5 @@
-"""Lab 13 exercise: one time step of the recurrent cells, in NumPy.
+"""Lab 13 exercise: one time step of the recurrent cells, and
+backpropagation through time, in NumPy.
 
 Weights use Keras's layouts, so the grader can load them into Keras's cells
 (and mlkeras's `PeepholeLSTMCell`) and compare: `x` is (batch, input_dim),
@@ -53,5 +54,38 @@ def peephole_lstm_step(x, h, c, W, U, b, P):
 
     Returns:
         `(h', c')`.
+    """
+    raise NotImplementedError
+
+
+def rnn_bptt(x, W, U, b, v):
+    """Backpropagation through time for a tanh RNN, by hand.
+
+    The network runs h_t = tanh(x_t @ W + h_{t-1} @ U + b) from h_0 = 0
+    over the T steps of x and scores its last state: L = sum(h_T @ v), the
+    sum over the batch. Run the forward pass keeping every h_t, then walk
+    back from t = T to 1, carrying dL/dh_t through tanh's derivative and
+    U, and accumulate the gradients. The grader compares them with
+    automatic differentiation.
+
+    Args:
+        x: (batch, T, input_dim); W: (input_dim, units); U: (units, units);
+        b: (units,); v: (units,).
+
+    Returns:
+        `(dW, dU, db, dx)`: gradients of L shaped like W, U, b and x.
+    """
+    raise NotImplementedError
+
+
+def gradient_norms_through_time(x, W, U, b, v):
+    """Measures how far back the gradient reaches.
+
+    For the network and loss of `rnn_bptt`, the mean over the batch of
+    ||dL/dx_t||, for every step t. The grader compares your numbers with
+    its own measurement on a network and data you do not see.
+
+    Returns:
+        A float array (T,).
     """
     raise NotImplementedError

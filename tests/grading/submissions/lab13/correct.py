@@ -29,3 +29,30 @@ def peephole_lstm_step(x, h, c, W, U, b, P):
     i, f = _sigmoid(zi + P[0] * c), _sigmoid(zf + P[1] * c)
     c = f * c + i * np.tanh(zc)
     return _sigmoid(zo + P[2] * c) * np.tanh(c), c
+
+
+def _forward(x, W, U, b):
+    states = [np.zeros((x.shape[0], U.shape[0]))]
+    for t in range(x.shape[1]):
+        states.append(np.tanh(x[:, t] @ W + states[-1] @ U + b))
+    return states
+
+
+def rnn_bptt(x, W, U, b, v):
+    states = _forward(x, W, U, b)
+    dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
+    dx = np.zeros_like(x)
+    dh = np.tile(v, (x.shape[0], 1))  # dL/dh_T
+    for t in range(x.shape[1], 0, -1):
+        dz = dh * (1 - states[t] ** 2)  # through tanh
+        dW += x[:, t - 1].T @ dz
+        dU += states[t - 1].T @ dz
+        db += dz.sum(axis=0)
+        dx[:, t - 1] = dz @ W.T
+        dh = dz @ U.T  # on to h_{t-1}
+    return dW, dU, db, dx
+
+
+def gradient_norms_through_time(x, W, U, b, v):
+    dx = rnn_bptt(x, W, U, b, v)[3]
+    return np.linalg.norm(dx, axis=-1).mean(axis=0)
