@@ -3,7 +3,7 @@
 mlkeras labs list
 mlkeras labs run ID [--quick] [--out DIR]
 mlkeras labs notebook ID [-o DIR]
-mlkeras exercise ID [-o FILE]
+mlkeras exercise ID [-o FILE] [--notebook]
 mlkeras check FILE [--lab ID] [--hidden DIR] [--seed N]
 mlkeras grade --lab ID --out DIR SUBMISSION... [--hidden DIR] [--jobs N]
 mlkeras info
@@ -169,6 +169,13 @@ def _exercise(args):
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
     if args.output is None:
+        if args.notebook:
+            print(
+                "mlkeras: --notebook needs -o FILE.ipynb. "
+                "Received: --output=None",
+                file=sys.stderr,
+            )
+            return 2
         sys.stdout.write(source)
         return 0
     try:
@@ -176,6 +183,12 @@ def _exercise(args):
     except _BadPath as err:
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
+    if args.notebook:
+        from mlkeras.grading import notebooks
+
+        source = notebooks.starter_notebook(
+            args.lab_id, os.path.basename(args.output)
+        )
     if os.path.exists(args.output) and not args.force:
         print(
             f"mlkeras: {args.output} exists; pass --force to overwrite it",
@@ -396,13 +409,20 @@ def build_parser():
         help="write the starter here (default: print it)",
     )
     exercise.add_argument("--force", action="store_true", help="overwrite FILE")
+    exercise.add_argument(
+        "--notebook",
+        action="store_true",
+        help="write a Jupyter notebook whose last cell runs the check",
+    )
     exercise.set_defaults(handler=_exercise)
 
     check = commands.add_parser(
         "check", help="run a lab's public checks on your exercise, in a sandbox"
     )
     check.add_argument(
-        "file", metavar="FILE", help="your exercise file (or folder)"
+        "file",
+        metavar="FILE",
+        help="your exercise file (.py or .ipynb, or a folder)",
     )
     check.add_argument(
         "--lab",

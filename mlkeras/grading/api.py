@@ -138,7 +138,8 @@ def check(
     """Runs a lab's checks on one submission in the sandbox.
 
     Args:
-        submission: a `.py` file or a folder holding one.
+        submission: a `.py` file, a `.ipynb` notebook (its code cells) or
+            a folder holding a `.py` file.
         lab: the lab, e.g. `"03"`. Defaults to the lab in the file name.
         hidden: a folder of extra check files, or `None`.
         seed: the seed of the random inputs. Defaults to a fresh one.
@@ -238,12 +239,14 @@ def submission_names(submissions):
     `~`, so no submission can take another's row, whatever its name.
     """
     paths = [pathlib.Path(path) for path in submissions]
-    raw = [
-        path.name[:-3]
-        if path.name.endswith(".py") and len(path.name) > 3
-        else path.name
-        for path in paths
-    ]
+    raw = []
+    for path in paths:
+        name = path.name
+        for suffix in (".py", ".ipynb"):
+            if name.endswith(suffix) and len(name) > len(suffix):
+                name = name[: -len(suffix)]
+                break
+        raw.append(name)
     counts = {}
     for name in raw:
         counts[name] = counts.get(name, 0) + 1

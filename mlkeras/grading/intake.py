@@ -37,12 +37,29 @@ class Submission:
         main: the relative path of the main `.py` file.
         files: `[(relative_path, bytes)]`, the main file included.
         is_folder: whether it was a folder.
+        notebook: the notebook's file name when the submission is a
+            `.ipynb` file (then `main` is its code cells as a module),
+            else `""`.
+        cells: for a notebook, `(first_line, cell_number)` of each code
+            cell in `main` (see `notebooks.to_source`).
     """
 
     path: str
     main: str
     files: list
     is_folder: bool
+    notebook: str = ""
+    cells: tuple = ()
+
+    def locate_errors(self, text):
+        """`text` with the main module's lines shown as notebook cells."""
+        if not self.notebook:
+            return text
+        from mlkeras.grading import notebooks
+
+        return notebooks.rewrite_locations(
+            text, self.main, self.notebook, self.cells
+        )
 
     @property
     def total_bytes(self):
@@ -184,7 +201,8 @@ def read_submission(path):
     only top-level `.py` file.
 
     Args:
-        path: a `.py` file or a folder.
+        path: a `.py` file, a `.ipynb` notebook (its code cells become
+            the module, see `notebooks.to_source`) or a folder.
 
     Returns:
         A `Submission`.
@@ -205,10 +223,10 @@ def read_submission(path):
     if what is not None:
         raise _refuse(shown, what)
     if stat.S_ISREG(info.st_mode):
-        if not shown.endswith(".py"):
+        if not shown.endswith((".py", ".ipynb")):
             raise ValueError(
-                f"a submission must be a .py file or a folder. "
-                f"Received: submission={shown!r}"
+                f"a submission must be a .py file, a .ipynb notebook or a "
+                f"folder. Received: submission={shown!r}"
             )
         parent, name = os.path.split(os.path.abspath(path))
         dir_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -216,6 +234,19 @@ def read_submission(path):
             data = _read_file(dir_fd, name, shown, MAX_BYTES)
         finally:
             os.close(dir_fd)
+        if name.endswith(".ipynb"):
+            from mlkeras.grading import notebooks
+
+            source, cells = notebooks.to_source(data, shown)
+            module = name[: -len(".ipynb")] + ".py"
+            return Submission(
+                shown,
+                module,
+                [(module, source.encode("utf-8"))],
+                False,
+                notebook=name,
+                cells=cells,
+            )
         return Submission(shown, name, [(name, data)], False)
     root_fd = os.open(
         path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

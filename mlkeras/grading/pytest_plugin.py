@@ -44,7 +44,8 @@ def pytest_addoption(parser):
         "--submission",
         metavar="FILE",
         default=None,
-        help="grade this submission (a .py file or a folder) in a sandbox",
+        help="grade this submission (a .py file, a .ipynb notebook or a "
+        "folder) in a sandbox",
     )
     group.addoption(
         "--lab",
@@ -220,7 +221,9 @@ class GradingRun:
                 report.longrepr = check.output
             else:
                 check.status, check.score = "failed", 0.0
-                check.output = self._failure_message(call.excinfo)
+                check.output = self.files.locate_errors(
+                    self._failure_message(call.excinfo)
+                )
                 if call.excinfo is not None and isinstance(
                     call.excinfo.value, (CheckFailure, SubmissionError)
                 ):
@@ -238,7 +241,7 @@ class GradingRun:
             )
             if lines and "line " not in message:
                 message += f" ({lines[-1][0]}, line {lines[-1][1]})"
-            self.load_error = message
+            self.load_error = self.files.locate_errors(message)
         return True
 
     @staticmethod
