@@ -658,13 +658,19 @@ def main(argv=None):
 # %% [markdown]
 # ## Exercise
 #
-# Compute gradient norms and clip by the global norm, in NumPy.
+# Measure the gradient that reaches each layer of a deep network, by
+# backpropagating by hand (the grader compares your numbers with its own
+# measurement on a network you do not see), then compute gradient norms
+# and clip by the global norm, in NumPy.
 #
 # - Get the starter: `mlkeras exercise 05 -o lab05.py`
 # - Check your work: `mlkeras check lab05.py --lab 05`
 
 # %%
-EXERCISE = "gradient norms and clipping by the global norm, in NumPy"
+EXERCISE = (
+    "each layer's gradient norm in a deep network (vanishing gradients), "
+    "and clipping by the global norm, in NumPy"
+)
 
 if __name__ == "__main__":
     main(labs.lab_argv(QUICK))

@@ -20,6 +20,11 @@ HERE = pathlib.Path(__file__).parent / "submissions"
             "logistic_loss_gradient_matches_autodiff",
         ),
         (
+            "05",
+            "fails_norms_skip_activation_derivative",
+            "layer_gradient_norms_match_the_graders_measurement[sigmoid]",
+        ),
+        (
             "09",
             "fails_dropout_not_rescaled",
             "dropout_scales_kept_units_by_1_over_1_minus_rate",

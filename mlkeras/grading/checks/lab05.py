@@ -1,8 +1,12 @@
-"""Checks for lab 05 (gradient problems): the global norm computed with
-`keras.ops`, and clipping by it, including the zero-gradient edge case."""
+"""Checks for lab 05 (gradient problems): each layer's gradient norm in a
+deep network against the grader's own measurement by automatic
+differentiation, the global norm computed with `keras.ops`, and clipping by
+it, including the zero-gradient edge case."""
 
 import numpy as np
+import pytest
 
+from mlkeras.grading.checks._autodiff import gradients
 from mlkeras.grading.checks._reference import keras, to_numpy
 from mlkeras.grading.expect import (
     assert_array,
@@ -86,4 +90,51 @@ def test_clip_keeps_zero_gradients_zero(submission, rng):
         grads,
         rtol=0,
         atol=0,
+    )
+
+
+def _deep_network(rng):
+    depth, width = int(rng.integers(6, 10)), int(rng.integers(4, 9))
+    sizes = [int(rng.integers(2, 6))] + [width] * depth
+    weights = [
+        rng.normal(size=(a, b)) / np.sqrt(a)
+        for a, b in zip(sizes[:-1], sizes[1:])
+    ]
+    biases = [rng.normal(size=b) * 0.1 for b in sizes[1:]]
+    return (
+        weights,
+        biases,
+        rng.normal(size=(int(rng.integers(8, 30)), sizes[0])),
+    )
+
+
+def _graders_norms(weights, biases, x, activation):
+    ops = keras().ops
+    act = {
+        "sigmoid": ops.sigmoid,
+        "relu": ops.relu,
+        # keras.ops.tanh computes in float32 on JAX; sigmoid keeps float64.
+        "tanh": lambda z: 2 * ops.sigmoid(2 * z) - 1,
+    }[activation]
+
+    def loss(*ws):
+        h = ops.convert_to_tensor(x)
+        for W, b in zip(ws, biases):
+            h = act(ops.matmul(h, W) + b)
+        return ops.sum(h) / len(x)
+
+    return np.array([np.linalg.norm(g) for g in gradients(loss, *weights)])
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_layer_gradient_norms_match_the_graders_measurement(
+    submission, rng, activation
+):
+    weights, biases, x = _deep_network(rng)
+    assert_array(
+        submission.layer_gradient_norms(weights, biases, x, activation),
+        _graders_norms(weights, biases, x, activation),
+        dtype=np.floating,
+        rtol=1e-6,
+        atol=1e-12,
     )
