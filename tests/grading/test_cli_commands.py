@@ -26,7 +26,7 @@ def test_check_prints_the_report_and_exits_with_the_verdict(tmp_path, capsys):
     target = tmp_path / "lab05.py"
     cli.main(["exercise", "05", "-o", str(target)])
     assert cli.main(["check", str(target)]) == 1
-    assert "score: 0/5" in capsys.readouterr().out
+    assert "score: 0/8" in capsys.readouterr().out
     assert (
         cli.main(
             ["check", str(SUBMISSIONS / "lab05" / "correct.py"), "--lab", "05"]
@@ -34,7 +34,7 @@ def test_check_prints_the_report_and_exits_with_the_verdict(tmp_path, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "score: 5/5" in out and "sandbox:" in out
+    assert "score: 8/8" in out and "sandbox:" in out
 
 
 def test_grade_writes_a_table_with_one_row_per_submission(tmp_path, capsys):
@@ -60,7 +60,7 @@ def test_grade_writes_a_table_with_one_row_per_submission(tmp_path, capsys):
         for row in csv.DictReader(open(out / "grades.csv"))
     }
     assert (
-        rows["correct"]["score"] == "5"
-        and rows["fails_clip_zero_gradients"]["score"] == "4"
+        rows["correct"]["score"] == "8"
+        and rows["fails_clip_zero_gradients"]["score"] == "7"
     )
     assert (out / "correct" / "results.json").exists()
