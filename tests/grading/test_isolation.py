@@ -636,8 +636,9 @@ import mlkeras
 from mlkeras import grading
 
 correct, attack = sys.argv[1:3]
+full = grading.check(correct, lab="04", seed=1)
 scores = [
-    grading.check(correct, lab="04", seed=1).score,
+    full.max_score - full.score,
     grading.check(attack, lab="03", seed=1).score,
 ]
 print(json.dumps([mlkeras.__file__, scores]))
@@ -695,6 +696,6 @@ def test_a_venv_and_a_checkout_under_tmp_grade_correct_code_fully():
         assert done.returncode == 0, done.stderr[-3000:]
         package, scores = json.loads(done.stdout.strip().splitlines()[-1])
         assert package.startswith(str(checkout))
-        assert scores == [6, 0]
+        assert scores == [7, 0]  # lab 04's correct solution: full marks
     finally:
         intake.remove_tree(root)
