@@ -6,6 +6,7 @@ mlkeras labs notebook ID [-o DIR]
 mlkeras exercise ID [-o FILE] [--notebook]
 mlkeras check FILE [--lab ID] [--hidden DIR] [--seed N]
 mlkeras grade --lab ID --out DIR SUBMISSION... [--hidden DIR] [--jobs N]
+mlkeras autograder ID [-o FILE] [--hidden DIR]
 mlkeras info
 """
 
@@ -291,6 +292,27 @@ def _grade(args):
     return 0
 
 
+def _autograder(args):
+    from mlkeras.grading import exercises, gradescope
+
+    try:
+        exercises.find_exercise(args.lab_id)
+        _writable_file("--output", args.output)
+        if args.hidden is not None and not os.path.isdir(args.hidden):
+            raise _BadPath(
+                f"--hidden must be a folder. Received: --hidden={args.hidden!r}"
+            )
+    except (_BadPath, exercises.UnknownExerciseError) as err:
+        print(f"mlkeras: {err}", file=sys.stderr)
+        return 2
+    path = gradescope.write_bundle(args.lab_id, args.output, args.hidden)
+    print(
+        f"wrote the Gradescope autograder for lab {args.lab_id} to {path}; "
+        "upload it as the assignment's autograder (zip)"
+    )
+    return 0
+
+
 def _package_version(name):
     try:
         return importlib.metadata.version(name)
@@ -508,6 +530,25 @@ def build_parser():
         help="skip the canary run",
     )
     grade.set_defaults(handler=_grade)
+
+    autograder = commands.add_parser(
+        "autograder", help="write a lab's Gradescope autograder zip"
+    )
+    autograder.add_argument("lab_id", metavar="ID", help="lab number, e.g. 03")
+    autograder.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default="autograder.zip",
+        help="the zip to write (default: autograder.zip)",
+    )
+    autograder.add_argument(
+        "--hidden",
+        metavar="DIR",
+        default=None,
+        help="hidden check files, published after the deadline",
+    )
+    autograder.set_defaults(handler=_autograder)
 
     info = commands.add_parser(
         "info", help="versions, Keras backend and devices"

@@ -44,29 +44,34 @@ def _mount(source, target, fstype, flags, data=None):
 
 
 def _expose(paths):
+    # Each path is covered at its first ancestor that others may not enter;
+    # the path itself is bind-mounted back under that cover, on folders
+    # made in the tmpfs, so folders below that are private too (a 0700
+    # folder inside a 0700 folder) are passed through.
     covers = {}
     for path in paths:
         parts = path.split(os.sep)[1:]
         for depth in range(1, len(parts)):
             ancestor = os.sep + os.sep.join(parts[:depth])
             if not os.stat(ancestor).st_mode & 0o001:
-                covers.setdefault(ancestor, set()).add(parts[depth])
+                rest = os.sep.join(parts[depth:])
+                covers.setdefault(ancestor, set()).add(rest)
                 break
-    # Deepest first would hide shallower covers' handles; go shallow first
-    # and take handles before each cover.
+    # Shallow covers first; take every handle before covering.
     for ancestor in sorted(covers, key=len):
-        names = covers[ancestor]
-        handles = {
-            name: os.open(os.path.join(ancestor, name), os.O_PATH)
-            for name in names
-            if os.path.lexists(os.path.join(ancestor, name))
-        }
+        rests = sorted(covers[ancestor], key=lambda rest: rest.count(os.sep))
+        handles = [
+            (rest, os.open(os.path.join(ancestor, rest), os.O_PATH))
+            for rest in rests
+            if os.path.lexists(os.path.join(ancestor, rest))
+        ]
         _mount("tmpfs", ancestor, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755")
-        for name, fd in handles.items():
-            target = os.path.join(ancestor, name)
+        for rest, fd in handles:
+            target = os.path.join(ancestor, rest)
+            os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
             if os.path.isdir(f"/proc/self/fd/{fd}"):
-                os.mkdir(target, 0o755)
-            else:
+                os.makedirs(target, 0o755, exist_ok=True)
+            elif not os.path.exists(target):
                 open(target, "w").close()
             _mount(f"/proc/self/fd/{fd}", target, None, _MS_BIND | _MS_REC)
             os.close(fd)
