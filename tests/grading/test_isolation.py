@@ -696,9 +696,7 @@ def test_a_venv_and_a_checkout_under_tmp_grade_correct_code_fully():
         assert done.returncode == 0, done.stderr[-3000:]
         package, scores = json.loads(done.stdout.strip().splitlines()[-1])
         assert package.startswith(str(checkout))
-        assert scores == [
-            0,
-            0,
-        ]  # the correct solution loses nothing; the attack scores nothing
+        # The correct solution loses nothing; the attack scores nothing.
+        assert scores == [0, 0]
     finally:
         intake.remove_tree(root)
