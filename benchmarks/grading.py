@@ -16,6 +16,11 @@ Reports submissions per second (median of the repeats) and the sandbox
 cost = unsandboxed rate / sandboxed rate. The sandboxed rate is given for
 the whole batch and in steady state (after the worker processes started).
 
+It also reports the latency of `mlkeras check` on a correct lab-03 file:
+the whole command in a fresh process, and `grading.check` in a process
+that has Keras loaded already (the difference is Python, TensorFlow and
+Keras starting, which the checks need for their references).
+
     python benchmarks/grading.py [--submissions 24] [--repeats 3] [--jobs 2]
 """
 
@@ -24,6 +29,7 @@ import os
 import pathlib
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -116,6 +122,26 @@ def unsandboxed(paths):
         pytest_plugin.Sandbox = original
 
 
+def check_latency(repeats):
+    """Median seconds of `mlkeras check`: fresh command, then warm."""
+    correct = str(EXAMPLES / "correct.py")
+    command = [sys.executable, "-m", "mlkeras.cli", "check", correct]
+    fresh, warm = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(
+            [*command, "--lab", "03"],
+            capture_output=True,
+            check=True,
+            cwd=tempfile.gettempdir(),
+        )
+        fresh.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        grading.check(correct, lab="03")
+        warm.append(time.perf_counter() - start)
+    return statistics.median(fresh), statistics.median(warm)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=24)
@@ -148,6 +174,12 @@ def main(argv=None):
     total, steady, plain, reduced = map(
         statistics.median, (totals, steadies, plains, reduceds)
     )
+    fresh, warm = check_latency(args.repeats)
+    print()
+    print(f"| `mlkeras check`, lab 03, median of {args.repeats} | seconds |")
+    print("| --- | --- |")
+    print(f"| whole command, fresh process | {fresh:.2f} |")
+    print(f"| `grading.check` with Keras already loaded | {warm:.2f} |")
     print()
     print(
         f"| lab 03, {args.submissions} submissions, median of {args.repeats} | "

@@ -217,6 +217,9 @@ def _check(args):
             file=sys.stderr,
         )
         return 2
+    # The checks compute their references with Keras: load it quietly, once
+    # the arguments are known to be usable.
+    _import_tensorflow_quietly()
     try:
         result = grading.check(
             args.file,
@@ -265,6 +268,7 @@ def _grade(args):
     except grading.exercises.UnknownExerciseError as err:
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
+    _import_tensorflow_quietly()
     try:
         finished = grading.grade(
             args.submissions,
@@ -560,7 +564,7 @@ def build_parser():
 def main(argv=None):
     """Runs the command line and returns its exit status."""
     args = build_parser().parse_args(argv)
-    if args.handler in (_labs_run, _check, _grade, _info):
+    if args.handler in (_labs_run, _info):
         _import_tensorflow_quietly()
     return args.handler(args)
 
