@@ -363,8 +363,8 @@ def run_canary(lab, solution=None, call_timeout=None, isolation="bubblewrap"):
         for check in result.checks
         if re.search(r"while (?:importing|starting)", check.output)
     ]
-    if result.error:
-        causes = [result.error]
+    if result.error or result.load_error:
+        causes = [result.error or result.load_error]
     elif not_started:
         causes = [results_lib.clean_text(not_started[0], True)[:200]]
     elif solution is not None and result.score < result.max_score:

@@ -282,7 +282,7 @@ class GradingRun:
             checks=[self.checks[nodeid] for nodeid in self.order],
             protections=dict(self.protections),
             output=self.output,
-            error=self.load_error,
+            load_error=self.load_error,
         )
 
 

@@ -74,6 +74,8 @@ class SubmissionResult:
         protections: which sandbox protections were active.
         output: the submission's captured (truncated) output.
         error: why the submission could not be graded at all, or `""`.
+        load_error: why the submission did not import, or `""`; it is
+            graded (every check fails) and the reason is said once.
     """
 
     submission: str
@@ -83,6 +85,7 @@ class SubmissionResult:
     protections: dict = dataclasses.field(default_factory=dict)
     output: str = ""
     error: str = ""
+    load_error: str = ""
 
     @property
     def score(self):
@@ -111,6 +114,8 @@ class SubmissionResult:
             for check in self.checks
         ]
         output = self.error or ""
+        if self.load_error:
+            output += ("\n" if output else "") + self.load_error
         if self.output:
             output += (
                 ("\n" if output else "")
@@ -149,6 +154,8 @@ def format_report(result):
     lines = [f"lab {result.lab}: {one(result.submission)}"]
     if result.error:
         lines.append(f"  not graded: {one(result.error)}")
+    if result.load_error:
+        lines.append(f"  {one(result.load_error)}")
     width = max([len(one(check.name)) for check in result.checks] + [10])
     for check in result.checks:
         mark = "PASS" if check.status == "passed" else "FAIL"

@@ -79,7 +79,8 @@ def test_a_submission_that_does_not_import_gets_one_message(tmp_path):
     broken.write_text("import numpy as np\n\n\ndef relu(x)\n    return x\n")
     result = grading.check(broken, isolation="auto")
     assert result.score == 0 and len(result.checks) == 19
-    assert "SyntaxError" in result.error and "line 4" in result.error
+    assert result.status == "graded" and not result.error
+    assert "SyntaxError" in result.load_error and "line 4" in result.load_error
     report = grading.results.format_report(result)
     assert report.count("SyntaxError") == 1
     assert all("SyntaxError" not in c.output for c in result.checks)

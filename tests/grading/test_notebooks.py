@@ -80,8 +80,8 @@ def test_errors_name_the_notebook_cell(tmp_path):
         "y = 1\nundefined_name",
     )
     result = grading.check(target, seed=1)
-    assert "NameError" in result.error
-    assert "lab03.ipynb, cell 4, line 2" in result.error
+    assert "NameError" in result.load_error
+    assert "lab03.ipynb, cell 4, line 2" in result.load_error
     target = _notebook(
         tmp_path / "lab03.ipynb",
         "import numpy as np",

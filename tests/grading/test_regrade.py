@@ -41,15 +41,17 @@ def test_changed_submissions_are_regraded(tmp_path, capsys):
     out = tmp_path / "grades"
     alice = tmp_path / "alice.py"
     broken = tmp_path / "bob.py"
+    missing = tmp_path / "carol.py"  # an error row: graded again each run
     shutil.copyfile(LAB03 / "fails_relu_dtype.py", alice)
     broken.write_text("def relu(x)\n")
-    line = _grade(capsys, out, alice, broken)
-    assert line.startswith("graded 1, skipped 0 unchanged, failed 1;")
+    line = _grade(capsys, out, alice, broken, missing)
+    assert line.startswith("graded 2, skipped 0 unchanged, failed 1;")
     assert _rows(out)["alice"]["score"] == "18"
     assert _rows(out)["alice"]["sha256"] == api.content_digest(alice)
 
-    line = _grade(capsys, out, alice, broken)
-    assert line.startswith("graded 0, skipped 1 unchanged, failed 1;")
+    line = _grade(capsys, out, alice, broken, missing)
+    assert line.startswith("graded 0, skipped 2 unchanged, failed 1;")
+    assert _rows(out)["bob"]["score"] == "0"
 
     shutil.copyfile(LAB03 / "correct.py", alice)
     line = _grade(capsys, out, alice)

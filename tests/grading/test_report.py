@@ -23,6 +23,7 @@ def test_summary_numbers_match_grades_csv(tmp_path):
         LAB03 / "fails_softmax_stability.py",
         LAB03 / "fails_leaky_relu_ignores_alpha.py",
         broken,
+        tmp_path / "missing.py",
     ]
     copy = tmp_path / "correct_too.py"
     shutil.copyfile(LAB03 / "correct.py", copy)
@@ -40,10 +41,14 @@ def test_summary_numbers_match_grades_csv(tmp_path):
         rows = list(reader)
         checks = reader.fieldnames[5:]
     scores = np.array([float(row["score"]) for row in rows])
-    percents = 100 * scores / np.array([float(r["max_score"]) for r in rows])
+    maxima = np.array([float(r["max_score"]) for r in rows])
+    # A row with nothing to score (max 0, e.g. a missing file) counts as 0%.
+    percents = np.array(
+        [100 * s / m if m else 0.0 for s, m in zip(scores, maxima)]
+    )
     text = (out / "summary.md").read_text()
 
-    assert "6 submission(s): 5 graded, 1 with an error." in text
+    assert "7 submission(s): 6 graded, 1 with an error." in text
     stats = re.search(
         r"\n\| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", text
     )
@@ -57,14 +62,14 @@ def test_summary_numbers_match_grades_csv(tmp_path):
     found_bins = [
         int(n) for n in re.findall(r"\| \[\d+, \d+[\])] \| (\d+) \|", text)
     ]
-    assert found_bins == list(expected_bins) and sum(found_bins) == 6
+    assert found_bins == list(expected_bins) and sum(found_bins) == 7
 
     graded = [row for row in rows if row["status"] == "graded"]
     for check in checks:
         passed = sum(1 for row in graded if float(row[check]) > 0)
         line = f"| {check} | {passed}/{len(graded)} |"
         assert line in text, line
-    assert len(checks) == 19 and "| tanh_matches_keras | 5/5 | 100% |" in text
-    assert "- broken: error: the submission failed to import" in text
+    assert len(checks) == 19 and "| tanh_matches_keras | 5/6 | 83% |" in text
+    assert "- missing: error: FileNotFoundError" in text
     png = (out / report.HISTOGRAM_FILE).read_bytes()
     assert png.startswith(b"\x89PNG")
