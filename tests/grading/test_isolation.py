@@ -471,7 +471,12 @@ def test_no_control_character_or_formula_reaches_csv_or_json(batch):
 def test_nothing_outlives_the_batch_and_nothing_outside_changed(batch):
     assert batch["processes"] == []
     assert batch["before"] == batch["after"]
-    expected = {"grades.csv", *batch["names"].values()}
+    expected = {
+        "grades.csv",
+        "summary.md",
+        "score_histogram.png",
+        *batch["names"].values(),
+    }
     assert {p.name for p in batch["out"].iterdir()} == expected
 
 
