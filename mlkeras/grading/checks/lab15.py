@@ -73,9 +73,20 @@ def test_scaled_dot_product_attention_matches_mlkeras(submission, rng, masked):
         mask[..., 0] = True
     out, weights = _layers().scaled_dot_product_attention(q, k, v, mask=mask)
     result = submission.scaled_dot_product_attention(q, k, v, mask=mask)
-    assert_type(
-        result, (tuple, list), name="scaled_dot_product_attention result"
+    _assert_output_and_weights(
+        result, out, weights, "scaled_dot_product_attention"
     )
+    if masked:
+        assert_true(
+            np.all(result[1][~mask] == 0),
+            "values",
+            "wrong values: masked keys must get weight exactly 0",
+        )
+
+
+def _assert_output_and_weights(result, out, weights, function):
+    """Checks a submission's `(output, weights)` pair against the layer's."""
+    assert_type(result, (tuple, list), name=f"{function} result")
     assert_true(
         len(result) == 2, "type", "wrong type: must return (output, weights)"
     )
@@ -95,12 +106,6 @@ def test_scaled_dot_product_attention_matches_mlkeras(submission, rng, masked):
         atol=1e-5,
         name="output",
     )
-    if masked:
-        assert_true(
-            np.all(result[1][~mask] == 0),
-            "values",
-            "wrong values: masked keys must get weight exactly 0",
-        )
 
 
 def test_split_heads_gives_each_head_its_features(submission, rng):
@@ -154,23 +159,4 @@ def test_multi_head_attention_matches_the_layer(submission, rng):
         *_layer_weights(layer),
         num_heads=heads,
     )
-    assert_type(result, (tuple, list), name="multi_head_attention result")
-    assert_true(
-        len(result) == 2, "type", "wrong type: must return (output, weights)"
-    )
-    assert_array(
-        result[1],
-        to_numpy(scores, "float64"),
-        dtype=np.floating,
-        rtol=1e-4,
-        atol=1e-6,
-        name="weights",
-    )
-    assert_array(
-        result[0],
-        to_numpy(out, "float64"),
-        dtype=np.floating,
-        rtol=1e-4,
-        atol=1e-5,
-        name="output",
-    )
+    _assert_output_and_weights(result, out, scores, "multi_head_attention")
