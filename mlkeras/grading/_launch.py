@@ -1,11 +1,15 @@
 """Starts bubblewrap as a sandbox's own unprivileged uid (used as root).
 
-Run as `python -I -S _launch.py CONFIG` by a grader running as root. In a
-private mount namespace it makes the paths bubblewrap must bind reachable
-for that uid: every folder on the way that others may not enter (e.g. a
-0700 /root holding pyenv) is covered by an empty tmpfs into which only the
-needed entries are bind-mounted back. Then it drops every privilege
-(groups, gid, uid) and executes bwrap, which builds the sandbox as that uid.
+In a private mount namespace `enter` makes the paths bubblewrap must bind
+reachable for that uid: every folder on the way that others may not enter
+(e.g. a 0700 /root holding pyenv) is covered by an empty tmpfs into which
+only the needed entries are bind-mounted back. Then it drops every
+privilege (groups, gid, uid); bwrap, executed next, builds the sandbox as
+that uid.
+
+A single-threaded grader calls `enter` in the forked child, just before
+bwrap is executed; otherwise it runs this file as a program,
+`python -I -S _launch.py CONFIG`, which calls `enter` and executes bwrap.
 """
 
 import ctypes
@@ -77,14 +81,20 @@ def _expose(paths):
             os.close(fd)
 
 
-def main():
-    config = json.loads(sys.argv[1])
+def enter(expose, uid, gid):
+    """Makes `expose` reachable in a new mount namespace, then becomes
+    `uid`/`gid` with no supplementary groups. Needs root."""
     _check(_LIBC.unshare(_CLONE_NEWNS), "unshare")
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    _expose(config["expose"])
+    _expose(expose)
     os.setgroups([])
-    os.setgid(config["gid"])
-    os.setuid(config["uid"])
+    os.setgid(gid)
+    os.setuid(uid)
+
+
+def main():
+    config = json.loads(sys.argv[1])
+    enter(config["expose"], config["uid"], config["gid"])
     os.execv(config["argv"][0], config["argv"])
 
 

@@ -41,11 +41,12 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 
 import numpy as np
 
-from mlkeras.grading import codec, intake
+from mlkeras.grading import _launch, codec, intake
 
 _GRADING_DIR = pathlib.Path(__file__).resolve().parent
 _CHILD = _GRADING_DIR / "_child.py"
@@ -436,6 +437,7 @@ class Sandbox:
                 [sys.executable, "-I", str(_CHILD), json.dumps(config)],
                 self._workdir,
                 None,
+                None,
             )
         path, _ = bubblewrap()
         if path is None:
@@ -483,23 +485,29 @@ class Sandbox:
             json.dumps(config),
         ]
         if os.geteuid() != 0:
-            return bwrap, "/", None
+            return bwrap, "/", None, None
         # As root, bwrap runs as the sandbox's own unprivileged host uid, so
         # no sandbox runs as root or shares a uid with another. Where that
         # uid cannot reach a path to bind (e.g. Python under a 0700 /root),
-        # a launcher first makes the paths reachable in a private mount
-        # namespace.
+        # the paths are first made reachable in a private mount namespace:
+        # in the forked child when this process has a single thread (a
+        # Python function between fork and exec is safe only then), else
+        # by a launcher program.
         if not _needs_exposure(sources):
-            return bwrap, "/", uid
-        launch = {
-            "uid": uid,
-            "gid": uid,
-            "expose": sorted(set(sources)),
-            "argv": bwrap,
-        }
+            return bwrap, "/", uid, None
+        expose = sorted(set(sources))
+        if threading.active_count() == 1:
+            return (
+                bwrap,
+                "/",
+                None,
+                functools.partial(_launch.enter, expose, uid, uid),
+            )
+        launch = {"uid": uid, "gid": uid, "expose": expose, "argv": bwrap}
         return (
             [sys.executable, "-I", "-S", str(_LAUNCH), json.dumps(launch)],
             "/",
+            None,
             None,
         )
 
@@ -529,13 +537,14 @@ class Sandbox:
             "fd_info": info_w,
         }
         try:
-            command, cwd, user = self._command(config)
+            command, cwd, user, before_exec = self._command(config)
             ids = {}
             if user is not None:
                 ids = dict(user=user, group=user, extra_groups=[])
             self._proc = subprocess.Popen(
                 command,
                 **ids,
+                preexec_fn=before_exec,
                 stdin=subprocess.DEVNULL,
                 stdout=self._output_file,
                 stderr=subprocess.STDOUT,
@@ -544,6 +553,11 @@ class Sandbox:
                 env=dict(_ENV, HOME=self._workdir or "/"),
                 start_new_session=True,
             )
+        except subprocess.SubprocessError as err:
+            raise IsolationError(
+                f"could not make the Python installation reachable for the "
+                f"sandbox's uid {self._uid()}: {err}"
+            ) from None
         finally:
             os.close(to_child_r)
             os.close(from_child_w)

@@ -4,10 +4,12 @@ They run under bubblewrap, as root and as an ordinary user alike."""
 
 import os
 import textwrap
+import threading
 
 import numpy as np
 import pytest
 
+from mlkeras.grading import sandbox as sandbox_module
 from mlkeras.grading.sandbox import Limits, Sandbox, SubmissionError, bubblewrap
 
 ROOT = os.geteuid() == 0
@@ -230,3 +232,34 @@ def test_processes_the_child_starts_die_with_it(tmp_path):
         assert len(_processes_mentioning(marker)) == 1
     time.sleep(0.5)
     assert _processes_mentioning(marker) == []
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=["in-fork", "launcher"])
+def test_root_reaches_a_private_python_either_way(tmp_path, threads):
+    # As root, a Python the sandbox's uid cannot reach (e.g. under a 0700
+    # /root) is made reachable in the forked child when the grader has one
+    # thread, and by the launcher program when it has more.
+    if not ROOT:
+        pytest.skip("only root switches to a sandbox uid")
+    sandbox = _sandbox(
+        tmp_path, "import os\ndef uid():\n    return os.getuid()"
+    )
+    _, sources = sandbox_module._filesystem_arguments(
+        sandbox.limits.packages, int(sandbox.limits.work_bytes)
+    )
+    if not sandbox_module._needs_exposure(sources):
+        pytest.skip("every path the sandbox binds is reachable here already")
+    helper_done = threading.Event()
+    helper = threading.Thread(target=helper_done.wait)
+    if threads == 2:
+        helper.start()
+    try:
+        with sandbox:
+            command, _, _, before_exec = sandbox._command({"fd_info": 0})
+            assert (before_exec is None) == (threads == 2)
+            assert (str(sandbox_module._LAUNCH) in command) == (threads == 2)
+            assert sandbox.call("uid") == sandbox._uid()
+    finally:
+        helper_done.set()
+        if threads == 2:
+            helper.join()
