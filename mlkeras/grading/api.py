@@ -501,15 +501,16 @@ def grade(
         return finished
     context = multiprocessing.get_context(_START_METHOD)
     if _START_METHOD == "forkserver":
-        # One process imports the checks and Keras once; workers fork from it.
-        context.set_forkserver_preload(
-            [
-                "mlkeras.grading.api",
-                f"mlkeras.grading.checks.lab{exercise.lab}",
-                # Every lab's checks compute references with Keras.
-                "keras",
-            ]
-        )
+        # One process imports the checks (and Keras, for the labs whose
+        # checks need it) once; workers fork from it. NumPy labs leave Keras
+        # out: a small worker forks its sandboxes faster.
+        preload = [
+            "mlkeras.grading.api",
+            f"mlkeras.grading.checks.lab{exercise.lab}",
+        ]
+        if not exercise.numpy_only:
+            preload.append("keras")
+        context.set_forkserver_preload(preload)
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=int(jobs),
         mp_context=context,
