@@ -1,23 +1,10 @@
-"""Helpers shared by the check modules: the Keras reference, loaded lazily.
+"""Helpers shared by the check modules: random inputs and model facts.
 
-Keras (and its backend) is imported on the first reference computation, in
-the grader's process only; the sandboxed child never sees it.
+The expected values of the NumPy labs' checks come from `_formulas`, NumPy
+alone; nothing here imports Keras.
 """
 
 import numpy as np
-
-
-def keras():
-    """The `keras` module (imported on first use)."""
-    import keras as keras_module
-
-    return keras_module
-
-
-def to_numpy(value, dtype=None):
-    """A backend tensor as a NumPy array (optionally cast)."""
-    array = np.asarray(keras().ops.convert_to_numpy(value))
-    return array.astype(dtype) if dtype is not None else array
 
 
 def random_shape(rng, ndim_choices=(1, 2, 3), low=2, high=7):

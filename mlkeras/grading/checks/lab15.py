@@ -1,25 +1,19 @@
-"""Checks for lab 15 (Transformer): the positional table against
-`mlkeras.layers.sinusoidal_encoding`, masks against NumPy formulas, and
-attention against `mlkeras.layers.scaled_dot_product_attention` (itself
-tested against Keras), and multi-head attention (split, attend, merge)
-against `mlkeras.layers.MultiHeadAttention` with the same weights."""
+"""Checks for lab 15 (Transformer): the positional table, masks, attention
+and multi-head attention (split, attend, merge, with random weights)
+against NumPy formulas of `mlkeras.layers.sinusoidal_encoding`,
+`scaled_dot_product_attention` and `MultiHeadAttention`, which the tests
+compare with those layers."""
 
 import numpy as np
 import pytest
 
-from mlkeras.grading.checks._reference import to_numpy
+from mlkeras.grading.checks import _formulas
 from mlkeras.grading.expect import assert_array, assert_true, assert_type
-
-
-def _layers():
-    from mlkeras import layers
-
-    return layers
 
 
 def test_positional_encoding_matches_mlkeras(submission, rng):
     length, depth = int(rng.integers(3, 40)), 2 * int(rng.integers(2, 17))
-    expected = to_numpy(_layers().sinusoidal_encoding(length, depth), "float64")
+    expected = _formulas.sinusoidal_encoding(length, depth)
     assert_array(
         submission.positional_encoding(length, depth),
         expected,
@@ -71,7 +65,7 @@ def test_scaled_dot_product_attention_matches_mlkeras(submission, rng, masked):
     if masked:
         mask = rng.random(size=(q.shape[0], q.shape[1], k.shape[1])) < 0.7
         mask[..., 0] = True
-    out, weights = _layers().scaled_dot_product_attention(q, k, v, mask=mask)
+    out, weights = _formulas.scaled_dot_product_attention(q, k, v, mask=mask)
     result = submission.scaled_dot_product_attention(q, k, v, mask=mask)
     _assert_output_and_weights(
         result, out, weights, "scaled_dot_product_attention"
@@ -92,7 +86,7 @@ def _assert_output_and_weights(result, out, weights, function):
     )
     assert_array(
         result[1],
-        to_numpy(weights, "float64"),
+        np.asarray(weights, "float64"),
         dtype=np.floating,
         rtol=1e-4,
         atol=1e-6,
@@ -100,7 +94,7 @@ def _assert_output_and_weights(result, out, weights, function):
     )
     assert_array(
         result[0],
-        to_numpy(out, "float64"),
+        np.asarray(out, "float64"),
         dtype=np.floating,
         rtol=1e-4,
         atol=1e-5,
@@ -122,21 +116,20 @@ def test_merge_heads_inverts_split_heads(submission, rng):
     assert_array(submission.merge_heads(x), expected, rtol=0, atol=0)
 
 
-def _layer_weights(layer):
-    """The layer's kernels, flattened to (d_in, heads * d) and
-    (heads * d_v, d_out), in the order the exercise takes them."""
+def _layer_weights(seed, d_model, heads, key_dim):
+    """Random weights of a multi-head attention layer, as Keras's default
+    initialisers draw them (Glorot-uniform kernels, here with random
+    normal biases), flattened to (d_in, heads * d) and (heads * d_v, d_out)
+    in the order the exercise takes them."""
+    draw = np.random.default_rng(seed)
+    width = heads * key_dim
     flat = []
-    for dense in (
-        layer.query_dense,
-        layer.key_dense,
-        layer.value_dense,
-        layer.output_dense,
-    ):
-        kernel, bias = (to_numpy(w, "float64") for w in dense.weights)
-        if dense is layer.output_dense:
-            flat += [kernel.reshape(-1, kernel.shape[-1]), bias]
-        else:
-            flat += [kernel.reshape(kernel.shape[0], -1), bias.reshape(-1)]
+    for fan_in, fan_out in ((d_model, width),) * 3 + ((width, d_model),):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        flat += [
+            draw.uniform(-limit, limit, size=(fan_in, fan_out)),
+            draw.normal(scale=0.05, size=fan_out),
+        ]
     return flat
 
 
@@ -144,19 +137,13 @@ def test_multi_head_attention_matches_the_layer(submission, rng):
     heads, key_dim = int(rng.integers(2, 5)), int(rng.integers(2, 5))
     batch, t, s = (int(n) for n in rng.integers(2, 6, size=3))
     d_model = int(rng.integers(3, 9))
-    query = rng.normal(size=(batch, t, d_model)).astype("float32")
-    value = rng.normal(size=(batch, s, d_model)).astype("float32")
-    layer = _layers().MultiHeadAttention(
-        heads,
-        key_dim,
-        bias_initializer="random_normal",
-        seed=int(rng.integers(1000)),
+    query = rng.normal(size=(batch, t, d_model)).astype("float64")
+    value = rng.normal(size=(batch, s, d_model)).astype("float64")
+    weights = _layer_weights(int(rng.integers(1000)), d_model, heads, key_dim)
+    out, scores = _formulas.multi_head_attention(
+        query, value, *weights, num_heads=heads
     )
-    out, scores = layer(query, value, return_attention_scores=True)
     result = submission.multi_head_attention(
-        query.astype("float64"),
-        value.astype("float64"),
-        *_layer_weights(layer),
-        num_heads=heads,
+        query, value, *weights, num_heads=heads
     )
     _assert_output_and_weights(result, out, scores, "multi_head_attention")
