@@ -205,6 +205,22 @@ def _exercise(args):
     return 0
 
 
+def _checks_need_keras(lab, hidden):
+    """Whether the checks of `lab` (plus `hidden` ones) may load Keras here.
+
+    A Keras lab's checks do, and hidden checks may (they are any code); the
+    checks of a NumPy lab compute their references with NumPy alone.
+    """
+    from mlkeras.grading import exercises
+
+    if hidden:
+        return True
+    try:
+        return not exercises.find_exercise(lab).numpy_only
+    except exercises.UnknownExerciseError:
+        return False  # grading reports the unknown lab; nothing to load
+
+
 def _check(args):
     from mlkeras import grading
     from mlkeras.grading import results
@@ -217,9 +233,12 @@ def _check(args):
             file=sys.stderr,
         )
         return 2
-    # The checks compute their references with Keras: load it quietly, once
-    # the arguments are known to be usable.
-    _import_tensorflow_quietly()
+    # A Keras lab's checks (and hidden checks, which may use Keras) load
+    # TensorFlow: load it quietly, once the arguments are known to be
+    # usable. A NumPy lab's checks never import it.
+    lab = args.lab or grading.exercises.infer_lab(args.file)
+    if _checks_need_keras(lab, args.hidden):
+        _import_tensorflow_quietly()
     try:
         result = grading.check(
             args.file,
@@ -268,7 +287,8 @@ def _grade(args):
     except grading.exercises.UnknownExerciseError as err:
         print(f"mlkeras: {err}", file=sys.stderr)
         return 2
-    _import_tensorflow_quietly()
+    if _checks_need_keras(args.lab, args.hidden):
+        _import_tensorflow_quietly()
     try:
         finished = grading.grade(
             args.submissions,
