@@ -2,7 +2,7 @@
 
 The grader never imports student code. `Sandbox` reads the submission into
 memory (`intake`: no link is followed, nothing but regular files accepted),
-starts `python -I _child.py` under bubblewrap (`bwrap`) and sends it the
+starts the child program `_child.py` under bubblewrap (`bwrap`) and sends it the
 files over a pipe; the child writes them into its work folder, imports the
 submission and answers calls with `codec` (JSON plus raw array bytes;
 nothing is unpickled). Under bubblewrap the child has:
@@ -29,9 +29,11 @@ is `"reduced"` (limits, timeouts and a private work folder only).
 import dataclasses
 import fcntl
 import functools
+import importlib.util
 import json
 import os
 import pathlib
+import py_compile
 import select
 import shutil
 import signal
@@ -237,6 +239,19 @@ def _hidden_paths():
     return [str(tests)] if tests.is_dir() else []
 
 
+def _bytecode(source):
+    """The cached bytecode of one of the grader's own files, written if
+    missing, or `None` where it cannot be: the child then compiles the
+    source itself, a few milliseconds more per sandbox."""
+    cached = importlib.util.cache_from_source(str(source))
+    if not os.path.isfile(cached):
+        try:
+            py_compile.compile(str(source), cfile=cached, doraise=True)
+        except (OSError, py_compile.PyCompileError):
+            return None
+    return cached
+
+
 @functools.lru_cache(maxsize=None)
 def _filesystem_arguments(packages, work_bytes):
     """bwrap arguments of the read-only root, and the paths they bind."""
@@ -282,6 +297,11 @@ def _filesystem_arguments(packages, work_bytes):
             args += ["--tmpfs", path, "--remount-ro", path]
     for name in ("_child.py", "codec.py"):
         bind(str(_GRADING_DIR / name), f"{_INSIDE}/{name}")
+        compiled = _bytecode(_GRADING_DIR / name)
+        if compiled is not None:
+            stem = name[: -len(".py")]
+            tag = sys.implementation.cache_tag
+            bind(compiled, f"{_INSIDE}/__pycache__/{stem}.{tag}.pyc")
     args += ["--remount-ro", "/"]
     return tuple(args), tuple(sources)
 
@@ -478,10 +498,15 @@ class Sandbox:
         ]
         for name, value in env.items():
             bwrap += ["--setenv", name, value]
+        # Imported rather than run as a script, so that its bytecode (and
+        # codec's), bound next to it, is used instead of compiled again.
         bwrap += [
             sys.executable,
             "-I",
-            f"{_INSIDE}/_child.py",
+            "-B",
+            "-c",
+            f"import sys; sys.path.insert(0, {_INSIDE!r}); import _child; "
+            f"del sys.path[0]; _child.main()",
             json.dumps(config),
         ]
         if os.geteuid() != 0:
