@@ -18,8 +18,8 @@ the whole batch and in steady state (after the worker processes started).
 
 It also reports the latency of `mlkeras check` on a correct lab-03 file:
 the whole command in a fresh process, and `grading.check` in a process
-that has Keras loaded already (the difference is Python, TensorFlow and
-Keras starting, which the checks need for their references).
+that has imported mlkeras and run a check already (the difference is
+Python and mlkeras starting; a NumPy lab's checks need no framework).
 
     python benchmarks/grading.py [--submissions 24] [--repeats 3] [--jobs 2]
 """
@@ -151,7 +151,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="mlkeras-bench-") as folder:
         folder = pathlib.Path(folder)
         paths = make_class(folder, args.submissions)
-        unsandboxed(paths[:2])  # warm-up: import Keras and the checks once
+        unsandboxed(paths[:2])  # warm-up: import the checks once
         totals, steadies, plains, reduceds = [], [], [], []
         for repeat in range(args.repeats):
             total, steady = sandboxed(
@@ -179,7 +179,7 @@ def main(argv=None):
     print(f"| `mlkeras check`, lab 03, median of {args.repeats} | seconds |")
     print("| --- | --- |")
     print(f"| whole command, fresh process | {fresh:.2f} |")
-    print(f"| `grading.check` with Keras already loaded | {warm:.2f} |")
+    print(f"| `grading.check` in a warm process | {warm:.2f} |")
     print()
     print(
         f"| lab 03, {args.submissions} submissions, median of {args.repeats} | "
