@@ -19,7 +19,10 @@ Everything in it that does not depend on the incoming gradient is a factor
 the loop can compute ahead, so the chain from one step to the next is a
 few element-wise operations and one matrix product. The gradients of `U`,
 of the input kernel and bias and of the peepholes are sums over the steps,
-accumulated inside the loop where they overlap with that chain.
+accumulated inside the loop where they overlap with that chain. Where the
+steps run without a loop (see below), they are instead one matrix product
+(or one reduction) each over the whole sequence after the backward pass,
+which is faster for wide layers.
 
 The input part of the gates is one matrix product of the whole sequence
 before the forward loop. The bias rides along in it as one more input that
@@ -284,8 +287,14 @@ def peephole_lstm_sequence(
             d_h_last, d_c_last = upstream[-2:]
             u_t = ops.transpose(u)
 
+            # Without a loop (a short sequence on TensorFlow) the sums over
+            # the steps that give the weight gradients are one matrix
+            # product each after the backward pass; in a loop they are
+            # accumulated step by step, where they overlap with the chain.
+            sums_in_loop = schedule.has_loop
+
             def backward(t, kept_t, states):
-                dh, dc, c_t, d_u, d_w_b, d_p_i, d_p_f, d_p_o = states
+                dh, dc, c_t, *sums = states
                 h_prev, c_prev, i, f, g, o = kept_t
                 tanh_c = ops.tanh(c_t)
                 m_i = g * i * (1.0 - i)
@@ -300,54 +309,61 @@ def peephole_lstm_sequence(
                 dc = dc + dh * to_cell
                 dz_gates = (dc * m_i, dc * m_f, dc * m_c, dh * m_o)
                 dz = ops.concatenate(dz_gates, axis=-1)
-                dh_prev = ops.matmul(dz, u_t)
-                dc_prev = dc * to_prev_cell
-                # Sums over the steps, off that chain.
-                d_u = d_u + ops.matmul(ops.transpose(h_prev), dz)
-                d_w_b = d_w_b + ops.matmul(ops.transpose(x_ones[t]), dz)
-                d_p_i = d_p_i + dz_gates[0] * c_prev
-                d_p_f = d_p_f + dz_gates[1] * c_prev
-                d_p_o = d_p_o + dz_gates[3] * c_t
-                return dz, [
-                    dh_prev,
-                    dc_prev,
-                    c_prev,
-                    d_u,
-                    d_w_b,
-                    d_p_i,
-                    d_p_f,
-                    d_p_o,
-                ]
+                states = [ops.matmul(dz, u_t), dc * to_prev_cell, c_prev]
+                if sums_in_loop:
+                    d_u, d_w_b, d_p_i, d_p_f, d_p_o = sums
+                    states += [
+                        d_u + ops.matmul(ops.transpose(h_prev), dz),
+                        d_w_b + ops.matmul(ops.transpose(x_ones[t]), dz),
+                        d_p_i + dz_gates[0] * c_prev,
+                        d_p_f + dz_gates[1] * c_prev,
+                        d_p_o + dz_gates[3] * c_t,
+                    ]
+                return dz, states
 
-            zeros = ops.zeros_like(p_i)
+            states = [d_h_last, d_c_last, c_last]
+            if sums_in_loop:
+                zeros = ops.zeros_like(p_i)
+                states += [ops.zeros_like(u), ops.zeros_like(w_b)]
+                states += [zeros, zeros, zeros]
             (dz_parts, dz_rest), states = schedule.backward(
-                backward,
-                kept,
-                [
-                    d_h_last,
-                    d_c_last,
-                    c_last,
-                    ops.zeros_like(u),
-                    ops.zeros_like(w_b),
-                    zeros,
-                    zeros,
-                    zeros,
-                ],
+                backward, kept, states
             )
-            dh_0, dc_0, _, d_u, d_w_b, d_p_i, d_p_f, d_p_o = states
+            dh_0, dc_0, _, *sums = states
             w_t = ops.transpose(w)
+            if sums_in_loop:
+                d_u, d_w_b, d_p_i, d_p_f, d_p_o = sums
 
-            def to_inputs(dz):
-                flat = ops.reshape(dz, (-1, ops.shape(dz)[-1]))
-                return ops.reshape(
-                    ops.matmul(flat, w_t), (*ops.shape(dz)[:-1], -1)
+                # The parts are joined after the product with W^T, which
+                # narrows them from 4 * units to the input width.
+                def to_inputs(dz):
+                    flat = ops.reshape(dz, (-1, ops.shape(dz)[-1]))
+                    return ops.reshape(
+                        ops.matmul(flat, w_t), (*ops.shape(dz)[:-1], -1)
+                    )
+
+                d_x = schedule.time_major(
+                    [to_inputs(dz) for dz in dz_parts],
+                    [to_inputs(dz) for dz in dz_rest],
+                    reverse=True,
                 )
-
-            d_x = schedule.time_major(
-                [to_inputs(dz) for dz in dz_parts],
-                [to_inputs(dz) for dz in dz_rest],
-                reverse=True,
-            )
+            else:
+                dz = schedule.time_major(dz_parts, dz_rest, reverse=True)
+                flat_dz = ops.reshape(dz, (rows, -1))
+                d_x = ops.reshape(ops.matmul(flat_dz, w_t), ops.shape(x))
+                h_prevs, c_prevs = (
+                    schedule.time_major([], [kept_t[n] for kept_t in kept[1]])
+                    for n in (0, 1)
+                )
+                c_ts = ops.concatenate([c_prevs[1:], c_last[None]], axis=0)
+                d_u = ops.matmul(
+                    ops.transpose(ops.reshape(h_prevs, (rows, -1))), flat_dz
+                )
+                d_w_b = ops.matmul(ops.transpose(flat_x), flat_dz)
+                dz_i, dz_f, _, dz_o = ops.split(dz, 4, axis=-1)
+                d_p_i = ops.sum(dz_i * c_prevs, axis=0)
+                d_p_f = ops.sum(dz_f * c_prevs, axis=0)
+                d_p_o = ops.sum(dz_o * c_ts, axis=0)
             return (
                 d_x,
                 d_w_b[:-1],
