@@ -31,8 +31,8 @@ fits (the first one's tracing included) and the overhead as above.
     python benchmarks/callbacks.py --repeats 1 --epochs 2 --parts
     KERAS_BACKEND=jax python benchmarks/callbacks.py --verbose 2 --models MLP
 
-On TensorFlow a second table times single training steps: each arm keeps
-one compiled model and calls its train function and the callbacks' batch
+A third table times single training steps: each arm keeps one compiled
+model and calls its train function and the callbacks' batch
 hooks the way `fit` does, in blocks of steps, the arms' blocks alternating.
 With no tracing and a drift that both arms share, its paired median
 resolves differences of a few percent that the whole-fit figures on a
@@ -213,11 +213,11 @@ def _zero_norms(grads, variables, group_of, n_groups, scale, backend):
 def step_times(build, x, y, batch_size, rounds, block, parts=False):
     """Microseconds per training step of each arm, one value per round.
 
-    TensorFlow only: it drives `model.train_function` with a `tf.data`
-    iterator, as Keras's TensorFlow `fit` does.
+    It drives `model.train_function` and the callbacks' batch hooks as
+    Keras's `fit` does: on TensorFlow with a `tf.data` iterator, on JAX
+    with the model's state passed from step to step (the device finishes
+    each block of steps before its time is taken).
     """
-    import tensorflow as tf
-
     arms = {arm: (kwargs, None) for arm, kwargs in ARMS.items()}
     arms.update(STEP_ARMS)
     if parts:
@@ -238,13 +238,9 @@ def step_times(build, x, y, batch_size, rounds, block, parts=False):
             verbose=0,
         )
         if variant == "extra_output":
-            train_step = model.train_step
-
-            def extra_output_step(*args, train_step=train_step, **kw):
-                logs = train_step(*args, **kw)
-                return {**logs, "extra": keras.ops.zeros((4,))}
-
-            object.__setattr__(model, "train_step", extra_output_step)
+            object.__setattr__(
+                model, "train_step", _with_extra_output(model.train_step)
+            )
         loggers = [] if kwargs is None else [GradientNormLogger(**kwargs)]
         callbacks = keras.callbacks.CallbackList(
             loggers,
@@ -258,27 +254,23 @@ def step_times(build, x, y, batch_size, rounds, block, parts=False):
         callbacks.on_epoch_begin(0)
         if kwargs is None:
             model.make_train_function(force=True)
-        dataset = (
-            tf.data.Dataset.from_tensor_slices((x, y))
-            .batch(batch_size, drop_remainder=True)
-            .repeat()
-        )
-        iterator = iter(dataset)
+        step = _Stepper(model, x, y, batch_size)
         if variant == "zero_norms":
             # A diagnostic only: the step is traced (by its first call)
             # while the logger's private norm function returns zeros.
             with mock.patch.object(gradient_norm_logger, "_norms", _zero_norms):
-                model.train_function(iterator)
-        steppers[arm] = (model, callbacks, iterator, variant)
+                step.run_one()
+        steppers[arm] = (step, callbacks, variant)
 
     def run(arm, steps):
-        model, callbacks, iterator, variant = steppers[arm]
-        for step in range(steps):
-            callbacks.on_train_batch_begin(step)
-            logs = model.train_function(iterator)
+        step, callbacks, variant = steppers[arm]
+        for index in range(steps):
+            callbacks.on_train_batch_begin(index)
+            logs = step.run_one()
             if variant == "extra_output":
                 logs.pop("extra")
-            callbacks.on_train_batch_end(step, logs)
+            callbacks.on_train_batch_end(index, logs)
+        step.finish()
 
     for arm in arms:
         run(arm, 2 * block)  # warm-up
@@ -290,7 +282,7 @@ def step_times(build, x, y, batch_size, rounds, block, parts=False):
             start = time.perf_counter()
             run(arm, block)
             times[arm].append(1e6 * (time.perf_counter() - start) / block)
-    for arm, (model, callbacks, _, variant) in steppers.items():
+    for arm, (_, callbacks, variant) in steppers.items():
         callbacks.on_epoch_end(0)
         callbacks.on_train_end()
         for logger in callbacks.callbacks:
@@ -300,6 +292,66 @@ def step_times(build, x, y, batch_size, rounds, block, parts=False):
                 zeros = not any(logger.history["grad_norm"])
                 assert zeros == (variant == "zero_norms"), arm
     return times
+
+
+def _with_extra_output(train_step):
+    """A `train_step` whose logs hold one more (constant) vector."""
+
+    def extra_output_step(*args, **kwargs):
+        outputs = train_step(*args, **kwargs)
+        extra = {"extra": keras.ops.zeros((4,))}
+        if isinstance(outputs, tuple):  # JAX: (logs, state)
+            return {**outputs[0], **extra}, outputs[1]
+        return {**outputs, **extra}
+
+    return extra_output_step
+
+
+class _Stepper:
+    """Calls a model's compiled train function once per `run_one`."""
+
+    def __init__(self, model, x, y, batch_size):
+        self.model = model
+        if keras.backend.backend() == "jax":
+            import jax
+
+            self.jax = jax
+            self.batches = [
+                (
+                    jax.numpy.asarray(x[i : i + batch_size]),
+                    y[i : i + batch_size],
+                )
+                for i in range(0, len(x) - batch_size + 1, batch_size)
+            ]
+            self.index = 0
+            self.state = (
+                [v.value for v in model.trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                [v.value for v in model.optimizer.variables],
+                [v.value for v in model.metrics_variables],
+            )
+        else:
+            import tensorflow as tf
+
+            self.jax = None
+            dataset = (
+                tf.data.Dataset.from_tensor_slices((x, y))
+                .batch(batch_size, drop_remainder=True)
+                .repeat()
+            )
+            self.iterator = iter(dataset)
+
+    def run_one(self):
+        if self.jax is None:
+            return self.model.train_function(self.iterator)
+        batch = self.batches[self.index % len(self.batches)]
+        self.index += 1
+        logs, self.state = self.model.train_function(self.state, iter([batch]))
+        return logs
+
+    def finish(self):
+        if self.jax is not None:
+            self.jax.block_until_ready(self.state)
 
 
 def main(argv=None):
@@ -445,7 +497,7 @@ def main(argv=None):
                     f"{100 * (paired - 1):+.1f} % |"
                 )
 
-    if args.step_rounds <= 0 or keras.backend.backend() != "tensorflow":
+    if args.step_rounds <= 0:
         return
     print()
     print(
