@@ -22,7 +22,8 @@ def sgd_momentum_step(w, grad, velocity, learning_rate=0.01, momentum=0.9):
 
 def rmsprop_step(w, grad, avg_sq, learning_rate=0.001, rho=0.9, epsilon=1e-7):
     """RMSprop: avg_sq = rho * avg_sq + (1 - rho) * grad**2;
-    w = w - learning_rate * grad / (sqrt(avg_sq) + epsilon).
+    w = w - learning_rate * grad / sqrt(avg_sq + epsilon) (Keras adds
+    epsilon under the square root, unlike Adam).
 
     Returns:
         `(w, avg_sq)`.

@@ -10,7 +10,7 @@ def sgd_momentum_step(w, grad, velocity, learning_rate=0.01, momentum=0.9):
 
 def rmsprop_step(w, grad, avg_sq, learning_rate=0.001, rho=0.9, epsilon=1e-7):
     avg_sq = rho * avg_sq + (1 - rho) * grad ** 2
-    return w - learning_rate * grad / (np.sqrt(avg_sq) + epsilon), avg_sq
+    return w - learning_rate * grad / np.sqrt(avg_sq + epsilon), avg_sq
 
 
 def adam_step(w, grad, m, v, t, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
