@@ -2,7 +2,10 @@
 
 They run under bubblewrap, as root and as an ordinary user alike."""
 
+import json
 import os
+import subprocess
+import sys
 import textwrap
 import threading
 
@@ -234,32 +237,60 @@ def test_processes_the_child_starts_die_with_it(tmp_path):
     assert _processes_mentioning(marker) == []
 
 
+_ONE_THREAD = """
+import json, sys, threading
+from mlkeras.grading import sandbox
+box = sandbox.Sandbox(sys.argv[1], sandbox.Limits(), lab="03")
+with box:
+    command, _, _, before_exec = box._command({"fd_info": 0})
+    print(json.dumps({
+        "threads": threading.active_count(),
+        "in_fork": before_exec is not None,
+        "launcher": str(sandbox._LAUNCH) in command,
+        "uid": box.call("uid"),
+        "own_uid": box._uid(),
+    }))
+"""
+
+
 @pytest.mark.parametrize("threads", [1, 2], ids=["in-fork", "launcher"])
 def test_root_reaches_a_private_python_either_way(tmp_path, threads):
     # As root, a Python the sandbox's uid cannot reach (e.g. under a 0700
     # /root) is made reachable in the forked child when the grader has one
-    # thread, and by the launcher program when it has more.
+    # thread, and by the launcher program when it has more. A fresh
+    # interpreter has one thread; this one may have more (earlier tests
+    # leave some), so it runs the second case with one more of its own.
     if not ROOT:
         pytest.skip("only root switches to a sandbox uid")
-    sandbox = _sandbox(
-        tmp_path, "import os\ndef uid():\n    return os.getuid()"
-    )
+    path = tmp_path / "student.py"
+    path.write_text("import os\ndef uid():\n    return os.getuid()\n")
     _, sources = sandbox_module._filesystem_arguments(
-        sandbox.limits.packages, int(sandbox.limits.work_bytes)
+        Limits().packages, int(Limits().work_bytes)
     )
     if not sandbox_module._needs_exposure(sources):
         pytest.skip("every path the sandbox binds is reachable here already")
+    if threads == 1:
+        done = subprocess.run(
+            [sys.executable, "-c", _ONE_THREAD, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        assert report["threads"] == 1
+        assert report["in_fork"] and not report["launcher"]
+        assert report["uid"] == report["own_uid"]
+        return
     helper_done = threading.Event()
     helper = threading.Thread(target=helper_done.wait)
-    if threads == 2:
-        helper.start()
+    helper.start()
     try:
-        with sandbox:
-            command, _, _, before_exec = sandbox._command({"fd_info": 0})
-            assert (before_exec is None) == (threads == 2)
-            assert (str(sandbox_module._LAUNCH) in command) == (threads == 2)
-            assert sandbox.call("uid") == sandbox._uid()
+        with Sandbox(path, Limits(), lab="03") as box:
+            command, _, _, before_exec = box._command({"fd_info": 0})
+            assert before_exec is None
+            assert str(sandbox_module._LAUNCH) in command
+            assert box.call("uid") == box._uid()
     finally:
         helper_done.set()
-        if threads == 2:
-            helper.join()
+        helper.join()
