@@ -241,10 +241,14 @@ def _hidden_paths():
 
 def _bytecode(source):
     """The cached bytecode of one of the grader's own files, written if
-    missing, or `None` where it cannot be: the child then compiles the
-    source itself, a few milliseconds more per sandbox."""
+    missing or older than the source, or `None` where it cannot be: the
+    child then compiles the source itself, a few milliseconds more per
+    sandbox."""
     cached = importlib.util.cache_from_source(str(source))
-    if not os.path.isfile(cached):
+    stale = not os.path.isfile(cached) or (
+        os.path.getmtime(cached) < os.path.getmtime(source)
+    )
+    if stale:
         try:
             py_compile.compile(str(source), cfile=cached, doraise=True)
         except (OSError, py_compile.PyCompileError):
