@@ -225,7 +225,8 @@ def _check(args):
     from mlkeras import grading
     from mlkeras.grading import results
 
-    if args.lab is None and grading.exercises.infer_lab(args.file) is None:
+    lab = args.lab or grading.exercises.infer_lab(args.file)
+    if lab is None:
         print(
             "mlkeras: cannot tell the lab from the file; pass --lab, e.g. "
             f"`mlkeras check {args.file} --lab 03`. "
@@ -236,7 +237,6 @@ def _check(args):
     # A Keras lab's checks (and hidden checks, which may use Keras) load
     # TensorFlow: load it quietly, once the arguments are known to be
     # usable. A NumPy lab's checks never import it.
-    lab = args.lab or grading.exercises.infer_lab(args.file)
     if _checks_need_keras(lab, args.hidden):
         _import_tensorflow_quietly()
     try:

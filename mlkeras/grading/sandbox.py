@@ -2,10 +2,10 @@
 
 The grader never imports student code. `Sandbox` reads the submission into
 memory (`intake`: no link is followed, nothing but regular files accepted),
-starts the child program `_child.py` under bubblewrap (`bwrap`) and sends it the
-files over a pipe; the child writes them into its work folder, imports the
-submission and answers calls with `codec` (JSON plus raw array bytes;
-nothing is unpickled). Under bubblewrap the child has:
+starts the child program `_child.py` under bubblewrap (`bwrap`) and sends
+it the files over a pipe; the child writes them into its work folder,
+imports the submission and answers calls with `codec` (JSON plus raw array
+bytes; nothing is unpickled). Under bubblewrap the child has:
 
 - new user, PID (with its own `/proc`), IPC, network, UTS and cgroup
   namespaces, a new terminal session, and it dies with the grader;
