@@ -116,10 +116,8 @@ class PeepholeLSTM(keras.layers.RNN):
             dropout in training, other activations, `unroll=True`, a
             backend other than TensorFlow and JAX); `False` never uses it.
             The results agree to float rounding either way. On a CPU the
-            hand-written pass is the faster one at most sizes; `False`
-            can be faster for a short sequence in a TensorFlow step
-            compiled with XLA (`jit_compile=True`), which the layer cannot
-            detect. Defaults to `"auto"`.
+            hand-written pass is the faster one at most sizes. Defaults to
+            `"auto"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:

@@ -35,13 +35,15 @@ Both loops run through `keras.layers.RNN.inner_loop` (a `tf.while_loop`
 with parallel iterations on TensorFlow, `lax.scan` on JAX). Their only
 input is the step index; the step reads its time-major slices by index.
 
-On TensorFlow, whose loops cost several control operations per loop
-variable and iteration, a sequence of at most 32 steps (known when the step
-is traced) runs without a loop, one step after the other, and a longer one
-runs two steps per loop iteration, which halves what the loop itself costs
-per step; with an odd number of steps the last one runs after the forward
-loop and before the backward one. (XLA, and so JAX, compiles the loop body
-once; there a plain loop of one step per iteration is faster.)
+On TensorFlow without XLA, whose loops cost several control operations
+per loop variable and iteration, a sequence of at most 32 steps (known when
+the step is traced) runs without a loop, one step after the other, and a
+longer one runs two steps per loop iteration, which halves what the loop
+itself costs per step; with an odd number of steps the last one runs after
+the forward loop and before the backward one. XLA (JAX, or a TensorFlow
+step compiled with `jit_compile=True`) compiles the loop body once; there a
+plain loop of one step per iteration is faster, at every length: a short
+sequence written out step by step took up to twice as long under XLA.
 """
 
 import keras
@@ -49,6 +51,13 @@ from keras import ops
 
 # On TensorFlow, sequences of up to this many steps run without a loop.
 _INLINE_STEPS = 32
+
+
+def _in_tensorflow_xla():
+    """Whether TensorFlow is tracing a function it compiles with XLA."""
+    import tensorflow as tf
+
+    return tf.__internal__.get_enclosing_xla_context() is not None
 
 
 class _StepFunction:
@@ -234,13 +243,15 @@ def peephole_lstm_sequence(
         cell state. Differentiable in every argument.
     """
     # See the module docstring for why TensorFlow's loops differ.
-    on_tensorflow = keras.backend.backend() == "tensorflow"
+    tensorflow_loops = (
+        keras.backend.backend() == "tensorflow" and not _in_tensorflow_xla()
+    )
 
     @ops.custom_gradient
     def sequence(x, w, b, u, p_i, p_f, p_o, h_0, c_0):
         steps, batch_size = ops.shape(x)[0], ops.shape(x)[1]
         rows = steps * batch_size
-        if on_tensorflow:
+        if tensorflow_loops:
             schedule = _Schedule(steps, unroll=2, inline=_INLINE_STEPS)
         else:
             schedule = _Schedule(steps, unroll=1)

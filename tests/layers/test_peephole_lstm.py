@@ -341,6 +341,39 @@ def test_hand_written_backward_pass_matches_at_every_step_count(steps):
     assert max(np.max(np.abs(g)) for g in gradients[1]) > 0.0
 
 
+@pytest.mark.parametrize("steps", [7, 40])
+def test_loop_schedule_follows_the_compiler(monkeypatch, steps):
+    # TensorFlow without XLA writes short sequences out and runs two steps
+    # per loop iteration; XLA (JAX, or TensorFlow's jit_compile) is faster
+    # with a plain loop of one step per iteration at every length.
+    from mlkeras.layers import peephole_lstm_backprop
+
+    schedules = []
+    original = peephole_lstm_backprop._Schedule
+
+    def recorded(steps, unroll, inline=0):
+        schedules.append((unroll, inline))
+        return original(steps, unroll, inline)
+
+    monkeypatch.setattr(peephole_lstm_backprop, "_Schedule", recorded)
+    x = _sequences(28, steps=steps)
+    target = np.zeros((BATCH, UNITS), "float32")
+    used = {}
+    for jit_compile in (False, True):
+        del schedules[:]
+        model = keras.Sequential(
+            [keras.Input((steps, FEATURES)), PeepholeLSTM(UNITS)]
+        )
+        model.compile(optimizer="sgd", loss="mse", jit_compile=jit_compile)
+        model.train_on_batch(x, target)
+        used[jit_compile] = set(schedules)
+    xla = {(1, 0)}
+    if keras.backend.backend() == "tensorflow":
+        assert used == {False: {(2, 32)}, True: xla}
+    else:
+        assert used == {False: xla, True: xla}
+
+
 def test_hand_written_backward_pass_is_used_only_where_it_applies(monkeypatch):
     from mlkeras.layers import peephole_lstm
 
