@@ -54,10 +54,16 @@ _INLINE_STEPS = 32
 
 
 def _in_tensorflow_xla():
-    """Whether TensorFlow is tracing a function it compiles with XLA."""
+    """Whether TensorFlow is tracing a function it compiles with XLA.
+
+    Without TensorFlow's (internal) query this says no, which only costs
+    speed: both schedules compute the same values.
+    """
     import tensorflow as tf
 
-    return tf.__internal__.get_enclosing_xla_context() is not None
+    internal = getattr(tf, "__internal__", None)
+    query = getattr(internal, "get_enclosing_xla_context", None)
+    return query is not None and query() is not None
 
 
 class _StepFunction:
