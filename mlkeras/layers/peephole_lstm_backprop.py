@@ -40,7 +40,12 @@ per loop variable and iteration, a sequence of at most 32 steps (known when
 the step is traced) runs without a loop, one step after the other, and a
 longer one runs two steps per loop iteration, which halves what the loop
 itself costs per step; with an odd number of steps the last one runs after
-the forward loop and before the backward one. XLA (JAX, or a TensorFlow
+the forward loop and before the backward one. There each gate's
+pre-activation is also a tensor of its own (the input part from one
+batched product with a weight per gate, the recurrent part from four
+products of `units` columns each): splitting the gate axis of one larger
+product's result took TensorFlow longer than the product itself (batch
+256, 64 units). XLA (JAX, or a TensorFlow
 step compiled with `jit_compile=True`) compiles the loop body once; there a
 plain loop of one step per iteration is faster, at every length: a short
 sequence written out step by step took up to twice as long under XLA.
@@ -264,10 +269,29 @@ def peephole_lstm_sequence(
         x_ones = ops.concatenate([x, ops.ones_like(x[..., :1])], axis=-1)
         w_b = ops.concatenate([w, b[None]], axis=0)
         flat_x = ops.reshape(x_ones, (rows, -1))
-        z_x = ops.reshape(ops.matmul(flat_x, w_b), (steps, batch_size, -1))
+        if tensorflow_loops:
+            # See the module docstring: one tensor per gate.
+            units = ops.shape(u)[0]
+            w_b_gates = ops.transpose(
+                ops.reshape(w_b, (-1, 4, units)), (1, 0, 2)
+            )
+            z_x_all = ops.reshape(
+                ops.matmul(flat_x[None], w_b_gates),
+                (4, steps, batch_size, units),
+            )
+            z_x_gates = [z_x_all[n] for n in range(4)]
+            u_gates = [u[:, n * units : (n + 1) * units] for n in range(4)]
 
-        def preactivations(t, h_prev):
-            return ops.split(z_x[t] + ops.matmul(h_prev, u), 4, axis=-1)
+            def preactivations(t, h_prev):
+                return [
+                    z_g[t] + ops.matmul(h_prev, u_g)
+                    for z_g, u_g in zip(z_x_gates, u_gates)
+                ]
+        else:
+            z_x = ops.reshape(ops.matmul(flat_x, w_b), (steps, batch_size, -1))
+
+            def preactivations(t, h_prev):
+                return ops.split(z_x[t] + ops.matmul(h_prev, u), 4, axis=-1)
 
         def forward(t, states):
             h_prev, c_prev = states
