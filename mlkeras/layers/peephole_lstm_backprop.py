@@ -43,12 +43,15 @@ itself costs per step; with an odd number of steps the last one runs after
 the forward loop and before the backward one. There each gate's
 pre-activation is also a tensor of its own (the input part from one
 batched product with a weight per gate, the recurrent part from four
-products of `units` columns each): splitting the gate axis of one larger
-product's result took TensorFlow longer than the product itself (batch
-256, 64 units). XLA (JAX, or a TensorFlow
-step compiled with `jit_compile=True`) compiles the loop body once; there a
-plain loop of one step per iteration is faster, at every length: a short
-sequence written out step by step took up to twice as long under XLA.
+products of `units` columns each): TensorFlow runs the four independent
+products side by side on two or more cores, and no step splits the gate
+axis of one larger product (a split that took longer than the product at
+batch 256, 64 units). On one core this is as fast as one product.
+
+XLA (JAX, or a TensorFlow step compiled with `jit_compile=True`) compiles
+the loop body once; there a plain loop of one step per iteration is
+faster, at every length: a short sequence written out step by step took up
+to twice as long under XLA.
 """
 
 import keras
