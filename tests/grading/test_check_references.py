@@ -262,11 +262,9 @@ def test_convolution_and_pooling_match_keras(padding):
     for size, kernel, stride in cases:  # odd paddings put more on the right
         layer = keras.layers.Conv2D(4, kernel, strides=stride, padding=padding)
         expected = layer.compute_output_shape((None, size, size + 3, 2))[1:]
-        got = F.conv2d_output_shape((size, size + 3, 2), kernel, 4, stride)
-        if padding == "same":
-            got = F.conv2d_output_shape(
-                (size, size + 3, 2), kernel, 4, stride, padding="same"
-            )
+        got = F.conv2d_output_shape(
+            (size, size + 3, 2), kernel, 4, stride, padding=padding
+        )
         assert got == tuple(expected)
         x = rng.normal(size=(2, size, size + 1, 3))
         k = rng.normal(size=(kernel, max(kernel - 1, 1), 3, 2))

@@ -50,13 +50,8 @@ def silu(x):
     return x * sigmoid(x)
 
 
-def gelu(x, approximate=True):
+def gelu(x):
     """`keras.activations.gelu` with its tanh approximation."""
-    if not approximate:
-        raise ValueError(
-            "Only the tanh approximation is implemented. "
-            f"Received: approximate={approximate}"
-        )
     inner = np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)
     return 0.5 * x * (1.0 + np.tanh(inner))
 
@@ -145,9 +140,7 @@ def rmsprop_trajectory(w, grads, learning_rate=0.001, rho=0.9):
     return trajectory
 
 
-def adam_trajectory(
-    w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=EPSILON
-):
+def adam_trajectory(w, grads, learning_rate=0.001, beta_1=0.9, beta_2=0.999):
     """`keras.optimizers.Adam` (not AMSGrad) applied to each gradient."""
     w, trajectory = np.array(w, "float64"), []
     m, v = np.zeros(w.shape), np.zeros(w.shape)
@@ -157,7 +150,7 @@ def adam_trajectory(
         alpha = (
             learning_rate * np.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
         )
-        w = w - alpha * m / (np.sqrt(v) + epsilon)
+        w = w - alpha * m / (np.sqrt(v) + EPSILON)
         trajectory.append(w)
     return trajectory
 
@@ -188,7 +181,7 @@ def early_stopping_stops(history, patience, min_delta=0.0, mode="min"):
         raise ValueError(f"mode must be 'min' or 'max'. Received: mode={mode}")
     delta = -abs(min_delta) if mode == "min" else abs(min_delta)
     best, wait = None, 0
-    for epoch, value in enumerate(history):
+    for value in history:
         value = float(value)
         wait += 1
         if best is None:
@@ -201,7 +194,7 @@ def early_stopping_stops(history, patience, min_delta=0.0, mode="min"):
         if improved:
             best, wait = value, 0
             continue
-        if wait >= patience and epoch > 0:
+        if wait >= patience:
             return True
     return False
 
@@ -253,6 +246,30 @@ def _same_padding(size, window, stride):
     return total // 2, total - total // 2
 
 
+def _windows(x, window, stride):
+    """Slides a `(wh, ww)` window over `(batch, h, w, c)` inputs ("valid").
+
+    Returns:
+        `(size, views)`: `size` the output's `(height, width)`, `views`
+        maps each offset `(i, j)` inside the window, row by row, to the
+        strided view of `x` holding the input at that offset of every
+        window position, of shape `(batch, height, width, c)`.
+    """
+    height, width = (
+        _out_size(n, k, stride, "valid") for n, k in zip(x.shape[1:3], window)
+    )
+    views = {
+        (i, j): x[
+            :,
+            i : i + stride * (height - 1) + 1 : stride,
+            j : j + stride * (width - 1) + 1 : stride,
+        ]
+        for i in range(window[0])
+        for j in range(window[1])
+    }
+    return (height, width), views
+
+
 def conv2d(x, kernel, stride=1, padding="valid"):
     """`keras.ops.conv` (channels last) of `(batch, h, w, c)` inputs with a
     `(kh, kw, c, filters)` kernel: a cross-correlation."""
@@ -267,35 +284,19 @@ def conv2d(x, kernel, stride=1, padding="valid"):
                 (0, 0),
             ],
         )
-    height = _out_size(x.shape[1], kh, stride, "valid")
-    width = _out_size(x.shape[2], kw, stride, "valid")
-    out = np.zeros((x.shape[0], height, width, kernel.shape[-1]))
-    for i in range(kh):
-        for j in range(kw):
-            patch = x[
-                :,
-                i : i + stride * (height - 1) + 1 : stride,
-                j : j + stride * (width - 1) + 1 : stride,
-            ]
-            out += patch @ kernel[i, j]
+    size, views = _windows(x, (kh, kw), stride)
+    out = np.zeros((x.shape[0], *size, kernel.shape[-1]))
+    for (i, j), view in views.items():
+        out += view @ kernel[i, j]
     return out
 
 
 def max_pool2d(x, pool_size, stride):
     """`keras.ops.max_pool` with `padding="valid"` on `(batch, h, w, c)`."""
-    height = _out_size(x.shape[1], pool_size, stride, "valid")
-    width = _out_size(x.shape[2], pool_size, stride, "valid")
-    out = np.full((x.shape[0], height, width, x.shape[3]), -np.inf)
-    for i in range(pool_size):
-        for j in range(pool_size):
-            out = np.maximum(
-                out,
-                x[
-                    :,
-                    i : i + stride * (height - 1) + 1 : stride,
-                    j : j + stride * (width - 1) + 1 : stride,
-                ],
-            )
+    size, views = _windows(x, (pool_size, pool_size), stride)
+    out = np.full((x.shape[0], *size, x.shape[3]), -np.inf)
+    for view in views.values():
+        out = np.maximum(out, view)
     return out
 
 
@@ -314,7 +315,7 @@ def lstm_step(x, h, c, W, U, b, peepholes=None):
     `mlkeras.layers.PeepholeLSTMCell`. Returns `(h, c)`."""
     z_i, z_f, z_c, z_o = np.split(x @ W + h @ U + b, 4, axis=-1)
     p_i, p_f, p_o = (
-        np.zeros((3, h.shape[-1])) if peepholes is None else (peepholes)
+        np.zeros((3, h.shape[-1])) if peepholes is None else peepholes
     )
     i = sigmoid(z_i + p_i * c)
     f = sigmoid(z_f + p_f * c)
@@ -443,7 +444,7 @@ def multi_head_attention(
 
     def heads(x, kernel, bias):
         projected = x @ kernel + bias
-        batch, steps, width = projected.shape
+        batch, steps, _ = projected.shape
         split = projected.reshape(batch, steps, num_heads, -1)
         return split.transpose(0, 2, 1, 3)
 
@@ -461,9 +462,16 @@ def multi_head_attention(
 # Initialisers (keras.initializers): the spread of their draws.
 
 
+def glorot_uniform_limit(fan_in, fan_out):
+    """The bound of `keras.initializers.GlorotUniform`'s draws, uniform in
+    `+-sqrt(6 / (fan_in + fan_out))`."""
+    return float(np.sqrt(6.0 / (fan_in + fan_out)))
+
+
 def glorot_uniform_std(fan_in, fan_out):
-    """The standard deviation of `keras.initializers.GlorotUniform`'s draws,
-    uniform in `+-sqrt(6 / (fan_in + fan_out))`."""
+    """The standard deviation of `keras.initializers.GlorotUniform`'s draws:
+    `glorot_uniform_limit(fan_in, fan_out) / sqrt(3)`, that is
+    `sqrt(2 / (fan_in + fan_out))`."""
     return float(np.sqrt(2.0 / (fan_in + fan_out)))
 
 

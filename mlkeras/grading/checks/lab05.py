@@ -25,12 +25,8 @@ def _grads(rng, scale=1.0):
     ]
 
 
-def _norm(grads):
-    return _formulas.global_norm(grads)
-
-
 def _clipped(grads, max_norm):
-    norm = _norm(grads)
+    norm = _formulas.global_norm(grads)
     scale = 1.0 if norm <= max_norm else max_norm / norm
     return [g * scale for g in grads]
 
@@ -50,7 +46,7 @@ def test_global_norm_matches_keras_ops(submission, rng):
     grads = _grads(rng)
     assert_number(
         submission.global_norm(grads),
-        _norm(grads),
+        _formulas.global_norm(grads),
         rtol=1e-6,
         name="global norm",
     )
@@ -59,7 +55,10 @@ def test_global_norm_matches_keras_ops(submission, rng):
 def test_global_norm_of_one_array_is_its_l2_norm(submission, rng):
     g = rng.normal(size=(int(rng.integers(2, 9)),))
     assert_number(
-        submission.global_norm([g]), _norm([g]), rtol=1e-6, name="global norm"
+        submission.global_norm([g]),
+        _formulas.global_norm([g]),
+        rtol=1e-6,
+        name="global norm",
     )
 
 
@@ -105,10 +104,6 @@ def _deep_network(rng):
     )
 
 
-def _graders_norms(weights, biases, x, activation):
-    return _formulas.layer_gradient_norms(weights, biases, x, activation)
-
-
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
 def test_layer_gradient_norms_match_the_graders_measurement(
     submission, rng, activation
@@ -116,7 +111,7 @@ def test_layer_gradient_norms_match_the_graders_measurement(
     weights, biases, x = _deep_network(rng)
     assert_array(
         submission.layer_gradient_norms(weights, biases, x, activation),
-        _graders_norms(weights, biases, x, activation),
+        _formulas.layer_gradient_norms(weights, biases, x, activation),
         dtype=np.floating,
         rtol=1e-6,
         atol=1e-12,

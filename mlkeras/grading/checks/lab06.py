@@ -15,12 +15,6 @@ def _fans(rng):
     return int(rng.integers(150, 300)), int(rng.integers(150, 300))
 
 
-def _keras_std(name, fan_in, fan_out):
-    if name == "glorot_uniform":
-        return _formulas.glorot_uniform_std(fan_in, fan_out)
-    return _formulas.he_normal_std(fan_in)
-
-
 def _draw(submission, name, fan_in, fan_out, seed):
     weights = getattr(submission, name)(fan_in, fan_out, seed)
     assert_array(weights, np.zeros((fan_in, fan_out)), values=False, name=name)
@@ -32,7 +26,11 @@ def test_spread_matches_keras(submission, rng, name):
     fan_in, fan_out = _fans(rng)
     seed = int(rng.integers(10_000))
     weights = _draw(submission, name, fan_in, fan_out, seed)
-    reference = _keras_std(name, fan_in, fan_out)
+    reference = (
+        _formulas.glorot_uniform_std(fan_in, fan_out)
+        if name == "glorot_uniform"
+        else _formulas.he_normal_std(fan_in)
+    )
     assert_true(
         abs(weights.std() / reference - 1) < 0.05,
         "values",
@@ -49,7 +47,7 @@ def test_spread_matches_keras(submission, rng, name):
 
 def test_glorot_uniform_stays_within_the_limit_and_fills_it(submission, rng):
     fan_in, fan_out = _fans(rng)
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    limit = _formulas.glorot_uniform_limit(fan_in, fan_out)
     weights = _draw(
         submission, "glorot_uniform", fan_in, fan_out, int(rng.integers(10_000))
     )
@@ -63,7 +61,7 @@ def test_glorot_uniform_stays_within_the_limit_and_fills_it(submission, rng):
 
 def test_he_normal_is_truncated_at_two_deviations(submission, rng):
     fan_in, fan_out = _fans(rng)
-    bound = 2 * np.sqrt(2.0 / fan_in) / TRUNCATION
+    bound = 2 * _formulas.he_normal_std(fan_in) / TRUNCATION
     weights = _draw(
         submission, "he_normal", fan_in, fan_out, int(rng.integers(10_000))
     )

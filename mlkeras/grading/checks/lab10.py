@@ -28,10 +28,6 @@ def _case(rng):
     )
 
 
-def _keras(x, params, eps, momentum, training):
-    return _formulas.batchnorm(x, *params, eps, momentum, training=training)
-
-
 @pytest.mark.parametrize("training", [True, False])
 def test_batchnorm_matches_keras(submission, rng, training):
     x, params, eps, momentum = _case(rng)
@@ -45,7 +41,7 @@ def test_batchnorm_matches_keras(submission, rng, training):
         "type",
         f"wrong type: expected 3 values, got {len(result)}",
     )
-    expected = _keras(x, params, eps, momentum, training)
+    expected = _formulas.batchnorm(x, *params, eps, momentum, training=training)
     for got, want, name in zip(
         result, expected, ("y", "new moving mean", "new moving var")
     ):

@@ -149,10 +149,6 @@ def _rnn_case(rng, steps, scale):
     )
 
 
-def _bptt_reference(x, W, U, b, v):
-    return _formulas.rnn_bptt(x, W, U, b, v)
-
-
 def test_rnn_bptt_matches_autodiff(submission, rng):
     case = _rnn_case(rng, int(rng.integers(3, 8)), 0.9)
     result = submission.rnn_bptt(*case)
@@ -161,7 +157,7 @@ def test_rnn_bptt_matches_autodiff(submission, rng):
         len(result) == 4, "type", "wrong type: must return (dW, dU, db, dx)"
     )
     for got, expected, name in zip(
-        result, _bptt_reference(*case), ("dW", "dU", "db", "dx")
+        result, _formulas.rnn_bptt(*case), ("dW", "dU", "db", "dx")
     ):
         assert_array(
             got, expected, dtype=np.floating, rtol=1e-6, atol=1e-9, name=name
@@ -174,7 +170,7 @@ def test_gradient_norms_through_time_match_the_graders_measurement(
     # A long sequence and a contracting recurrence: the norms fall by
     # orders of magnitude towards t = 0, and must match at every step.
     x, W, U, b, v = _rnn_case(rng, 30, 0.6)
-    dx = _bptt_reference(x, W, U, b, v)[3]
+    dx = _formulas.rnn_bptt(x, W, U, b, v)[3]
     assert_array(
         submission.gradient_norms_through_time(x, W, U, b, v),
         np.linalg.norm(dx, axis=-1).mean(axis=0),

@@ -19,10 +19,6 @@ def _case(rng):
     return rng.normal(size=(batch, d)), rng.normal(size=(batch, steps, d))
 
 
-def _keras_attention(query, keys, values):
-    return _formulas.dot_attention(query, keys, values)
-
-
 def test_dot_score_gives_keras_attention_weights(submission, rng):
     query, keys = _case(rng)
     scores = submission.dot_score(query, keys)
@@ -38,7 +34,7 @@ def test_dot_score_gives_keras_attention_weights(submission, rng):
     weights /= weights.sum(-1, keepdims=True)
     assert_array(
         weights,
-        _keras_attention(query, keys, keys)[1],
+        _formulas.dot_attention(query, keys, keys)[1],
         rtol=1e-4,
         atol=1e-6,
         name="softmax of the scores",
@@ -84,7 +80,7 @@ def test_cosine_score_matches_keras_cosine_similarity(submission, rng):
 def test_attention_context_matches_keras_attention(submission, rng):
     query, keys = _case(rng)
     values = rng.normal(size=keys.shape[:2] + (int(rng.integers(2, 6)),))
-    context, weights = _keras_attention(query, keys, values)
+    context, weights = _formulas.dot_attention(query, keys, values)
     result = submission.attention_context(
         np.einsum("bd,btd->bt", query, keys), values
     )

@@ -86,7 +86,7 @@ def _assert_output_and_weights(result, out, weights, function):
     )
     assert_array(
         result[1],
-        np.asarray(weights, "float64"),
+        weights,
         dtype=np.floating,
         rtol=1e-4,
         atol=1e-6,
@@ -94,7 +94,7 @@ def _assert_output_and_weights(result, out, weights, function):
     )
     assert_array(
         result[0],
-        np.asarray(out, "float64"),
+        out,
         dtype=np.floating,
         rtol=1e-4,
         atol=1e-5,
@@ -125,7 +125,7 @@ def _layer_weights(seed, d_model, heads, key_dim):
     width = heads * key_dim
     flat = []
     for fan_in, fan_out in ((d_model, width),) * 3 + ((width, d_model),):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        limit = _formulas.glorot_uniform_limit(fan_in, fan_out)
         flat += [
             draw.uniform(-limit, limit, size=(fan_in, fan_out)),
             draw.normal(scale=0.05, size=fan_out),
@@ -137,8 +137,8 @@ def test_multi_head_attention_matches_the_layer(submission, rng):
     heads, key_dim = int(rng.integers(2, 5)), int(rng.integers(2, 5))
     batch, t, s = (int(n) for n in rng.integers(2, 6, size=3))
     d_model = int(rng.integers(3, 9))
-    query = rng.normal(size=(batch, t, d_model)).astype("float64")
-    value = rng.normal(size=(batch, s, d_model)).astype("float64")
+    query = rng.normal(size=(batch, t, d_model))
+    value = rng.normal(size=(batch, s, d_model))
     weights = _layer_weights(int(rng.integers(1000)), d_model, heads, key_dim)
     out, scores = _formulas.multi_head_attention(
         query, value, *weights, num_heads=heads
