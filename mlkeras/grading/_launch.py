@@ -26,6 +26,11 @@ _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = (
     1 << 18,
 )
 _LIBC = ctypes.CDLL(None, use_errno=True)
+# Looked up here, once: a forked child that looked them up itself would
+# take the dynamic loader's lock, which another thread may have held at
+# the fork.
+_UNSHARE = _LIBC.unshare
+_MOUNT = _LIBC.mount
 
 
 def _check(result, what):
@@ -36,7 +41,7 @@ def _check(result, what):
 
 def _mount(source, target, fstype, flags, data=None):
     _check(
-        _LIBC.mount(
+        _MOUNT(
             source.encode() if source else None,
             target.encode(),
             fstype.encode() if fstype else None,
@@ -47,23 +52,33 @@ def _mount(source, target, fstype, flags, data=None):
     )
 
 
-def _expose(paths):
-    # Each path is covered at its first ancestor that others may not enter;
-    # the path itself is bind-mounted back under that cover, on folders
-    # made in the tmpfs, so folders below that are private too (a 0700
-    # folder inside a 0700 folder) are passed through.
-    covers = {}
+def covers(paths):
+    """Maps each folder others may not enter to the `paths` below it.
+
+    A path counts at its first such ancestor only, as the part of it below
+    that ancestor.
+    """
+    found = {}
     for path in paths:
         parts = path.split(os.sep)[1:]
         for depth in range(1, len(parts)):
             ancestor = os.sep + os.sep.join(parts[:depth])
             if not os.stat(ancestor).st_mode & 0o001:
                 rest = os.sep.join(parts[depth:])
-                covers.setdefault(ancestor, set()).add(rest)
+                found.setdefault(ancestor, set()).add(rest)
                 break
+    return found
+
+
+def _expose(paths):
+    # Each path is covered at its first ancestor that others may not enter;
+    # the path itself is bind-mounted back under that cover, on folders
+    # made in the tmpfs, so folders below that are private too (a 0700
+    # folder inside a 0700 folder) are passed through.
+    found = covers(paths)
     # Shallow covers first; take every handle before covering.
-    for ancestor in sorted(covers, key=len):
-        rests = sorted(covers[ancestor], key=lambda rest: rest.count(os.sep))
+    for ancestor in sorted(found, key=len):
+        rests = sorted(found[ancestor], key=lambda rest: rest.count(os.sep))
         handles = [
             (rest, os.open(os.path.join(ancestor, rest), os.O_PATH))
             for rest in rests
@@ -84,7 +99,7 @@ def _expose(paths):
 def enter(expose, uid, gid):
     """Makes `expose` reachable in a new mount namespace, then becomes
     `uid`/`gid` with no supplementary groups. Needs root."""
-    _check(_LIBC.unshare(_CLONE_NEWNS), "unshare")
+    _check(_UNSHARE(_CLONE_NEWNS), "unshare")
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
     _expose(expose)
     os.setgroups([])

@@ -244,13 +244,16 @@ def _bytecode(source):
     missing or older than the source, or `None` where it cannot be: the
     child then compiles the source itself, a few milliseconds more per
     sandbox."""
-    cached = importlib.util.cache_from_source(str(source))
+    # The child runs without -O: it reads the unoptimized bytecode.
+    cached = importlib.util.cache_from_source(str(source), optimization="")
     stale = not os.path.isfile(cached) or (
         os.path.getmtime(cached) < os.path.getmtime(source)
     )
     if stale:
         try:
-            py_compile.compile(str(source), cfile=cached, doraise=True)
+            py_compile.compile(
+                str(source), cfile=cached, doraise=True, optimize=0
+            )
         except (OSError, py_compile.PyCompileError):
             return None
     return cached
@@ -303,9 +306,8 @@ def _filesystem_arguments(packages, work_bytes):
         bind(str(_GRADING_DIR / name), f"{_INSIDE}/{name}")
         compiled = _bytecode(_GRADING_DIR / name)
         if compiled is not None:
-            stem = name[: -len(".py")]
-            tag = sys.implementation.cache_tag
-            bind(compiled, f"{_INSIDE}/__pycache__/{stem}.{tag}.pyc")
+            cached_name = os.path.basename(compiled)
+            bind(compiled, f"{_INSIDE}/__pycache__/{cached_name}")
     args += ["--remount-ro", "/"]
     return tuple(args), tuple(sources)
 
@@ -313,12 +315,9 @@ def _filesystem_arguments(packages, work_bytes):
 @functools.lru_cache(maxsize=None)
 def _needs_exposure(sources):
     """Whether an unprivileged uid cannot reach one of `sources`."""
+    if _launch.covers(sources):
+        return True
     for path in sources:
-        parts = path.split(os.sep)[1:]
-        for depth in range(1, len(parts)):
-            ancestor = os.sep + os.sep.join(parts[:depth])
-            if not os.stat(ancestor).st_mode & 0o001:
-                return True
         info = os.stat(path)
         if not info.st_mode & (0o005 if stat.S_ISDIR(info.st_mode) else 4):
             return True
@@ -583,6 +582,8 @@ class Sandbox:
                 start_new_session=True,
             )
         except subprocess.SubprocessError as err:
+            if before_exec is None:
+                raise
             raise IsolationError(
                 f"could not make the Python installation reachable for the "
                 f"sandbox's uid {self._uid()}: {err}"
