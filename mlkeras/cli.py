@@ -206,17 +206,11 @@ def _exercise(args):
 
 
 def _checks_need_keras(lab, hidden):
-    """Whether the checks of `lab` (plus `hidden` ones) may load Keras here.
-
-    A Keras lab's checks do, and hidden checks may (they are any code); the
-    checks of a NumPy lab compute their references with NumPy alone.
-    """
+    """Whether checking `lab` (plus `hidden` checks) may load Keras here."""
     from mlkeras.grading import exercises
 
-    if hidden:
-        return True
     try:
-        return not exercises.find_exercise(lab).numpy_only
+        return exercises.find_exercise(lab).checks_load_keras(hidden)
     except exercises.UnknownExerciseError:
         return False  # grading reports the unknown lab; nothing to load
 
@@ -242,7 +236,7 @@ def _check(args):
     try:
         result = grading.check(
             args.file,
-            lab=args.lab,
+            lab=lab,
             hidden=args.hidden,
             seed=args.seed,
             isolation="auto",

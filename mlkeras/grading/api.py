@@ -501,14 +501,14 @@ def grade(
         return finished
     context = multiprocessing.get_context(_START_METHOD)
     if _START_METHOD == "forkserver":
-        # One process imports the checks (and Keras, for the labs whose
-        # checks need it) once; workers fork from it. NumPy labs leave Keras
-        # out: a small worker forks its sandboxes faster.
+        # One process imports the checks (and Keras, where they may need
+        # it) once; workers fork from it. NumPy labs leave Keras out: a
+        # small worker forks its sandboxes faster.
         preload = [
             "mlkeras.grading.api",
             f"mlkeras.grading.checks.lab{exercise.lab}",
         ]
-        if not exercise.numpy_only:
+        if exercise.checks_load_keras(hidden):
             preload.append("keras")
         context.set_forkserver_preload(preload)
     with concurrent.futures.ProcessPoolExecutor(
