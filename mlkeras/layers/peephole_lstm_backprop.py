@@ -48,6 +48,15 @@ products side by side on two or more cores, and no step splits the gate
 axis of one larger product (a split that took longer than the product at
 batch 256, 64 units). On one core this is as fast as one product.
 
+TensorFlow's graph optimizer rewrites a chain of three or more additions
+(`a + b + c`, or a sum that one loop iteration adds two steps' terms to)
+into one n-ary sum, which in these loops ran as an accumulation through a
+temporary variable and cost several times the additions it replaced: at
+batch 256 and 64 units, a tenth of the whole train step. So the peepholes
+enter the gates negated, as `z - (-p) c`, and the weight gradients are
+summed negated, each step subtracting its term: a subtraction ends every
+such chain.
+
 XLA (JAX, or a TensorFlow step compiled with `jit_compile=True`) compiles
 the loop body once; there a plain loop of one step per iteration is
 faster, at every length: a short sequence written out step by step took up
@@ -296,14 +305,17 @@ def peephole_lstm_sequence(
             def preactivations(t, h_prev):
                 return ops.split(z_x[t] + ops.matmul(h_prev, u), 4, axis=-1)
 
+        # See the module docstring: subtractions end chains of additions.
+        neg_p_i, neg_p_f, neg_p_o = -p_i, -p_f, -p_o
+
         def forward(t, states):
             h_prev, c_prev = states
             z_i, z_f, z_c, z_o = preactivations(t, h_prev)
-            i = ops.sigmoid(z_i + p_i * c_prev)
-            f = ops.sigmoid(z_f + p_f * c_prev)
+            i = ops.sigmoid(z_i - neg_p_i * c_prev)
+            f = ops.sigmoid(z_f - neg_p_f * c_prev)
             g = ops.tanh(z_c)
             c_t = f * c_prev + i * g
-            o = ops.sigmoid(z_o + p_o * c_t)
+            o = ops.sigmoid(z_o - neg_p_o * c_t)
             h_t = o * ops.tanh(c_t)
             # Each step keeps the states it started from: the backward pass
             # reads them as they are, and gets each c_t from the step after.
@@ -346,7 +358,7 @@ def peephole_lstm_sequence(
                 m_c = i * (1.0 - g * g)
                 m_o = tanh_c * o * (1.0 - o)
                 to_cell = o * (1.0 - tanh_c * tanh_c) + m_o * p_o
-                to_prev_cell = f + m_i * p_i + m_f * p_f
+                to_prev_cell = (f - m_i * neg_p_i) + m_f * p_f
                 # The chain from this step's gradients to the previous step.
                 if d_hs is not None:
                     dh = dh + d_hs[t]
@@ -355,13 +367,15 @@ def peephole_lstm_sequence(
                 dz = ops.concatenate(dz_gates, axis=-1)
                 states = [ops.matmul(dz, u_t), dc * to_prev_cell, c_prev]
                 if sums_in_loop:
-                    d_u, d_w_b, d_p_i, d_p_f, d_p_o = sums
+                    # The sums are kept negated, each step subtracting its
+                    # term, for the reason given in the module docstring.
+                    neg_d_u, neg_d_w_b, neg_d_p_i, neg_d_p_f, neg_d_p_o = sums
                     states += [
-                        d_u + ops.matmul(ops.transpose(h_prev), dz),
-                        d_w_b + ops.matmul(ops.transpose(x_ones[t]), dz),
-                        d_p_i + dz_gates[0] * c_prev,
-                        d_p_f + dz_gates[1] * c_prev,
-                        d_p_o + dz_gates[3] * c_t,
+                        neg_d_u - ops.matmul(ops.transpose(h_prev), dz),
+                        neg_d_w_b - ops.matmul(ops.transpose(x_ones[t]), dz),
+                        neg_d_p_i - dz_gates[0] * c_prev,
+                        neg_d_p_f - dz_gates[1] * c_prev,
+                        neg_d_p_o - dz_gates[3] * c_t,
                     ]
                 return dz, states
 
@@ -376,7 +390,7 @@ def peephole_lstm_sequence(
             dh_0, dc_0, _, *sums = states
             w_t = ops.transpose(w)
             if sums_in_loop:
-                d_u, d_w_b, d_p_i, d_p_f, d_p_o = sums
+                d_u, d_w_b, d_p_i, d_p_f, d_p_o = [-neg for neg in sums]
 
                 # The parts are joined after the product with W^T, which
                 # narrows them from 4 * units to the input width.

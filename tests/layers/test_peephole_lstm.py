@@ -374,6 +374,55 @@ def test_loop_schedule_follows_the_compiler(monkeypatch, steps):
         assert used == {False: xla, True: xla}
 
 
+def _tensorflow_optimized_nodes(function, *specs):
+    """The nodes of `function`'s graph after TensorFlow's graph optimizer."""
+    import tensorflow as tf
+
+    grappler = pytest.importorskip("tensorflow.python.grappler.tf_optimizer")
+    config = pytest.importorskip("tensorflow.core.protobuf.config_pb2")
+    concrete = tf.function(function).get_concrete_function(*specs)
+    graph = tf.compat.v1.train.export_meta_graph(
+        graph_def=concrete.graph.as_graph_def(add_shapes=True),
+        graph=concrete.graph,
+    )
+    fetches = graph.collection_def["train_op"].node_list.value
+    fetches.extend(t.name for t in concrete.outputs)
+    optimized = grappler.OptimizeGraph(config.ConfigProto(), graph)
+    functions = optimized.library.function
+    return list(optimized.node) + [n for f in functions for n in f.node_def]
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TensorFlow's graph optimizer",
+)
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("steps", [7, 40])
+def test_tensorflow_optimizer_finds_no_chain_of_additions(
+    steps, return_sequences
+):
+    # TensorFlow rewrites a chain of three or more additions into one
+    # n-ary sum, which in the step's loops ran as an accumulation through a
+    # temporary variable, several times slower than the additions. Written
+    # as plain sums, the gate pre-activations and the weight gradients of
+    # two steps per loop iteration were such chains.
+    import tensorflow as tf
+
+    layer = PeepholeLSTM(UNITS, return_sequences=return_sequences)
+    layer.build((BATCH, steps, FEATURES))
+
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x))
+        return tape.gradient(loss, layer.trainable_variables)
+
+    nodes = _tensorflow_optimized_nodes(
+        gradients, tf.TensorSpec((BATCH, steps, FEATURES))
+    )
+    assert any("while" in n.name for n in nodes) == (steps > 32)
+    assert [n.name for n in nodes if "AddOpsRewrite" in n.name] == []
+
+
 def test_hand_written_backward_pass_is_used_only_where_it_applies(monkeypatch):
     from mlkeras.layers import peephole_lstm
 
