@@ -19,10 +19,11 @@ The arms alternate in rounds (one timed block of steps each, their order
 rotating) and each point reports the median over rounds of the paired
 ratio (the arm's block time over the adjacent Keras block), of the wall
 time and of the CPU time of the process (all threads; less disturbed by
-other programs on a shared machine). A `fit` block is one one-epoch `fit`
-over 4 to 32 batches; a `train_on_batch` block calls it on one batch
-repeatedly. The last lines give the median ratio per backend and
-over all points.
+other programs on a shared machine). A `fit` block is one `fit` of whole
+epochs over 32 batches, enough of them that what a `fit` call costs once
+(building its dataset and iterator) is a small part of the block; a
+`train_on_batch` block calls it on one batch repeatedly. The last lines
+give the median ratio per backend and over all points.
 
     python benchmarks/recurrent.py                  # the default sweep
     python benchmarks/recurrent.py --rounds 3       # quicker, noisier
@@ -47,6 +48,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FEATURES = 32  # input features, unless --features says otherwise
+_FIT_BATCHES = 32  # batches in one epoch of a `fit` block
 ARMS = ("keras_lstm", "peephole_lstm", "peephole_lstm_autodiff")
 
 # The default sweep: (backend, batch, steps, units, entry, jit_compile).
@@ -116,10 +118,11 @@ def time_point(keras, point, arms, rounds, block_seconds, features):
 
     batch, steps, units, entry, jit = point
     rng = np.random.default_rng(0)
-    # A `fit` block is one epoch over up to 32 batches (so that `fit`'s own
-    # start-up costs little), `train_on_batch` runs on the first batch.
-    x = rng.normal(size=(32 * batch, steps, features)).astype("float32")
-    y = rng.normal(size=(32 * batch, 1)).astype("float32")
+    # A `fit` block runs whole epochs over all 32 batches (the warm-up, a
+    # few); `train_on_batch` runs on the first batch.
+    x = rng.normal(size=(_FIT_BATCHES * batch, steps, features))
+    x = x.astype("float32")
+    y = rng.normal(size=(_FIT_BATCHES * batch, 1)).astype("float32")
     models = {}
     for arm in arms:
         keras.utils.set_random_seed(0)
@@ -130,9 +133,11 @@ def time_point(keras, point, arms, rounds, block_seconds, features):
     def run(arm, repeats):
         model = models[arm]
         if entry == "fit":
-            n = repeats * batch
-            model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0)
-            return repeats
+            batches = min(repeats, _FIT_BATCHES)
+            epochs = max(1, repeats // _FIT_BATCHES)
+            n = batches * batch
+            model.fit(x[:n], y[:n], batch_size=batch, epochs=epochs, verbose=0)
+            return batches * epochs
         for _ in range(repeats):
             loss = model.train_on_batch(x[:batch], y[:batch])
         float(loss)  # waits for the last step
@@ -140,12 +145,18 @@ def time_point(keras, point, arms, rounds, block_seconds, features):
 
     for arm in arms:  # traces, compiles and warms up
         run(arm, 4)
+    # The size of a block comes from the reference's step alone, without
+    # what a `fit` call costs once.
+    reference = models[arms[0]]
+    reference.train_on_batch(x[:batch], y[:batch])  # may trace once more
     start = time.perf_counter()
-    run(arms[0], 4)
+    for _ in range(4):
+        loss = reference.train_on_batch(x[:batch], y[:batch])
+    float(loss)
     per_step = (time.perf_counter() - start) / 4
     repeats = max(1, round(block_seconds / per_step))
     if entry == "fit":
-        repeats = min(max(repeats, 4), 32)
+        repeats = _FIT_BATCHES * max(1, round(repeats / _FIT_BATCHES))
     times = {arm: [] for arm in arms}
     for index in range(rounds):
         shift = index % len(arms)
