@@ -368,14 +368,10 @@ class GradientNormLogger(keras.callbacks.Callback):
             self._since_read = 0
             self._latest = table[-1]
             rows = [table[first + item[2]] for item in unread]
-        elif not unread:
-            return []
-        elif len(unread) == 1:
-            rows = [_to_list(unread[0][2])]
         else:
-            # One stack on the device and one copy cost less than a copy
-            # per step.
-            rows = _to_list(keras.ops.stack([item[2] for item in unread]))
+            # One copy per step. Stacking them first would cost as much
+            # and, on JAX, compile a stack for every new number of steps.
+            rows = [_to_list(item[2]) for item in unread]
         for (step, epoch, _), values in zip(unread, rows):
             self._record(step, epoch, values)
         if self._csv_file is not None:

@@ -613,6 +613,47 @@ def test_recompiling_or_another_logger_traces_the_step_again():
     _assert_norms_of_steps(logger, records, 0)
 
 
+def test_reading_the_norms_back_compiles_nothing_on_jax():
+    # JAX compiles a function for every new shape it meets. Once the step
+    # is compiled, fits whose epochs end after 3, 5 or 12 steps (so that
+    # 3, 5 or 12 steps' norms are read back at once) compile nothing more.
+    if BACKEND != "jax":
+        pytest.skip("counts JAX's compilations")
+    import jax
+
+    x, y = _data()
+    model = _model(jit_compile=True)
+    logger = GradientNormLogger()
+    model.fit(x[:8], y[:8], batch_size=4, verbose=0, callbacks=[logger])
+    compiled = []
+
+    def count(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiled.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(count)
+    try:
+        for n in (12, 20, 48):
+            weights = model.get_weights()
+            model.fit(
+                x[:n],
+                y[:n],
+                batch_size=4,
+                epochs=2,
+                shuffle=False,
+                verbose=0,
+                callbacks=[logger],
+            )
+    finally:
+        jax.monitoring.unregister_event_duration_listener(count)
+    assert compiled == []
+    assert logger.history["step"] == list(range(1, 25))
+    records = _replay(model, weights, x, y, 4, 24, 0.1)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"], [_norm(g) for g in records], rtol=1e-4
+    )
+
+
 def test_a_failed_fit_is_cleaned_up_by_the_next_and_own_methods_survive():
     x, y = _data()
     model = _model()
@@ -884,5 +925,5 @@ def test_logger_runs_on_jax_backend():
         __file__,
         "-k",
         "(hand_computed and 0.001) or dynamic_loss_scale or reach "
-        "or two_fits or steps_per_execution or trace",
+        "or two_fits or steps_per_execution or trace or compiles_nothing",
     )
