@@ -44,7 +44,9 @@ variable; `batch_logs=True` still returns them), and the logger with its
 norm computation replaced by a constant vector.
 
 Default setting: 15 repeats, 5 epochs, batch 64; MLP 8192 x 64 -> 256 -> 256
--> 10; CNN 2048 x 28 x 28 x 1 -> conv 16 -> conv 32 -> pool -> 10.
+-> 10; CNN 2048 x 28 x 28 x 1 -> conv 16 -> conv 32 -> pool -> 10. `--models`
+also offers DEEP, 8192 x 64 -> 20 x 64 -> 10: 42 small variables, where
+what the norms cost per variable shows.
 """
 
 import argparse
@@ -90,8 +92,23 @@ def cnn():
     )
 
 
+def deep():
+    # Many small variables: the norms cost something per variable.
+    return keras.Sequential(
+        [keras.Input((64,))]
+        + [keras.layers.Dense(64, activation="relu") for _ in range(20)]
+        + [keras.layers.Dense(10)]
+    )
+
+
+MODELS = {"MLP": mlp, "CNN": cnn, "DEEP": deep}
+
+
 def data(name, rng):
-    n, shape = (8192, (64,)) if name == "MLP" else (2048, (28, 28, 1))
+    if name == "CNN":
+        n, shape = 2048, (28, 28, 1)
+    else:
+        n, shape = 8192, (64,)
     x = rng.normal(size=(n, *shape)).astype("float32")
     y = rng.integers(0, 10, size=n)
     return x, y
@@ -359,7 +376,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--models", default="MLP,CNN")
+    parser.add_argument(
+        "--models",
+        default="MLP,CNN",
+        help=f"comma-separated, of {', '.join(MODELS)}",
+    )
     parser.add_argument(
         "--verbose",
         type=int,
@@ -410,7 +431,7 @@ def main(argv=None):
         "| overhead, CPU time after epoch 1 | overhead, wall, paired |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, build in (("MLP", mlp), ("CNN", cnn)):
+    for name, build in MODELS.items():
         if name not in args.models.split(","):
             continue
         x, y = data(name, rng)
@@ -470,7 +491,7 @@ def main(argv=None):
         )
         print("| --- | --- | --- | --- | --- | --- | --- |")
         rng = np.random.default_rng(0)
-        for name, build in (("MLP", mlp), ("CNN", cnn)):
+        for name, build in MODELS.items():
             if name not in args.models.split(","):
                 continue
             x, y = data(name, rng)
@@ -511,7 +532,7 @@ def main(argv=None):
     )
     print("| --- | --- | --- | --- | --- | --- |")
     rng = np.random.default_rng(0)
-    for name, build in (("MLP", mlp), ("CNN", cnn)):
+    for name, build in MODELS.items():
         if name not in args.models.split(","):
             continue
         x, y = data(name, rng)
