@@ -416,6 +416,12 @@ def main(argv=None):
         "logger without its norm computation)",
     )
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.models.split(",")) - set(MODELS))
+    if unknown:
+        parser.error(
+            f"--models: unknown {', '.join(unknown)}; choose from "
+            f"{', '.join(MODELS)}. Received: --models={args.models}"
+        )
 
     rng = np.random.default_rng(0)
     print(
