@@ -222,7 +222,8 @@ class _Schedule:
             else:
                 block = ops.stack(parts, axis=1)
                 pieces.append(ops.reshape(block, (-1, *ops.shape(block)[2:])))
-        pieces.extend(ops.expand_dims(r, 0) for r in rest)
+        if rest:
+            pieces.append(ops.stack(rest, axis=0))
         if len(pieces) == 1:
             return pieces[0]
         return ops.concatenate(pieces, axis=0)
