@@ -130,6 +130,12 @@ def time_point(keras, point, arms, rounds, block_seconds, features):
             keras, arm, batch, steps, units, jit, features
         )
 
+    def train_on_batch(model, repeats):
+        for _ in range(repeats):
+            loss = model.train_on_batch(x[:batch], y[:batch])
+        float(loss)  # waits for the last step
+        return repeats
+
     def run(arm, repeats):
         model = models[arm]
         if entry == "fit":
@@ -138,22 +144,17 @@ def time_point(keras, point, arms, rounds, block_seconds, features):
             n = batches * batch
             model.fit(x[:n], y[:n], batch_size=batch, epochs=epochs, verbose=0)
             return batches * epochs
-        for _ in range(repeats):
-            loss = model.train_on_batch(x[:batch], y[:batch])
-        float(loss)  # waits for the last step
-        return repeats
+        return train_on_batch(model, repeats)
 
     for arm in arms:  # traces, compiles and warms up
         run(arm, 4)
     # The size of a block comes from the reference's step alone, without
     # what a `fit` call costs once.
     reference = models[arms[0]]
-    reference.train_on_batch(x[:batch], y[:batch])  # may trace once more
+    train_on_batch(reference, 1)  # may trace once more
     start = time.perf_counter()
-    for _ in range(4):
-        loss = reference.train_on_batch(x[:batch], y[:batch])
-    float(loss)
-    per_step = (time.perf_counter() - start) / 4
+    steps_run = train_on_batch(reference, 4)
+    per_step = (time.perf_counter() - start) / steps_run
     repeats = max(1, round(block_seconds / per_step))
     if entry == "fit":
         repeats = _FIT_BATCHES * max(1, round(repeats / _FIT_BATCHES))
