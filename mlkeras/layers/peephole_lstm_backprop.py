@@ -37,7 +37,9 @@ input is the step index; the step reads its time-major slices by index.
 
 On TensorFlow without XLA, whose loops cost several control operations
 per loop variable and iteration, a sequence of at most 32 steps (known when
-the step is traced) runs without a loop, one step after the other, and a
+the step is traced) runs without a loop, one step after the other (each
+gate's input part and the incoming gradient are cut into steps by one
+unstack each, not one slice per step), and a
 longer one runs two steps per loop iteration, which halves what the loop
 itself costs per step; with an odd number of steps the last one runs after
 the forward loop and before the backward one. There each gate's
@@ -294,6 +296,8 @@ def peephole_lstm_sequence(
             )
             z_x_gates = [z_x_all[n] for n in range(4)]
             u_gates = [u[:, n * units : (n + 1) * units] for n in range(4)]
+            if not schedule.has_loop:
+                z_x_gates = [ops.unstack(z_g, axis=0) for z_g in z_x_gates]
 
             def preactivations(t, h_prev):
                 return [
@@ -341,6 +345,8 @@ def peephole_lstm_sequence(
                 for d, like in zip(upstream, outputs)
             ]
             d_hs = upstream[0] if return_sequences else None
+            if d_hs is not None and not schedule.has_loop:
+                d_hs = ops.unstack(d_hs, axis=0)
             d_h_last, d_c_last = upstream[-2:]
             u_t = ops.transpose(u)
 
