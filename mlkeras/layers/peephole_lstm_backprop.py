@@ -37,18 +37,22 @@ input is the step index; the step reads its time-major slices by index.
 
 On TensorFlow without XLA, whose loops cost several control operations
 per loop variable and iteration, a sequence of at most 32 steps (known when
-the step is traced) runs without a loop, one step after the other (each
-gate's input part and the incoming gradient are cut into steps by one
-unstack each, not one slice per step), and a
-longer one runs two steps per loop iteration, which halves what the loop
-itself costs per step; with an odd number of steps the last one runs after
-the forward loop and before the backward one. There each gate's
-pre-activation is also a tensor of its own (the input part from one
-batched product with a weight per gate, the recurrent part from four
-products of `units` columns each): TensorFlow runs the four independent
-products side by side on two or more cores, and no step splits the gate
-axis of one larger product (a split that took longer than the product at
-batch 256, 64 units). On one core this is as fast as one product.
+the step is traced) runs without a loop, one step after the other, each
+gate's input part and the incoming gradient cut into steps by one unstack
+each. A longer one runs two steps per loop iteration, which halves what
+the loop itself costs per step; with an odd number of steps the last one
+runs after the forward loop and before the backward one. Where a step's
+state is small (batch size times units at most 4096, taking Keras's
+default batch size of 32 where the batch size is unknown), each forward
+iteration stacks the twelve tensors its two steps keep into one, which
+the loop carries for a fraction of what twelve cost; for a larger state
+the copy costs more than that saves. There each gate's pre-activation is
+also a tensor of its own (the input part from one batched product with a
+weight per gate, the recurrent part from four products of `units` columns
+each): TensorFlow runs the four independent products side by side on two
+or more cores, and no step splits the gate axis of one larger product (a
+split that took longer than the product at batch 256, 64 units). On one
+core this is as fast as one product.
 
 TensorFlow's graph optimizer rewrites a chain of three or more additions
 (`a + b + c`, or a sum that one loop iteration adds two steps' terms to)
@@ -70,6 +74,9 @@ from keras import ops
 
 # On TensorFlow, sequences of up to this many steps run without a loop.
 _INLINE_STEPS = 32
+# On TensorFlow, a loop packs what its steps keep (see `_Schedule`) while a
+# step's state has at most this many values (batch size times units).
+_PACK_VALUES = 4096
 
 
 def _in_tensorflow_xla():
@@ -111,13 +118,14 @@ def _loop(step, steps, initial_state, reverse=False):
     # batch of one (and each output flattened to one row) the swap moves
     # only an axis of length one, which needs no copy.
     index = ops.reshape(index, (1, -1, 1))
-    batch_size = ops.shape(initial_state[0])[0]
 
-    widths = []  # each output's static width, to restore after the loop
+    # Each output's shape, to restore after the loop; only the batch size
+    # may be unknown.
+    shapes = []
 
     def flat_step(k, states):
         outputs, states = step(ops.reshape(k, ()), states)
-        widths[:] = [o.shape[-1] or -1 for o in outputs]
+        shapes[:] = [[-1 if d is None else d for d in o.shape] for o in outputs]
         return tuple(ops.reshape(o, (1, -1)) for o in outputs), states
 
     loop = keras.layers.RNN(
@@ -126,8 +134,7 @@ def _loop(step, steps, initial_state, reverse=False):
     )
     _, outputs, states = loop.inner_loop(index, list(initial_state), mask=None)
     outputs = tuple(
-        ops.reshape(o, (steps, batch_size, width))
-        for o, width in zip(outputs, widths)
+        ops.reshape(o, (steps, *shape)) for o, shape in zip(outputs, shapes)
     )
     return outputs, states
 
@@ -139,9 +146,15 @@ class _Schedule:
     `loops` iterations; the `rest` steps after them run outside the loop.
     A known number of steps up to `inline` runs outside the loop entirely.
     With an unknown number of steps, every step runs in the loop.
+
+    With `pack`, each iteration stacks what its steps keep into one tensor,
+    so the loop carries one output instead of one per kept tensor and step.
+    That costs one copy of the kept tensors.
     """
 
-    def __init__(self, steps, unroll, inline=0):
+    def __init__(self, steps, unroll, inline=0, pack=False):
+        self.pack = pack
+        self.width = None  # tensors kept per step, known after `forward`
         if isinstance(steps, int) and steps <= inline:
             self.unroll = 1
             self.loops, self.rest = 0, range(steps)
@@ -157,11 +170,12 @@ class _Schedule:
     def forward(self, step, state):
         """Runs `step(t, state) -> (kept, state)` for t = 0 .. steps - 1.
 
-        Returns `(kept, state)`. `kept` holds what the steps kept: per part
-        of an iteration, the stacked tuples `(loops, ...)`, and per step
-        after the loop, its tuple.
+        Returns `(kept, state)`. `kept` holds what the steps kept, as
+        `(looped, rest)`: `looped` is what the loop returned (read it with
+        `kept_at` and `kept_time_major`), `rest` has the tuple of each step
+        after the loop.
         """
-        parts = []
+        looped = ()
         if self.has_loop:
 
             def iteration(k, state):
@@ -169,18 +183,37 @@ class _Schedule:
                 for j in range(self.unroll):
                     kept_j, state = step(self.unroll * k + j, state)
                     kept.extend(kept_j)
+                self.width = len(kept) // self.unroll
+                if self.pack:
+                    return (ops.stack(kept, axis=0),), state
                 return tuple(kept), state
 
-            kept, state = _loop(iteration, self.loops, state)
-            width = len(kept) // self.unroll
-            parts = [
-                kept[j * width : (j + 1) * width] for j in range(self.unroll)
-            ]
+            looped, state = _loop(iteration, self.loops, state)
         rest = []
         for t in self.rest:
             kept_t, state = step(t, state)
+            self.width = len(kept_t)
             rest.append(kept_t)
-        return (parts, rest), state
+        return (looped, rest), state
+
+    def kept_at(self, looped, k):
+        """What the steps of iteration `k` kept: one tuple per part."""
+        if self.pack:
+            kept = ops.unstack(looped[0][k], axis=0)
+        else:
+            kept = [a[k] for a in looped]
+        w = self.width
+        return [tuple(kept[j * w : (j + 1) * w]) for j in range(self.unroll)]
+
+    def kept_time_major(self, kept, n):
+        """The `n`-th tensor each step kept, joined in step order."""
+        looped, rest = kept
+        parts = []
+        if self.has_loop:
+            for j in range(self.unroll):
+                m = j * self.width + n
+                parts.append(looped[0][:, m] if self.pack else looped[m])
+        return self.time_major(parts, [kept_t[n] for kept_t in rest])
 
     def backward(self, step, kept, state):
         """Runs `step(t, kept_t, state) -> (output, state)` backwards.
@@ -190,7 +223,7 @@ class _Schedule:
         the iterations *in the order they ran*, last first; per step after
         the loop, its output.
         """
-        kept_parts, kept_rest = kept
+        looped, kept_rest = kept
         rest = [None] * len(self.rest)
         for n in reversed(range(len(self.rest))):
             rest[n], state = step(self.rest[n], kept_rest[n], state)
@@ -199,11 +232,10 @@ class _Schedule:
 
             def iteration(k, state):
                 outputs = [None] * self.unroll
+                kept_k = self.kept_at(looped, k)
                 for j in reversed(range(self.unroll)):
                     outputs[j], state = step(
-                        self.unroll * k + j,
-                        tuple(a[k] for a in kept_parts[j]),
-                        state,
+                        self.unroll * k + j, kept_k[j], state
                     )
                 return tuple(outputs), state
 
@@ -278,7 +310,13 @@ def peephole_lstm_sequence(
         steps, batch_size = ops.shape(x)[0], ops.shape(x)[1]
         rows = steps * batch_size
         if tensorflow_loops:
-            schedule = _Schedule(steps, unroll=2, inline=_INLINE_STEPS)
+            batch_or_default = x.shape[1] or 32
+            schedule = _Schedule(
+                steps,
+                unroll=2,
+                inline=_INLINE_STEPS,
+                pack=batch_or_default * u.shape[0] <= _PACK_VALUES,
+            )
         else:
             schedule = _Schedule(steps, unroll=1)
         x_ones = ops.concatenate([x, ops.ones_like(x[..., :1])], axis=-1)
@@ -329,11 +367,7 @@ def peephole_lstm_sequence(
         kept, (h_last, c_last) = schedule.forward(forward, [h_0, c_0])
         outputs = (h_last, c_last)
         if return_sequences:
-            kept_parts, kept_rest = kept
-            h_prevs = schedule.time_major(
-                [part[0] for part in kept_parts],
-                [kept_t[0] for kept_t in kept_rest],
-            )
+            h_prevs = schedule.kept_time_major(kept, 0)
             hs = ops.concatenate([h_prevs[1:], h_last[None]], axis=0)
             outputs = (hs,) + outputs
 
@@ -417,8 +451,7 @@ def peephole_lstm_sequence(
                 flat_dz = ops.reshape(dz, (rows, -1))
                 d_x = ops.reshape(ops.matmul(flat_dz, w_t), ops.shape(x))
                 h_prevs, c_prevs = (
-                    schedule.time_major([], [kept_t[n] for kept_t in kept[1]])
-                    for n in (0, 1)
+                    schedule.kept_time_major(kept, n) for n in (0, 1)
                 )
                 c_ts = ops.concatenate([c_prevs[1:], c_last[None]], axis=0)
                 d_u = ops.matmul(

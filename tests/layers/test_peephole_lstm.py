@@ -314,10 +314,22 @@ def test_hand_written_backward_pass_matches_automatic_differentiation(
 
 # On TensorFlow up to 32 steps run without a loop (STEPS, 7, is covered
 # above); beyond that each loop iteration runs two steps and an odd last
-# step runs outside the loops: an even count (no odd step) and an odd one.
+# step runs outside the loops: an even count (no odd step) and an odd one,
+# with what the steps keep packed into one tensor per iteration (as this
+# small layer has it) and not (as a layer with more values per step).
 @pytest.mark.filterwarnings("ignore:Layer 'reshape")  # drops the mask
-@pytest.mark.parametrize("steps", [1, 2, 32, 33, 34])
-def test_hand_written_backward_pass_matches_at_every_step_count(steps):
+@pytest.mark.parametrize(
+    "steps,pack",
+    [(1, True), (2, True), (32, True), (33, True), (34, True)]
+    + [(33, False), (34, False)],
+)
+def test_hand_written_backward_pass_matches_at_every_step_count(
+    monkeypatch, steps, pack
+):
+    from mlkeras.layers import peephole_lstm_backprop
+
+    if not pack:
+        monkeypatch.setattr(peephole_lstm_backprop, "_PACK_VALUES", 0)
     fused, reference = _twin_models(False, True, steps=steps)
     rng = np.random.default_rng(26)
     x = [
@@ -351,9 +363,9 @@ def test_loop_schedule_follows_the_compiler(monkeypatch, steps):
     schedules = []
     original = peephole_lstm_backprop._Schedule
 
-    def recorded(steps, unroll, inline=0):
-        schedules.append((unroll, inline))
-        return original(steps, unroll, inline)
+    def recorded(steps, unroll, inline=0, pack=False):
+        schedules.append((unroll, inline, pack))
+        return original(steps, unroll, inline, pack)
 
     monkeypatch.setattr(peephole_lstm_backprop, "_Schedule", recorded)
     x = _sequences(28, steps=steps)
@@ -367,9 +379,10 @@ def test_loop_schedule_follows_the_compiler(monkeypatch, steps):
         model.compile(optimizer="sgd", loss="mse", jit_compile=jit_compile)
         model.train_on_batch(x, target)
         used[jit_compile] = set(schedules)
-    xla = {(1, 0)}
+    xla = {(1, 0, False)}
     if keras.backend.backend() == "tensorflow":
-        assert used == {False: {(2, 32)}, True: xla}
+        # A batch of 3 and 4 units are few values per step: packed.
+        assert used == {False: {(2, 32, True)}, True: xla}
     else:
         assert used == {False: xla, True: xla}
 
