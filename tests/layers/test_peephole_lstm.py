@@ -353,6 +353,41 @@ def test_hand_written_backward_pass_matches_at_every_step_count(
     assert max(np.max(np.abs(g)) for g in gradients[1]) > 0.0
 
 
+# A last batch of 2 after a batch of 3 makes TensorFlow trace the step again
+# with an unknown batch size, which decides packing by a default batch.
+@pytest.mark.filterwarnings("ignore:Layer 'reshape")  # drops the mask
+@pytest.mark.parametrize("pack", [True, False])
+def test_hand_written_backward_pass_matches_with_a_partial_last_batch(
+    monkeypatch, pack
+):
+    from mlkeras.layers import peephole_lstm_backprop
+
+    if not pack:
+        monkeypatch.setattr(peephole_lstm_backprop, "_PACK_VALUES", 0)
+    steps, samples = 34, 5
+    fused, reference = _twin_models(False, True, steps=steps)
+    rng = np.random.default_rng(29)
+    x = [
+        _sequences(30, batch=samples, steps=steps),
+        rng.normal(size=(samples, 2)).astype("float32"),
+    ]
+    target = rng.normal(size=(samples, fused.output.shape[-1]))
+    for model in (fused, reference):
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+        model.fit(
+            x,
+            target.astype("float32"),
+            batch_size=3,
+            epochs=2,
+            shuffle=False,
+            verbose=0,
+        )
+    before = _twin_models(False, True, steps=steps)[0].get_weights()
+    for a, b, old in zip(fused.get_weights(), reference.get_weights(), before):
+        assert np.max(np.abs(b - old)) > 0.0
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 @pytest.mark.parametrize("steps", [7, 40])
 def test_loop_schedule_follows_the_compiler(monkeypatch, steps):
     # TensorFlow without XLA writes short sequences out and runs two steps
