@@ -353,8 +353,8 @@ def test_hand_written_backward_pass_matches_at_every_step_count(
     assert max(np.max(np.abs(g)) for g in gradients[1]) > 0.0
 
 
-# A last batch of 2 after a batch of 3 makes TensorFlow trace the step again
-# with an unknown batch size, which decides packing by a default batch.
+# Batches of 3 and 2 make TensorFlow trace the step with an unknown batch
+# size, where the layer decides packing by Keras's default batch size.
 @pytest.mark.filterwarnings("ignore:Layer 'reshape")  # drops the mask
 @pytest.mark.parametrize("pack", [True, False])
 def test_hand_written_backward_pass_matches_with_a_partial_last_batch(
