@@ -416,7 +416,8 @@ def main(argv=None):
         "logger without its norm computation)",
     )
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.models.split(",")) - set(MODELS))
+    chosen = args.models.split(",")
+    unknown = sorted(set(chosen) - set(MODELS))
     if unknown:
         parser.error(
             f"--models: unknown {', '.join(unknown)}; choose from "
@@ -438,7 +439,7 @@ def main(argv=None):
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, build in MODELS.items():
-        if name not in args.models.split(","):
+        if name not in chosen:
             continue
         x, y = data(name, rng)
         runs = {arm: [] for arm in ARMS}
@@ -498,7 +499,7 @@ def main(argv=None):
         print("| --- | --- | --- | --- | --- | --- | --- |")
         rng = np.random.default_rng(0)
         for name, build in MODELS.items():
-            if name not in args.models.split(","):
+            if name not in chosen:
                 continue
             x, y = data(name, rng)
             totals = time_repeated_fits(
@@ -539,7 +540,7 @@ def main(argv=None):
     print("| --- | --- | --- | --- | --- | --- |")
     rng = np.random.default_rng(0)
     for name, build in MODELS.items():
-        if name not in args.models.split(","):
+        if name not in chosen:
             continue
         x, y = data(name, rng)
         times = step_times(
