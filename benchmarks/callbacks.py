@@ -12,9 +12,11 @@ overhead, median(logged) / median(plain) - 1: of the whole fit's wall
 time; of the median wall time of the epochs after the first (steady state,
 no tracing; one slow epoch does not move it); of the CPU time of the
 epochs after the first (this process, all threads: less disturbed by other
-work on a shared machine); and the median over repeats of the wall-time
-ratio of the runs of one repeat (paired), which cancels slow drifts in
-machine load.
+work on a shared machine); of the whole fit's CPU time (tracing included);
+and the median over repeats of the wall-time ratio of the runs of one
+repeat (paired), which cancels slow drifts in machine load. On a shared
+virtual machine a run can also stall, its wall time growing while its CPU
+time does not; the CPU columns are the ones such a stall leaves alone.
 
 A second table times repeated short fits, as when a model is trained by
 one-epoch `fit` calls with an evaluation in between: each arm builds one
@@ -22,7 +24,8 @@ model per repeat and runs `--fits` one-epoch fits on it (the logged arms
 with one logger each), the arms' fits alternating. A fit reuses the step
 traced by the previous one, so this is where a logger that re-traced the
 step at every `fit` would show; the table gives the total time of the
-fits (the first one's tracing included) and the overhead as above.
+fits (the first one's tracing included) and the overhead as above, in
+wall and in CPU time.
 
     python benchmarks/callbacks.py                  # TensorFlow, CPU
     KERAS_BACKEND=jax python benchmarks/callbacks.py
@@ -136,13 +139,14 @@ ARMS = {"plain": None, "default": {}, "batch_logs=True": {"batch_logs": True}}
 
 def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
     """Returns the fit's wall seconds, the median wall seconds of epochs 2
-    to N and the CPU seconds of epochs 2 to N."""
+    to N, the CPU seconds of epochs 2 to N and the fit's CPU seconds."""
     model = compiled_model(build)
     timer = EpochTimer()
     callbacks = [timer]
     if logger_kwargs is not None:
         callbacks.append(GradientNormLogger(**logger_kwargs))
     start = time.perf_counter()
+    start_cpu = time.process_time()
     with contextlib.redirect_stdout(io.StringIO()):
         model.fit(
             x,
@@ -153,6 +157,7 @@ def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
             callbacks=callbacks,
         )
     elapsed = time.perf_counter() - start
+    elapsed_cpu = time.process_time() - start_cpu
     if logger_kwargs is not None:
         steps = callbacks[1].history["step"]
         assert len(steps) == epochs * -(-len(x) // batch_size), steps[-1:]
@@ -160,6 +165,7 @@ def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
         elapsed,
         statistics.median(timer.wall[1:] or timer.wall),
         sum(timer.cpu[1:] or timer.cpu),
+        elapsed_cpu,
     )
 
 
@@ -174,10 +180,10 @@ def compiled_model(build):
 
 
 def time_repeated_fits(build, x, y, fits, batch_size, repeats, verbose=0):
-    """Per arm, the wall seconds of `fits` one-epoch fits on one model.
+    """Per arm, the seconds of `fits` one-epoch fits on one model.
 
-    Returns one total per repeat and arm; each repeat builds new models,
-    and the arms' fits alternate, their order rotating.
+    Returns one (wall, CPU) pair of totals per repeat and arm; each repeat
+    builds new models, and the arms' fits alternate, their order rotating.
     """
     arms = list(ARMS)
     totals = {arm: [] for arm in arms}
@@ -188,11 +194,13 @@ def time_repeated_fits(build, x, y, fits, batch_size, repeats, verbose=0):
             for arm, kwargs in ARMS.items()
         }
         spent = dict.fromkeys(arms, 0.0)
+        spent_cpu = dict.fromkeys(arms, 0.0)
         for fit in range(fits):
             shift = (repeat + fit) % len(arms)
             for arm in arms[shift:] + arms[:shift]:
                 callbacks = [] if loggers[arm] is None else [loggers[arm]]
                 start = time.perf_counter()
+                start_cpu = time.process_time()
                 with contextlib.redirect_stdout(io.StringIO()):
                     models[arm].fit(
                         x,
@@ -203,11 +211,12 @@ def time_repeated_fits(build, x, y, fits, batch_size, repeats, verbose=0):
                         callbacks=callbacks,
                     )
                 spent[arm] += time.perf_counter() - start
+                spent_cpu[arm] += time.process_time() - start_cpu
                 if loggers[arm] is not None:
                     steps = loggers[arm].history["step"]
                     assert len(steps) == -(-len(x) // batch_size)
         for arm in arms:
-            totals[arm].append(spent[arm])
+            totals[arm].append((spent[arm], spent_cpu[arm]))
     return totals
 
 
@@ -435,9 +444,10 @@ def main(argv=None):
         "| model | steps | logger | plain fit, wall (s) "
         "| with logger, wall (s) | overhead, wall "
         "| overhead, median epoch after the first, wall "
-        "| overhead, CPU time after epoch 1 | overhead, wall, paired |"
+        "| overhead, CPU time after epoch 1 | overhead, CPU time "
+        "| overhead, wall, paired |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, build in MODELS.items():
         if name not in chosen:
             continue
@@ -481,7 +491,8 @@ def main(argv=None):
             print(
                 f"| {name} | {steps} | {arm} | {median('plain', 0):.2f} | "
                 f"{median(arm, 0):.2f} | {overhead(0)} | {overhead(1)} | "
-                f"{overhead(2)} | {100 * (paired - 1):+.1f} % |"
+                f"{overhead(2)} | {overhead(3)} | "
+                f"{100 * (paired - 1):+.1f} % |"
             )
 
     if args.fits > 0:
@@ -494,9 +505,9 @@ def main(argv=None):
         print(
             "| model | fits x steps | logger | plain fits, wall (s) "
             "| with logger, wall (s) | overhead, wall "
-            "| overhead, wall, paired |"
+            "| overhead, CPU time | overhead, wall, paired |"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         rng = np.random.default_rng(0)
         for name, build in MODELS.items():
             if name not in chosen:
@@ -511,17 +522,22 @@ def main(argv=None):
                 args.repeats,
                 args.verbose,
             )
-            plain = statistics.median(totals["plain"])
             steps = -(-len(x) // args.batch_size)
+
+            def total(arm, column):
+                return statistics.median(t[column] for t in totals[arm])
+
             for arm in list(ARMS)[1:]:
-                logged = statistics.median(totals[arm])
                 paired = statistics.median(
-                    a / b for a, b in zip(totals[arm], totals["plain"])
+                    a[0] / b[0] for a, b in zip(totals[arm], totals["plain"])
                 )
+                wall = total(arm, 0) / total("plain", 0)
+                cpu = total(arm, 1) / total("plain", 1)
                 print(
                     f"| {name} | {args.fits} x {steps} | {arm} | "
-                    f"{plain:.2f} | {logged:.2f} | "
-                    f"{100 * (logged / plain - 1):+.1f} % | "
+                    f"{total('plain', 0):.2f} | {total(arm, 0):.2f} | "
+                    f"{100 * (wall - 1):+.1f} % | "
+                    f"{100 * (cpu - 1):+.1f} % | "
                     f"{100 * (paired - 1):+.1f} % |"
                 )
 
