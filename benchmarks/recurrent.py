@@ -256,7 +256,7 @@ def main(argv=None):
     parser.add_argument(
         "--rounds",
         type=int,
-        default=5,
+        default=9,
         help="interleaved rounds per point; medians are reported",
     )
     parser.add_argument(
