@@ -76,15 +76,64 @@ DEFAULT_POINTS = {
 
 
 def parse_points(text):
-    """`batch,steps,units,entry,jit;...` -> a list of point tuples."""
+    """`batch,steps,units,entry,jit;...` -> a list of point tuples.
+
+    Raises `ValueError` naming the first point that is not of that form.
+    """
     points = []
     for item in text.split(";"):
-        batch, steps, units, entry, jit = item.split(",")
+        fields = item.split(",")
+        if len(fields) != 5:
+            raise ValueError(
+                f"a point is batch,steps,units,entry,jit_compile; got {item!r}"
+            )
+        batch, steps, units, entry, jit = fields
+        try:
+            sizes = tuple(int(v) for v in (batch, steps, units))
+        except ValueError:
+            sizes = ()
+        if len(sizes) != 3 or min(sizes) < 1:
+            raise ValueError(
+                "batch, steps and units must be positive integers; "
+                f"got {item!r}"
+            )
         if entry not in ("fit", "train_on_batch"):
-            raise ValueError(f"entry must be fit or train_on_batch: {item}")
+            raise ValueError(
+                f"entry must be fit or train_on_batch; got {item!r}"
+            )
+        if jit not in ("auto", "True", "False"):
+            raise ValueError(
+                f"jit_compile must be auto, True or False; got {item!r}"
+            )
         jit = {"auto": "auto", "True": True, "False": False}[jit]
-        points.append((int(batch), int(steps), int(units), entry, jit))
+        points.append((*sizes, entry, jit))
     return points
+
+
+def positive_int(text):
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer, got {text!r}"
+        )
+    return value
+
+
+def positive_float(text):
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number, got {text!r}"
+        )
+    return value
 
 
 def format_points(points):
@@ -255,13 +304,13 @@ def main(argv=None):
     )
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=positive_int,
         default=9,
         help="interleaved rounds per point; medians are reported",
     )
     parser.add_argument(
         "--block",
-        type=float,
+        type=positive_float,
         default=0.4,
         help="about this many seconds per arm and round",
     )
@@ -273,7 +322,7 @@ def main(argv=None):
         "and inter-op; JAX: only 1 is supported, through XLA_FLAGS); "
         "0 keeps the backend's default",
     )
-    parser.add_argument("--features", type=int, default=FEATURES)
+    parser.add_argument("--features", type=positive_int, default=FEATURES)
     parser.add_argument(
         "--no-autodiff",
         action="store_true",
@@ -283,15 +332,30 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads < 0:
         parser.error(f"--threads must be 0 or more, got {args.threads}")
+    if args.points:
+        try:
+            parse_points(args.points)
+        except ValueError as error:
+            parser.error(f"--points: {error}")
     if args.child:
         args.backend = args.child
         return child(args)
 
+    backends = args.backends.split(",")
+    unknown = [name for name in backends if name not in DEFAULT_POINTS]
+    if unknown:
+        parser.error(
+            f"--backends: unknown backend {unknown[0]!r}; choose from "
+            f"{', '.join(DEFAULT_POINTS)}. Received: --backends={args.backends}"
+        )
+    if "jax" in backends and args.threads > 1:
+        parser.error(
+            "--threads: JAX runs on 1 thread or on its default, got "
+            f"{args.threads}; for TensorFlow alone add --backends tensorflow"
+        )
     started = time.perf_counter()
     rows = []
-    for backend in args.backends.split(","):
-        if backend not in DEFAULT_POINTS:
-            parser.error(f"unknown backend {backend!r}")
+    for backend in backends:
         points = (
             parse_points(args.points)
             if args.points

@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO_ROOT, "benchmarks", "recurrent.py")
 TINY = [
@@ -29,6 +31,28 @@ def run_script(*args):
         text=True,
         timeout=300,
     )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--rounds", "0"], "--rounds: must be a positive integer, got '0'"),
+        (["--block", "nan"], "--block: must be a positive number, got 'nan'"),
+        (["--features", "x"], "--features: must be a positive integer"),
+        (["--backends", "tensorflow,torch"], "unknown backend 'torch'"),
+        (["--points", "4,20"], "a point is batch,steps,units,entry"),
+        (["--points", "4,0,8,fit,auto"], "must be positive integers"),
+        (["--points", "4,20,8,evaluate,auto"], "entry must be fit or"),
+        (["--points", "4,20,8,fit,yes"], "jit_compile must be auto, True"),
+        (["--threads", "2"], "JAX runs on 1 thread or on its default"),
+    ],
+)
+def test_bad_arguments_get_one_line_naming_the_value(args, message):
+    result = run_script(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("recurrent.py:")
 
 
 def test_negative_thread_count_is_refused_naming_the_value():
