@@ -25,6 +25,8 @@ import os
 import statistics
 import time
 
+from arguments import positive_int
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
@@ -214,17 +216,23 @@ def report(title, medians, peer):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--seq", type=int, default=256)
-    parser.add_argument("--d-model", type=int, default=256)
-    parser.add_argument("--heads", type=int, default=8)
+    parser.add_argument("--batch", type=positive_int, default=32)
+    parser.add_argument("--seq", type=positive_int, default=256)
+    parser.add_argument("--d-model", type=positive_int, default=256)
+    parser.add_argument("--heads", type=positive_int, default=8)
     parser.add_argument(
         "--dtype", default="float32", choices=["float32", "bfloat16", "float16"]
     )
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeats", type=positive_int, default=7)
+    parser.add_argument("--steps", type=positive_int, default=3)
     parser.add_argument("--skip-encoding", action="store_true")
     args = parser.parse_args(argv)
+    if args.heads > args.d_model:
+        parser.error(
+            "--heads: at most --d-model heads (each needs a key dimension "
+            f"of at least 1); got --heads={args.heads} with "
+            f"--d-model={args.d_model}"
+        )
     if args.dtype != "float32":
         keras.config.set_dtype_policy(f"mixed_{args.dtype}")
     devices = keras.distribution.list_devices()

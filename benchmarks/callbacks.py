@@ -60,6 +60,8 @@ import statistics
 import time
 from unittest import mock
 
+from arguments import non_negative_int, positive_int
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
@@ -382,9 +384,9 @@ class _Stepper:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=positive_int, default=15)
+    parser.add_argument("--epochs", type=positive_int, default=5)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument(
         "--models",
         default="MLP,CNN",
@@ -393,6 +395,7 @@ def main(argv=None):
     parser.add_argument(
         "--verbose",
         type=int,
+        choices=(0, 1, 2),
         default=0,
         help="fit's verbose for all arms (output discarded). With 0 no "
         "callback has a batch hook (the logger has none), so Keras's "
@@ -401,19 +404,19 @@ def main(argv=None):
     )
     parser.add_argument(
         "--fits",
-        type=int,
+        type=non_negative_int,
         default=5,
         help="one-epoch fits per model in the repeated-fit table (0: skip)",
     )
     parser.add_argument(
         "--step-rounds",
-        type=int,
+        type=non_negative_int,
         default=40,
         help="rounds of the step table (0: skip it)",
     )
     parser.add_argument(
         "--step-block",
-        type=int,
+        type=positive_int,
         default=40,
         help="steps per arm and round in the step table",
     )

@@ -35,6 +35,8 @@ import tempfile
 import time
 import types
 
+from arguments import positive_int
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from mlkeras import grading  # noqa: E402
@@ -144,9 +146,9 @@ def check_latency(repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=24)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--submissions", type=positive_int, default=24)
+    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--jobs", type=positive_int, default=2)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mlkeras-bench-") as folder:
         folder = pathlib.Path(folder)

@@ -45,6 +45,8 @@ import subprocess
 import sys
 import time
 
+from arguments import non_negative_int, positive_float, positive_int
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FEATURES = 32  # input features, unless --features says otherwise
@@ -108,32 +110,6 @@ def parse_points(text):
         jit = {"auto": "auto", "True": True, "False": False}[jit]
         points.append((*sizes, entry, jit))
     return points
-
-
-def positive_int(text):
-    """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a positive integer, got {text!r}"
-        )
-    return value
-
-
-def positive_float(text):
-    """An argparse type: a finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"must be a positive number, got {text!r}"
-        )
-    return value
 
 
 def format_points(points):
@@ -316,7 +292,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="run every operation on this many threads (TensorFlow: intra- "
         "and inter-op; JAX: only 1 is supported, through XLA_FLAGS); "
@@ -330,8 +306,6 @@ def main(argv=None):
     )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.threads < 0:
-        parser.error(f"--threads must be 0 or more, got {args.threads}")
     if args.points:
         try:
             parse_points(args.points)

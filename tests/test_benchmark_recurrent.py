@@ -58,7 +58,10 @@ def test_bad_arguments_get_one_line_naming_the_value(args, message):
 def test_negative_thread_count_is_refused_naming_the_value():
     result = run_script("--threads", "-2", *TINY)
     assert result.returncode == 2
-    assert "--threads must be 0 or more, got -2" in result.stderr
+    assert (
+        "argument --threads: must be 0 or a positive integer, got '-2'"
+        in result.stderr
+    )
 
 
 def test_tiny_sweep_reports_a_ratio_per_point_and_the_median():
