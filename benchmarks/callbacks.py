@@ -171,6 +171,22 @@ def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
     )
 
 
+def column_median(rows, column):
+    """The median over repeats of one column of an arm's timings."""
+    return statistics.median(row[column] for row in rows)
+
+
+def paired_wall_ratio(rows, plain_rows):
+    """The median over repeats of the arm's wall time over the plain one's.
+
+    Runs of one repeat ran next to each other, so the median of their
+    ratios cancels slow drifts in machine load.
+    """
+    return statistics.median(
+        row[0] / plain[0] for row, plain in zip(rows, plain_rows)
+    )
+
+
 def compiled_model(build):
     keras.utils.set_random_seed(0)
     model = build()
@@ -382,6 +398,30 @@ class _Stepper:
             self.jax.block_until_ready(self.state)
 
 
+def print_overheads(lead, runs, columns):
+    """Prints one table row per logged arm of `runs` (arm -> timings).
+
+    The row starts with `lead`, then the plain and the arm's median wall
+    time, the overhead of each of the first `columns` columns and the
+    paired wall-time overhead.
+    """
+    plain = runs["plain"]
+    for arm in list(ARMS)[1:]:
+        cells = [
+            arm,
+            f"{column_median(plain, 0):.2f}",
+            f"{column_median(runs[arm], 0):.2f}",
+        ]
+        for column in range(columns):
+            ratio = column_median(runs[arm], column) / column_median(
+                plain, column
+            )
+            cells.append(f"{100 * (ratio - 1):+.1f} %")
+        paired = paired_wall_ratio(runs[arm], plain)
+        cells.append(f"{100 * (paired - 1):+.1f} %")
+        print(f"{lead} {' | '.join(cells)} |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=positive_int, default=15)
@@ -475,28 +515,8 @@ def main(argv=None):
                     )
                 )
 
-        def median(arm, column):
-            return statistics.median(r[column] for r in runs[arm])
-
         steps = args.epochs * -(-len(x) // args.batch_size)
-        for arm in arms[1:]:
-
-            def overhead(column):
-                ratio = median(arm, column) / median("plain", column)
-                return f"{100 * (ratio - 1):+.1f} %"
-
-            # Runs of one repeat ran next to each other, so the median of
-            # their ratios cancels slow drifts in machine load.
-            paired = statistics.median(
-                logged[0] / plain[0]
-                for logged, plain in zip(runs[arm], runs["plain"])
-            )
-            print(
-                f"| {name} | {steps} | {arm} | {median('plain', 0):.2f} | "
-                f"{median(arm, 0):.2f} | {overhead(0)} | {overhead(1)} | "
-                f"{overhead(2)} | {overhead(3)} | "
-                f"{100 * (paired - 1):+.1f} % |"
-            )
+        print_overheads(f"| {name} | {steps} |", runs, 4)
 
     if args.fits > 0:
         print()
@@ -526,23 +546,7 @@ def main(argv=None):
                 args.verbose,
             )
             steps = -(-len(x) // args.batch_size)
-
-            def total(arm, column):
-                return statistics.median(t[column] for t in totals[arm])
-
-            for arm in list(ARMS)[1:]:
-                paired = statistics.median(
-                    a[0] / b[0] for a, b in zip(totals[arm], totals["plain"])
-                )
-                wall = total(arm, 0) / total("plain", 0)
-                cpu = total(arm, 1) / total("plain", 1)
-                print(
-                    f"| {name} | {args.fits} x {steps} | {arm} | "
-                    f"{total('plain', 0):.2f} | {total(arm, 0):.2f} | "
-                    f"{100 * (wall - 1):+.1f} % | "
-                    f"{100 * (cpu - 1):+.1f} % | "
-                    f"{100 * (paired - 1):+.1f} % |"
-                )
+            print_overheads(f"| {name} | {args.fits} x {steps} |", totals, 2)
 
     if args.step_rounds <= 0:
         return

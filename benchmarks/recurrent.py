@@ -306,9 +306,10 @@ def main(argv=None):
     )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    given_points = None
     if args.points:
         try:
-            parse_points(args.points)
+            given_points = parse_points(args.points)
         except ValueError as error:
             parser.error(f"--points: {error}")
     if args.child:
@@ -330,11 +331,7 @@ def main(argv=None):
     started = time.perf_counter()
     rows = []
     for backend in backends:
-        points = (
-            parse_points(args.points)
-            if args.points
-            else DEFAULT_POINTS[backend]
-        )
+        points = given_points or DEFAULT_POINTS[backend]
         for result in run_backend(backend, points, args):
             rows.append((backend, result))
 
