@@ -36,7 +36,11 @@ class GradientNormLogger(keras.callbacks.Callback):
     the wrappers stays with the model, so a later `fit` with the same
     logger does not trace it again, and a `fit` without the logger runs
     Keras's own step (tracing it once if no `fit` has run it yet).
-    Compiling the model again, or another logger, traces a new one.
+    Compiling the model again, or another logger, traces a new one. If
+    `fit` raises, the next `fit` or `train_on_batch` of the model first
+    records what the failed one left on the device and takes the wrappers
+    off. One logger per `fit`: a second one in the same `callbacks` is an
+    error.
 
     The norms of every recorded step go to `history` (and to a CSV file
     when `csv_path` is given) under the keys `"grad_norm"` (the global norm
@@ -70,7 +74,17 @@ class GradientNormLogger(keras.callbacks.Callback):
     It also diagnoses the two classic gradient problems, warning once per
     `fit` for each: layers whose norm stays below `vanishing_threshold` for
     a whole epoch (named in the warning), and a global norm above
-    `exploding_threshold` or not finite.
+    `exploding_threshold` or not finite. Under a `LossScaleOptimizer`
+    (mixed precision), a step whose loss-scaled gradients overflow is
+    skipped by the optimizer, which lowers its scale instead: such a step
+    is recorded as NaN and is not reported, unless every recorded step of
+    an epoch was skipped.
+
+    With `gradient_accumulation_steps`, each step's own gradient is
+    recorded, not the average the optimizer applies every few steps. With
+    `steps_per_execution` above 1 and an epoch of unknown length, the
+    epoch's last call may run fewer steps than that; like Keras's own
+    batch index, the step numbers count it as a whole call.
 
     See "On the difficulty of training recurrent neural networks"
     (https://arxiv.org/abs/1211.5063) for why the gradient norm is the
@@ -153,12 +167,28 @@ class GradientNormLogger(keras.callbacks.Callback):
                 "`exploding_threshold` must be a positive number or None. "
                 f"Received: exploding_threshold={exploding_threshold!r}"
             )
-        if csv_path is not None and not isinstance(
-            csv_path, (str, os.PathLike)
+        if csv_path is not None and (
+            not isinstance(csv_path, (str, os.PathLike))
+            or not os.fspath(csv_path)
+            or os.path.isdir(csv_path)
         ):
             raise ValueError(
-                "`csv_path` must be a path or None. "
-                f"Received: csv_path={csv_path!r}"
+                "`csv_path` must be the path of a file (not a directory) or "
+                f"None. Received: csv_path={csv_path!r}"
+            )
+        for name, value in (
+            ("per_variable", per_variable),
+            ("append", append),
+            ("batch_logs", batch_logs),
+        ):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(
+                    f"`{name}` must be True or False. "
+                    f"Received: {name}={value!r}"
+                )
+        if isinstance(verbose, bool) or verbose not in (0, 1):
+            raise ValueError(
+                f"`verbose` must be 0 or 1. Received: verbose={verbose!r}"
             )
         super().__init__()
         self.every_n_steps = int(every_n_steps)
@@ -184,6 +214,31 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._csv_writer = None
         self._patched = None
         self._tap = None
+        self._loss_scaled = False
+
+    def __getstate__(self):
+        # What belongs to a running `fit` (the model's wrappers, the values
+        # still on the device, the open CSV file) stays with the original;
+        # a copy starts as a logger that has not been installed.
+        state = dict(self.__dict__)
+        state.update(
+            _pending=None,
+            _unread=[],
+            _buffer=None,
+            _buffered=False,
+            _since_read=0,
+            _last=None,
+            _latest=None,
+            _csv_file=None,
+            _csv_writer=None,
+            _patched=None,
+            _tap=None,
+        )
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._pending = threading.local()
 
     # ------------------------------------------------------------------
     # Callback hooks.
@@ -208,12 +263,20 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._vanishing_warned = False
         self._exploding_warned = False
         self._epoch_minima = None
+        self._epoch_skipped = 0
+        self._epoch_records = 0
         self._install()
-        self._keys = self.keys
-        self.history = {"step": [], "epoch": []}
-        for key in self._keys:
-            self.history[key] = []
-        self._open_csv()
+        try:
+            self._keys = self.keys
+            self.history = {"step": [], "epoch": []}
+            for key in self._keys:
+                self.history[key] = []
+            self._open_csv()
+        except BaseException:
+            # The model must not keep the wrappers of a `fit` that did not
+            # start.
+            self._uninstall()
+            raise
 
     def on_epoch_begin(self, epoch, logs=None):
         self._read_back()
@@ -221,10 +284,24 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._epoch_start_step = self._step
         self._in_epoch = 0
         self._epoch_minima = None
+        self._epoch_skipped = 0
+        self._epoch_records = 0
         self._last = None
 
     def on_epoch_end(self, epoch, logs=None):
         self._read_back()
+        if (
+            self._epoch_records
+            and self._epoch_skipped == self._epoch_records
+            and not self._exploding_warned
+        ):
+            self._exploding_warned = True
+            self._warn(
+                f"Exploding gradients: in all {self._epoch_records} "
+                f"recorded steps of epoch {epoch + 1} the loss-scaled "
+                "gradients were not finite, so the LossScaleOptimizer "
+                "applied none of them."
+            )
         if (
             logs is not None
             and self._last is not None
@@ -359,8 +436,19 @@ class GradientNormLogger(keras.callbacks.Callback):
     def _last_values(self):
         """The norms of the last step, as one float per key."""
         if isinstance(self._last, int):
-            return self._latest
-        return _to_list(self._last)
+            return self._skipped_as_nan(self._latest)
+        return self._skipped_as_nan(_to_list(self._last))
+
+    def _skipped_as_nan(self, values):
+        """NaN for a step that a LossScaleOptimizer skipped.
+
+        Its loss-scaled gradients were not finite (an overflow, routine
+        while the scale settles), so it applied none of them and lowered
+        the scale instead.
+        """
+        if self._loss_scaled and not math.isfinite(values[0]):
+            return [math.nan] * len(values)
+        return values
 
     def _read_back(self):
         """Records the steps whose norms are still on the device.
@@ -378,6 +466,7 @@ class GradientNormLogger(keras.callbacks.Callback):
             # One copy per step. Stacking them first would cost as much
             # and, on JAX, compile a stack for every new number of steps.
             rows = [_to_list(item[2]) for item in unread]
+        rows = [self._skipped_as_nan(values) for values in rows]
         for (step, epoch, _), values in zip(unread, rows):
             self._record(step, epoch, values)
         if self._csv_file is not None:
@@ -395,6 +484,10 @@ class GradientNormLogger(keras.callbacks.Callback):
 
     def _diagnose(self, step, values):
         global_norm, layer_norms = values[0], values[1:]
+        self._epoch_records += 1
+        if self._loss_scaled and math.isnan(global_norm):
+            self._epoch_skipped += 1
+            return
         if not self._exploding_warned:
             if not math.isfinite(global_norm):
                 self._exploding_warned = True
@@ -496,12 +589,19 @@ class GradientNormLogger(keras.callbacks.Callback):
                 "GradientNormLogger needs a compiled model with an optimizer. "
                 f"Received: model.optimizer={optimizer!r}"
             )
+        other = _installed_logger(model)
+        if other is not None and other is not self:
+            # Each would take the other's wrappers off: refuse, and leave
+            # the model as it was before this `fit`.
+            other._abandon()
+            raise ValueError(
+                "Only one GradientNormLogger can log a model's `fit`. "
+                "Received: a second GradientNormLogger in `callbacks`"
+            )
         # Takes off what a `fit` that failed may have left on.
-        _restore(model)
+        _take_off(model)
         tap = vars(model).get(_TAP_ATTR)
         plain = model.train_function
-        if tap is not None and plain is tap.function:
-            plain = tap.plain  # left in place by a `fit` that failed
         key = self._tap_key(model, optimizer)
         if (
             tap is None
@@ -511,10 +611,18 @@ class GradientNormLogger(keras.callbacks.Callback):
         ):
             tap = self._build_tap(model, optimizer, plain, key)
             object.__setattr__(model, _TAP_ATTR, tap)
-        else:
-            # The traced step stays as it is; the wrappers only serve a
-            # retrace (for a new input signature) during this `fit`.
-            _patch(model, tap.targets)
+        # The wrappers of `train_step` and `apply` only serve a retrace
+        # (for a new input signature) during this `fit`; the hook on
+        # `make_train_function` takes everything off if the `fit` raises
+        # before `on_train_end`.
+        _patch(
+            model,
+            tap.targets
+            + [(model, "make_train_function", _cleanup_hook(self, model))],
+        )
+        self._loss_scaled = isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer
+        )
         self.names = list(tap.names)
         self._buffer = tap.buffer
         self._buffered = tap.buffered
@@ -673,17 +781,32 @@ class GradientNormLogger(keras.callbacks.Callback):
         # logger. Neither is traced until it is first called.
         model.make_train_function(force=True)
         tap.compiled = model.train_function
+        _restore(model)
         return tap
 
     def _uninstall(self):
         model, self._patched = self._patched, None
         self._buffer = None
-        if model is None:
-            return
-        _restore(model)
-        tap = vars(model).get(_TAP_ATTR)
-        if tap is not None and model.train_function is tap.function:
-            object.__setattr__(model, "train_function", tap.plain)
+        if model is not None:
+            _take_off(model)
+
+    def _abandon(self):
+        """Ends a `fit` that raised before its `on_train_end`.
+
+        Records what is still on the device, closes the CSV file and takes
+        the wrappers off.
+        """
+        try:
+            self._read_back()
+        except Exception as error:  # the fit's own error came first
+            warnings.warn(
+                "GradientNormLogger could not read back the last norms of "
+                f"a `fit` that raised: {error}",
+                stacklevel=2,
+            )
+        finally:
+            self._uninstall()
+            self._close_csv()
 
 
 class _Tap:
@@ -716,6 +839,44 @@ def _patch(model, targets):
         # object.__setattr__ keeps Keras's attribute tracking out of it.
         object.__setattr__(obj, name, function)
     object.__setattr__(model, _OWNER_ATTR, saved)
+
+
+def _installed_logger(model):
+    """The logger whose wrappers are on `model` now, or `None`."""
+    tap = vars(model).get(_TAP_ATTR)
+    logger = None if tap is None else tap.logger()
+    if logger is not None and logger._patched is model:
+        return logger
+    return None
+
+
+def _cleanup_hook(logger, model):
+    """A `make_train_function` that first ends a `fit` that raised.
+
+    Keras calls `make_train_function` as every `fit` and `train_on_batch`
+    starts, before any callback. Finding this hook still on the model
+    there means that the `fit` that put it on raised before its
+    `on_train_end`.
+    """
+    logger = weakref.ref(logger)
+
+    def make_train_function(force=False):
+        owner = logger()
+        if owner is not None and owner._patched is model:
+            owner._abandon()
+        else:
+            _take_off(model)
+        return model.make_train_function(force=force)
+
+    return make_train_function
+
+
+def _take_off(model):
+    """Gives `model` its own methods and its own traced step back."""
+    _restore(model)
+    tap = vars(model).get(_TAP_ATTR)
+    if tap is not None and model.train_function is tap.function:
+        object.__setattr__(model, "train_function", tap.plain)
 
 
 def _steps_per_execution(model):
@@ -757,12 +918,16 @@ def _norms(grads, variables, group_of, n_groups, scale, backend):
     dense = [_dense(g, backend) for g, _ in pairs]
     if backend == "tensorflow":
         dense = _all_reduce_sum(dense)
+    inverse_scale = _inverse(scale)
     squares = []
     groups = []
     for g, (_, v) in zip(dense, pairs):
         index = group_of.get(id(v))
         if index is not None:
-            squares.append(ops.sum(ops.square(ops.cast(g, "float32"))))
+            g = ops.cast(g, "float32")
+            if inverse_scale is not None:
+                g = g * inverse_scale
+            squares.append(ops.sum(ops.square(g)))
             groups.append(index)
     if not squares:
         return ops.zeros((n_groups + 1,), dtype="float32")
@@ -770,12 +935,9 @@ def _norms(grads, variables, group_of, n_groups, scale, backend):
     per_group = ops.segment_sum(
         squares, np.asarray(groups, dtype="int32"), num_segments=n_groups
     )
-    norms = ops.sqrt(
+    return ops.sqrt(
         ops.concatenate([ops.sum(squares, keepdims=True), per_group])
     )
-    if scale is not None:
-        norms = norms / ops.cast(scale, "float32")
-    return norms
 
 
 def _jax_norms(pairs, group_of, n_groups, scale):
@@ -794,9 +956,11 @@ def _jax_norms(pairs, group_of, n_groups, scale):
     pairs = [(g, v) for g, v in pairs if id(v) in group_of]
     if not pairs:
         return ops.zeros((n_groups + 1,), dtype="float32")
-    flat = jax.lax.optimization_barrier(
-        [ops.cast(ops.reshape(g, (-1,)), "float32") for g, _ in pairs]
-    )
+    flat = [ops.cast(ops.reshape(g, (-1,)), "float32") for g, _ in pairs]
+    inverse_scale = _inverse(scale)
+    if inverse_scale is not None:
+        flat = [f * inverse_scale for f in flat]
+    flat = jax.lax.optimization_barrier(flat)
     zero = ops.zeros((), dtype="float32")
     total = zero
     per_group = [zero] * n_groups
@@ -804,10 +968,18 @@ def _jax_norms(pairs, group_of, n_groups, scale):
         square = jax.numpy.vdot(f, f, precision=jax.lax.Precision.HIGHEST)
         total = total + square
         per_group[group_of[id(v)]] = per_group[group_of[id(v)]] + square
-    norms = ops.sqrt(ops.stack([total, *per_group]))
-    if scale is not None:
-        norms = norms / ops.cast(scale, "float32")
-    return norms
+    return ops.sqrt(ops.stack([total, *per_group]))
+
+
+def _inverse(scale):
+    """`1 / scale` in float32, or `None` without a loss scale.
+
+    The gradients are unscaled before they are squared: the square of a
+    loss-scaled gradient can overflow float32 where the gradient does not.
+    """
+    if scale is None:
+        return None
+    return 1.0 / keras.ops.cast(scale, "float32")
 
 
 def _dense(grad, backend):

@@ -209,6 +209,45 @@ def test_norms_under_mixed_precision_match_float32_gradients():
     )
 
 
+def test_a_step_skipped_by_the_loss_scale_optimizer_is_nan_without_warning():
+    # A scale of 2**116 makes the first loss-scaled gradients overflow: the
+    # optimizer skips those steps and halves its scale until they fit. The
+    # squares of the scaled gradients of the later steps would overflow
+    # too, were they not unscaled first.
+    x, y = _data()
+    model = _model(
+        keras.optimizers.LossScaleOptimizer(
+            keras.optimizers.SGD(0.01), initial_scale=2.0**116
+        )
+    )
+    logger = GradientNormLogger(exploding_threshold=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.fit(
+            x, y * 1e3, batch_size=4, epochs=2, verbose=0, callbacks=[logger]
+        )
+    rows = np.array([logger.history[key] for key in logger.keys]).T
+    skipped = np.isnan(rows[:, 0])
+    applied = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    assert len(rows) == 24
+    assert 0 < skipped.sum() == 24 - applied
+    assert np.isnan(rows[skipped]).all()
+    assert np.isfinite(rows[~skipped]).all()
+
+
+def test_warns_when_the_loss_scale_optimizer_skips_a_whole_epoch():
+    x, y = _data()
+    y[0] = np.nan
+    model = _model(
+        keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1))
+    )
+    logger = GradientNormLogger()
+    with pytest.warns(UserWarning, match="applied none of them") as record:
+        model.fit(x, y, batch_size=48, epochs=2, verbose=0, callbacks=[logger])
+    assert sum("Exploding" in str(w.message) for w in record) == 1
+    assert np.isnan(logger.history["grad_norm"]).all()
+
+
 def test_per_variable_norms_are_keyed_by_variable_path():
     x, y = _data()
     model = _model()
@@ -687,6 +726,111 @@ def test_a_failed_fit_is_cleaned_up_by_the_next_and_own_methods_survive():
     assert calls  # the wrapped step was the model's own
 
 
+def _crash_at_second_step():
+    def crash(batch, logs):
+        if batch == 1:
+            raise RuntimeError("crash")
+
+    return keras.callbacks.LambdaCallback(on_train_batch_end=crash)
+
+
+def _assert_restored(model):
+    assert "train_step" not in vars(model)
+    assert "make_train_function" not in vars(model)
+    assert "apply" not in vars(model.optimizer)
+    assert "stateless_apply" not in vars(model.optimizer)
+
+
+@pytest.mark.parametrize("next_call", ["fit", "train_on_batch"])
+def test_a_failed_fit_is_ended_by_the_next_call_without_the_logger(
+    tmp_path, next_call
+):
+    x, y = _data()
+    model = _model()
+    initial = model.get_weights()
+    path = tmp_path / "norms.csv"
+    logger = GradientNormLogger(csv_path=path)
+    with pytest.raises(RuntimeError, match="crash"):
+        model.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+            callbacks=[logger, _crash_at_second_step()],
+        )
+    if next_call == "fit":
+        history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        assert sorted(history.history) == ["loss"]
+    else:
+        logs = model.train_on_batch(x[:16], y[:16], return_dict=True)
+        assert sorted(logs) == ["loss"]
+    _assert_restored(model)
+    # The two steps of the failed fit were recorded, and the file closed.
+    assert logger.history["step"] == [1, 2]
+    records = _replay(model, initial, x, y, 16, 2, 0.1)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"], [_norm(g) for g in records], rtol=1e-5
+    )
+    assert logger._csv_file is None
+    with open(path, newline="") as f:
+        assert [row[0] for row in csv.reader(f)] == ["step", "1", "2"]
+
+
+def test_a_fit_that_cannot_open_its_csv_file_leaves_the_model_alone(
+    tmp_path,
+):
+    x, y = _data()
+    model = _model()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    logger = GradientNormLogger(csv_path=blocker / "norms.csv")
+    with pytest.raises(OSError):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[logger])
+    _assert_restored(model)
+    history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert sorted(history.history) == ["loss"]
+
+
+def test_two_loggers_in_one_fit_raise_and_leave_the_model_alone():
+    x, y = _data()
+    model = _model()
+    first, second = GradientNormLogger(), GradientNormLogger()
+    with pytest.raises(ValueError, match="Only one GradientNormLogger"):
+        model.fit(
+            x, y, batch_size=16, epochs=1, verbose=0, callbacks=[first, second]
+        )
+    _assert_restored(model)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[second])
+    assert second.history["step"] == [1, 2, 3]
+    _assert_restored(model)
+
+
+@pytest.mark.parametrize("copy_with", ["deepcopy", "pickle"])
+def test_a_logger_copies_before_and_after_a_fit(copy_with):
+    import copy
+    import pickle
+
+    def duplicate(logger):
+        if copy_with == "deepcopy":
+            return copy.deepcopy(logger)
+        return pickle.loads(pickle.dumps(logger))
+
+    x, y = _data()
+    fresh = duplicate(GradientNormLogger(every_n_steps=2, per_variable=True))
+    assert (fresh.every_n_steps, fresh.per_variable) == (2, True)
+    logger = GradientNormLogger()
+    _model().fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[logger])
+    twin = duplicate(logger)
+    assert twin.history == logger.history
+    for used in (twin, fresh):
+        model = _model()
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[used])
+        assert used.history["step"] == ([2] if used is fresh else [1, 2, 3])
+        _assert_restored(model)
+
+
 def test_warns_naming_the_layer_whose_gradient_vanishes():
     x, y = _data()
     model = keras.Sequential(
@@ -769,6 +913,13 @@ def test_plot_returns_a_log_scale_figure_with_one_line_per_layer():
         ({"vanishing_threshold": -1.0}, "vanishing_threshold"),
         ({"exploding_threshold": 0}, "exploding_threshold"),
         ({"csv_path": 3}, "csv_path"),
+        ({"csv_path": ""}, "csv_path"),
+        ({"csv_path": os.curdir}, "csv_path"),
+        ({"per_variable": "no"}, "per_variable"),
+        ({"append": 1}, "append"),
+        ({"batch_logs": "false"}, "batch_logs"),
+        ({"verbose": -1}, "verbose"),
+        ({"verbose": "loud"}, "verbose"),
     ],
 )
 def test_bad_arguments_raise_naming_the_argument(kwargs, name):
@@ -925,5 +1076,6 @@ def test_logger_runs_on_jax_backend():
         __file__,
         "-k",
         "(hand_computed and 0.001) or dynamic_loss_scale or reach "
-        "or two_fits or steps_per_execution or trace or compiles_nothing",
+        "or two_fits or steps_per_execution or trace or compiles_nothing "
+        "or skipped or failed_fit or two_loggers or copies",
     )
