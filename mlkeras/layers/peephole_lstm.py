@@ -116,8 +116,10 @@ class PeepholeLSTM(keras.layers.RNN):
             dropout in training, other activations, `unroll=True`, a
             backend other than TensorFlow and JAX); `False` never uses it.
             The results agree to float rounding either way. On a CPU the
-            hand-written pass is the faster one at most sizes. Defaults to
-            `"auto"`.
+            hand-written pass is the faster one at most sizes. On JAX it
+            is a custom VJP, which JAX differentiates in reverse mode only:
+            for `jax.jvp`, `jax.jacfwd` or forward-over-reverse Hessian
+            products, pass `False`. Defaults to `"auto"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -261,6 +263,10 @@ class PeepholeLSTM(keras.layers.RNN):
                     f"{expected}, matching the inputs. "
                     f"Received: mask.shape={found}"
                 )
+        # As `keras.layers.LSTM` does, the layer computes in its own dtype
+        # whatever the inputs' (integers, or float32 given to
+        # `stateless_call` under a mixed policy).
+        sequences = ops.cast(sequences, self.compute_dtype)
         return super().call(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
@@ -298,7 +304,9 @@ class PeepholeLSTM(keras.layers.RNN):
 
     def _use_fused(self, sequences, mask, recurrent_mask):
         """Whether this call runs `peephole_lstm_sequence`."""
-        if self.use_fused_backprop is False:
+        if self.use_fused_backprop is False or sequences.shape[0] == 0:
+            # An empty batch has nothing to differentiate; the hand-written
+            # pass's loops would need at least one row.
             return False
         cell = self.cell
         usable = (

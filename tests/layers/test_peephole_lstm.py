@@ -677,6 +677,50 @@ def test_mixed_precision_computes_in_float16_close_to_float32():
     )
 
 
+@pytest.mark.parametrize("switch", ["auto", False])
+def test_integer_inputs_are_computed_in_the_layers_dtype(switch):
+    x = np.round(_sequences(21) * 3)
+    layer = PeepholeLSTM(
+        UNITS, return_sequences=True, use_fused_backprop=switch
+    )
+    expected = _numpy(layer(x))[0]
+    output = layer(x.astype("int32"))
+    assert keras.backend.standardize_dtype(output.dtype) == "float32"
+    np.testing.assert_allclose(_numpy(output)[0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("switch", ["auto", False])
+def test_stateless_call_with_float32_inputs_under_a_mixed_policy(switch):
+    x = _sequences(22)
+    layer = PeepholeLSTM(
+        UNITS, dtype="mixed_float16", use_fused_backprop=switch
+    )
+    layer.build(x.shape)
+    output, _ = layer.stateless_call(
+        layer.trainable_variables, layer.non_trainable_variables, x
+    )
+    assert keras.backend.standardize_dtype(output.dtype) == "float16"
+    np.testing.assert_allclose(
+        _numpy(output)[0].astype("float32"), _numpy(layer(x))[0], atol=1e-3
+    )
+
+
+@pytest.mark.parametrize("switch", ["auto", True, False])
+def test_an_empty_batch_gives_empty_outputs_and_states(switch):
+    layer = PeepholeLSTM(
+        UNITS,
+        return_sequences=True,
+        return_state=True,
+        use_fused_backprop=switch,
+    )
+    outputs = layer(np.zeros((0, STEPS, FEATURES), "float32"))
+    assert [tuple(t.shape) for t in outputs] == [
+        (0, STEPS, UNITS),
+        (0, UNITS),
+        (0, UNITS),
+    ]
+
+
 def test_trains_under_jit_compile_with_the_eager_loss():
     x = _sequences(20, steps=4)
     x[0, 2:] = 0.0
