@@ -3,6 +3,7 @@
 import csv
 import math
 import os
+import sys
 import threading
 import warnings
 import weakref
@@ -215,6 +216,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._patched = None
         self._tap = None
         self._loss_scaled = False
+        self._fit_frame = None
 
     def __getstate__(self):
         # What belongs to a running `fit` (the model's wrappers, the values
@@ -233,6 +235,7 @@ class GradientNormLogger(keras.callbacks.Callback):
             _csv_writer=None,
             _patched=None,
             _tap=None,
+            _fit_frame=None,
         )
         return state
 
@@ -436,19 +439,8 @@ class GradientNormLogger(keras.callbacks.Callback):
     def _last_values(self):
         """The norms of the last step, as one float per key."""
         if isinstance(self._last, int):
-            return self._skipped_as_nan(self._latest)
-        return self._skipped_as_nan(_to_list(self._last))
-
-    def _skipped_as_nan(self, values):
-        """NaN for a step that a LossScaleOptimizer skipped.
-
-        Its loss-scaled gradients were not finite (an overflow, routine
-        while the scale settles), so it applied none of them and lowered
-        the scale instead.
-        """
-        if self._loss_scaled and not math.isfinite(values[0]):
-            return [math.nan] * len(values)
-        return values
+            return self._latest
+        return _to_list(self._last)
 
     def _read_back(self):
         """Records the steps whose norms are still on the device.
@@ -466,7 +458,6 @@ class GradientNormLogger(keras.callbacks.Callback):
             # One copy per step. Stacking them first would cost as much
             # and, on JAX, compile a stack for every new number of steps.
             rows = [_to_list(item[2]) for item in unread]
-        rows = [self._skipped_as_nan(values) for values in rows]
         for (step, epoch, _), values in zip(unread, rows):
             self._record(step, epoch, values)
         if self._csv_file is not None:
@@ -486,6 +477,8 @@ class GradientNormLogger(keras.callbacks.Callback):
         global_norm, layer_norms = values[0], values[1:]
         self._epoch_records += 1
         if self._loss_scaled and math.isnan(global_norm):
+            # A step the optimizer skipped (see `_unless_skipped`): with
+            # finite gradients the norm is finite or, at worst, inf.
             self._epoch_skipped += 1
             return
         if not self._exploding_warned:
@@ -623,13 +616,16 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._loss_scaled = isinstance(
             optimizer, keras.optimizers.LossScaleOptimizer
         )
+        self._fit_frame = _fit_frame(model)
         self.names = list(tap.names)
         self._buffer = tap.buffer
         self._buffered = tap.buffered
         self._tap = tap
         # Take the norms out of the logs as each step returns.
         compiled = tap.compiled
-        after_step = self._after_step
+        # Weak, so that the model (which keeps this function for the next
+        # `fit`) does not keep the logger alive.
+        logger = weakref.ref(self)
 
         def train_function(*args, **kwargs):
             outputs = compiled(*args, **kwargs)
@@ -638,9 +634,9 @@ class GradientNormLogger(keras.callbacks.Callback):
                 and len(outputs) == 2
                 and isinstance(outputs[0], dict)
             ):
-                return after_step(dict(outputs[0])), outputs[1]
+                return logger()._after_step(dict(outputs[0])), outputs[1]
             if isinstance(outputs, dict):
-                return after_step(dict(outputs))
+                return logger()._after_step(dict(outputs))
             return outputs
 
         tap.function = train_function
@@ -710,27 +706,38 @@ class GradientNormLogger(keras.callbacks.Callback):
                 with keras.name_scope(optimizer.name, caller=optimizer):
                     optimizer.build(variables)
                 optimizer.built = True
-            scale = optimizer.dynamic_scale if loss_scaled else static_scale
-            pending.values = _norms(
-                grads, variables, group_of, n_groups, scale, backend
+            if not loss_scaled:
+                pending.values = _norms(
+                    grads, variables, group_of, n_groups, static_scale, backend
+                )
+                return original_apply(grads, trainable_variables)
+            # The value before `apply`, which halves it for a skipped step.
+            scale = keras.ops.cast(optimizer.dynamic_scale, "float32")
+            norms = _norms(grads, variables, group_of, n_groups, scale, backend)
+            result = original_apply(grads, trainable_variables)
+            pending.values = _unless_skipped(
+                norms, scale, optimizer.dynamic_scale
             )
-            return original_apply(grads, trainable_variables)
+            return result
 
         def stateless_apply(optimizer_variables, grads, trainable_variables):
             index = [id(v) for v in optimizer.variables].index(
                 id(optimizer.dynamic_scale)
             )
-            pending.values = _norms(
+            scale = optimizer_variables[index]
+            norms = _norms(
                 list(grads),
                 default_variables,
                 group_of,
                 n_groups,
-                optimizer_variables[index],
+                scale,
                 backend,
             )
-            return original_stateless_apply(
+            result = original_stateless_apply(
                 optimizer_variables, grads, trainable_variables
             )
+            pending.values = _unless_skipped(norms, scale, result[1][index])
+            return result
 
         def train_step(*args, **kwargs):
             pending.values = None
@@ -787,6 +794,7 @@ class GradientNormLogger(keras.callbacks.Callback):
     def _uninstall(self):
         model, self._patched = self._patched, None
         self._buffer = None
+        self._fit_frame = None
         if model is not None:
             _take_off(model)
 
@@ -862,13 +870,38 @@ def _cleanup_hook(logger, model):
 
     def make_train_function(force=False):
         owner = logger()
-        if owner is not None and owner._patched is model:
-            owner._abandon()
-        else:
+        if owner is None or owner._patched is not model:
             _take_off(model)
-        return model.make_train_function(force=force)
+        elif not _is_running(owner._fit_frame):
+            owner._abandon()
+        # Otherwise a callback of the logged `fit` calls `train_on_batch`
+        # or `fit`, which then runs the logged step.
+        return type(model).make_train_function(model, force=force)
 
     return make_train_function
+
+
+def _fit_frame(model):
+    """The frame of the `model.fit` that runs the callbacks now, or `None`."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if (
+            frame.f_code.co_name == "fit"
+            and frame.f_locals.get("self") is model
+        ):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def _is_running(frame):
+    """Whether `frame` is on this thread's stack, i.e. still executing."""
+    current = sys._getframe(1)
+    while current is not None:
+        if current is frame:
+            return True
+        current = current.f_back
+    return False
 
 
 def _take_off(model):
@@ -969,6 +1002,20 @@ def _jax_norms(pairs, group_of, n_groups, scale):
         total = total + square
         per_group[group_of[id(v)]] = per_group[group_of[id(v)]] + square
     return ops.sqrt(ops.stack([total, *per_group]))
+
+
+def _unless_skipped(norms, scale, new_scale):
+    """NaN norms for a step that a LossScaleOptimizer skipped.
+
+    It skips a step whose loss-scaled gradients are not finite (an
+    overflow, routine while the scale settles) and halves its scale
+    instead, the only case in which the scale goes down.
+    """
+    ops = keras.ops
+    skipped = ops.less(
+        ops.cast(new_scale, "float32"), ops.cast(scale, "float32")
+    )
+    return ops.where(skipped, ops.full_like(norms, np.nan), norms)
 
 
 def _inverse(scale):

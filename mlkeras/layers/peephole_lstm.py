@@ -304,9 +304,7 @@ class PeepholeLSTM(keras.layers.RNN):
 
     def _use_fused(self, sequences, mask, recurrent_mask):
         """Whether this call runs `peephole_lstm_sequence`."""
-        if self.use_fused_backprop is False or sequences.shape[0] == 0:
-            # An empty batch has nothing to differentiate; the hand-written
-            # pass's loops would need at least one row.
+        if self.use_fused_backprop is False:
             return False
         cell = self.cell
         usable = (

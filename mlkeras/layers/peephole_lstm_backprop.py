@@ -255,7 +255,10 @@ class _Schedule:
                 pieces.append(parts[0])
             else:
                 block = ops.stack(parts, axis=1)
-                pieces.append(ops.reshape(block, (-1, *ops.shape(block)[2:])))
+                shape = ops.shape(block)
+                pieces.append(
+                    ops.reshape(block, (shape[0] * shape[1], *shape[2:]))
+                )
         if rest:
             pieces.append(ops.stack(rest, axis=0))
         if len(pieces) == 1:
@@ -321,7 +324,9 @@ def peephole_lstm_sequence(
             schedule = _Schedule(steps, unroll=1)
         x_ones = ops.concatenate([x, ops.ones_like(x[..., :1])], axis=-1)
         w_b = ops.concatenate([w, b[None]], axis=0)
-        flat_x = ops.reshape(x_ones, (rows, -1))
+        # Sizes spelled out rather than -1, which an empty batch leaves
+        # undetermined.
+        flat_x = ops.reshape(x_ones, (rows, ops.shape(x_ones)[-1]))
         if tensorflow_loops:
             # See the module docstring: one tensor per gate.
             units = ops.shape(u)[0]
@@ -343,7 +348,10 @@ def peephole_lstm_sequence(
                     for z_g, u_g in zip(z_x_gates, u_gates)
                 ]
         else:
-            z_x = ops.reshape(ops.matmul(flat_x, w_b), (steps, batch_size, -1))
+            z_x = ops.reshape(
+                ops.matmul(flat_x, w_b),
+                (steps, batch_size, ops.shape(w_b)[-1]),
+            )
 
             def preactivations(t, h_prev):
                 return ops.split(z_x[t] + ops.matmul(h_prev, u), 4, axis=-1)
@@ -436,9 +444,10 @@ def peephole_lstm_sequence(
                 # The parts are joined after the product with W^T, which
                 # narrows them from 4 * units to the input width.
                 def to_inputs(dz):
-                    flat = ops.reshape(dz, (-1, ops.shape(dz)[-1]))
+                    shape = ops.shape(dz)
+                    flat = ops.reshape(dz, (-1, shape[-1]))
                     return ops.reshape(
-                        ops.matmul(flat, w_t), (*ops.shape(dz)[:-1], -1)
+                        ops.matmul(flat, w_t), (*shape[:-1], ops.shape(w)[0])
                     )
 
                 d_x = schedule.time_major(
@@ -448,14 +457,17 @@ def peephole_lstm_sequence(
                 )
             else:
                 dz = schedule.time_major(dz_parts, dz_rest, reverse=True)
-                flat_dz = ops.reshape(dz, (rows, -1))
+                flat_dz = ops.reshape(dz, (rows, ops.shape(dz)[-1]))
                 d_x = ops.reshape(ops.matmul(flat_dz, w_t), ops.shape(x))
                 h_prevs, c_prevs = (
                     schedule.kept_time_major(kept, n) for n in (0, 1)
                 )
                 c_ts = ops.concatenate([c_prevs[1:], c_last[None]], axis=0)
                 d_u = ops.matmul(
-                    ops.transpose(ops.reshape(h_prevs, (rows, -1))), flat_dz
+                    ops.transpose(
+                        ops.reshape(h_prevs, (rows, ops.shape(u)[0]))
+                    ),
+                    flat_dz,
                 )
                 d_w_b = ops.matmul(ops.transpose(flat_x), flat_dz)
                 dz_i, dz_f, _, dz_o = ops.split(dz, 4, axis=-1)

@@ -235,6 +235,23 @@ def test_a_step_skipped_by_the_loss_scale_optimizer_is_nan_without_warning():
     assert np.isfinite(rows[~skipped]).all()
 
 
+def test_applied_gradients_whose_norm_overflows_are_inf_not_skipped():
+    # Finite gradients of about 1e20, whose squares overflow float32: the
+    # optimizer applies them (at a learning rate that keeps the weights
+    # finite), and the logger reports an exploding norm.
+    x, y = _data()
+    model = _model(
+        keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(1e-45))
+    )
+    logger = GradientNormLogger()
+    with pytest.warns(UserWarning, match="norm is inf at step 1"):
+        model.fit(
+            x, y * 1e21, batch_size=16, epochs=1, verbose=0, callbacks=[logger]
+        )
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 3
+    assert logger.history["grad_norm"] == [np.inf] * 3
+
+
 def test_warns_when_the_loss_scale_optimizer_skips_a_whole_epoch():
     x, y = _data()
     y[0] = np.nan
@@ -778,6 +795,60 @@ def test_a_failed_fit_is_ended_by_the_next_call_without_the_logger(
         assert [row[0] for row in csv.reader(f)] == ["step", "1", "2"]
 
 
+def test_a_train_on_batch_inside_a_logged_fit_does_not_end_the_logging():
+    x, y = _data()
+    model = _model()
+
+    def one_more_step(epoch, logs):
+        if epoch == 1:
+            model.train_on_batch(x[:16], y[:16])
+
+    logger = GradientNormLogger()
+    history = model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=3,
+        verbose=0,
+        callbacks=[
+            logger,
+            keras.callbacks.LambdaCallback(on_epoch_begin=one_more_step),
+        ],
+    )
+    # The extra step runs the logged step, and the last epoch is logged.
+    assert logger.history["step"][-3:] == [7, 8, 9]
+    assert logger.history["epoch"][-3:] == [2, 2, 2]
+    assert len(history.history["grad_norm"]) == 3
+    _assert_restored(model)
+
+
+def test_the_model_does_not_keep_its_logger_alive():
+    import gc
+    import weakref
+
+    x, y = _data()
+    model = _model()
+    logger = GradientNormLogger()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[logger])
+    with pytest.raises(RuntimeError, match="crash"):
+        model.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=1,
+            verbose=0,
+            callbacks=[logger, _crash_at_second_step()],
+        )
+    alive = weakref.ref(logger)
+    del logger
+    gc.collect()
+    assert alive() is None
+    # The next fit still takes the wrappers of the failed one off.
+    history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert sorted(history.history) == ["loss"]
+    _assert_restored(model)
+
+
 def test_a_fit_that_cannot_open_its_csv_file_leaves_the_model_alone(
     tmp_path,
 ):
@@ -1077,5 +1148,6 @@ def test_logger_runs_on_jax_backend():
         "-k",
         "(hand_computed and 0.001) or dynamic_loss_scale or reach "
         "or two_fits or steps_per_execution or trace or compiles_nothing "
-        "or skipped or failed_fit or two_loggers or copies",
+        "or skipped or failed_fit or two_loggers or copies or overflows "
+        "or inside_a_logged_fit",
     )

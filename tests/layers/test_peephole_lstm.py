@@ -705,20 +705,55 @@ def test_stateless_call_with_float32_inputs_under_a_mixed_policy(switch):
     )
 
 
+def _gradients_of_the_sum(layer, x):
+    """Gradients of the sum of every output, one per trainable weight."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # A batch size unknown when traced, as in a serving signature.
+        @tf.function(
+            input_signature=[tf.TensorSpec((None, *x.shape[1:]), tf.float32)]
+        )
+        def gradients(x):
+            with tf.GradientTape() as tape:
+                total = sum(tf.reduce_sum(t) for t in layer(x))
+            return tape.gradient(total, layer.trainable_variables)
+
+        return _numpy(gradients(x))
+    import jax
+
+    def total(trainable, x):
+        outputs, _ = layer.stateless_call(
+            trainable, [v.value for v in layer.non_trainable_variables], x
+        )
+        return sum(t.sum() for t in outputs)
+
+    values = [v.value for v in layer.trainable_variables]
+    return _numpy(jax.jit(jax.grad(total))(values, x))
+
+
+# Steps 7 run without a loop on TensorFlow, 40 in one.
+@pytest.mark.parametrize("steps", [STEPS, 40])
 @pytest.mark.parametrize("switch", ["auto", True, False])
-def test_an_empty_batch_gives_empty_outputs_and_states(switch):
+def test_an_empty_batch_gives_empty_outputs_and_zero_gradients(switch, steps):
     layer = PeepholeLSTM(
         UNITS,
         return_sequences=True,
         return_state=True,
         use_fused_backprop=switch,
     )
-    outputs = layer(np.zeros((0, STEPS, FEATURES), "float32"))
+    x = np.zeros((0, steps, FEATURES), "float32")
+    outputs = layer(x)
     assert [tuple(t.shape) for t in outputs] == [
-        (0, STEPS, UNITS),
+        (0, steps, UNITS),
         (0, UNITS),
         (0, UNITS),
     ]
+    gradients = _gradients_of_the_sum(layer, x)
+    assert [g.shape for g in gradients] == [
+        tuple(v.shape) for v in layer.trainable_variables
+    ]
+    assert all(not np.any(g) for g in gradients)
 
 
 def test_trains_under_jit_compile_with_the_eager_loss():
