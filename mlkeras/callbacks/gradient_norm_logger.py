@@ -864,7 +864,8 @@ def _cleanup_hook(logger, model):
     Keras calls `make_train_function` as every `fit` and `train_on_batch`
     starts, before any callback. Finding this hook still on the model
     there means that the `fit` that put it on raised before its
-    `on_train_end`.
+    `on_train_end`, unless that `fit` is still running and one of its
+    callbacks makes the call.
     """
     logger = weakref.ref(logger)
 
