@@ -40,8 +40,9 @@ class GradientNormLogger(keras.callbacks.Callback):
     Compiling the model again, or another logger, traces a new one. If
     `fit` raises, the next `fit` or `train_on_batch` of the model first
     records what the failed one left on the device and takes the wrappers
-    off. One logger per `fit`: a second one in the same `callbacks` is an
-    error.
+    off. A `train_on_batch` or `fit` that a callback runs during a logged
+    `fit` runs Keras's own step and is not logged. One logger per `fit`: a
+    second one in the same `callbacks` is an error.
 
     The norms of every recorded step go to `history` (and to a CSV file
     when `csv_path` is given) under the keys `"grad_norm"` (the global norm
@@ -616,6 +617,8 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._loss_scaled = isinstance(
             optimizer, keras.optimizers.LossScaleOptimizer
         )
+        # Kept until `on_train_end` or the clean-up of a `fit` that raised
+        # (which keeps the frame, and what it holds, alive until then).
         self._fit_frame = _fit_frame(model)
         self.names = list(tap.names)
         self._buffer = tap.buffer
@@ -623,20 +626,34 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._tap = tap
         # Take the norms out of the logs as each step returns.
         compiled = tap.compiled
+        plain = tap.plain
         # Weak, so that the model (which keeps this function for the next
         # `fit`) does not keep the logger alive.
         logger = weakref.ref(self)
 
         def train_function(*args, **kwargs):
+            owner = logger()
+            if plain is not None and (
+                owner is None
+                or (
+                    owner._fit_frame is not None
+                    and sys._getframe(1) is not owner._fit_frame
+                )
+            ):
+                # A `train_on_batch` or `fit` run by a callback of the
+                # logged `fit`: a step of its own, not logged.
+                return plain(*args, **kwargs)
             outputs = compiled(*args, **kwargs)
+            if owner is None:
+                return outputs
             if (
                 isinstance(outputs, tuple)
                 and len(outputs) == 2
                 and isinstance(outputs[0], dict)
             ):
-                return logger()._after_step(dict(outputs[0])), outputs[1]
+                return owner._after_step(dict(outputs[0])), outputs[1]
             if isinstance(outputs, dict):
-                return logger()._after_step(dict(outputs))
+                return owner._after_step(dict(outputs))
             return outputs
 
         tap.function = train_function
@@ -873,13 +890,25 @@ def _cleanup_hook(logger, model):
         owner = logger()
         if owner is None or owner._patched is not model:
             _take_off(model)
-        elif not _is_running(owner._fit_frame):
+        elif owner._fit_frame is None or _is_running(owner._fit_frame):
+            # A callback of the logged `fit` calls `train_on_batch` or
+            # `fit` (the logger's `train_function` runs Keras's own step
+            # for it), or the callbacks are driven by hand, where only
+            # `on_train_end` tells that training ended.
+            return _unpatched(model, "make_train_function")(force=force)
+        else:
             owner._abandon()
-        # Otherwise a callback of the logged `fit` calls `train_on_batch`
-        # or `fit`, which then runs the logged step.
-        return type(model).make_train_function(model, force=force)
+        return model.make_train_function(force=force)
 
     return make_train_function
+
+
+def _unpatched(model, name):
+    """`model`'s method `name` as it was before the wrappers went on."""
+    for obj, attribute, previous in vars(model).get(_OWNER_ATTR, ()):
+        if obj is model and attribute == name and previous is not _MISSING:
+            return previous
+    return getattr(type(model), name).__get__(model)
 
 
 def _fit_frame(model):

@@ -795,13 +795,18 @@ def test_a_failed_fit_is_ended_by_the_next_call_without_the_logger(
         assert [row[0] for row in csv.reader(f)] == ["step", "1", "2"]
 
 
-def test_a_train_on_batch_inside_a_logged_fit_does_not_end_the_logging():
+@pytest.mark.parametrize("inner", ["train_on_batch", "fit"])
+def test_a_step_run_by_a_callback_of_a_logged_fit_is_not_logged(inner):
     x, y = _data()
     model = _model()
+    initial = model.get_weights()
+    extra = x[:16] * 2.0, y[:16]
 
     def one_more_step(epoch, logs):
-        if epoch == 1:
-            model.train_on_batch(x[:16], y[:16])
+        if epoch == 1 and inner == "fit":
+            model.fit(*extra, batch_size=16, epochs=1, verbose=0)
+        elif epoch == 1:
+            model.train_on_batch(*extra)
 
     logger = GradientNormLogger()
     history = model.fit(
@@ -809,17 +814,29 @@ def test_a_train_on_batch_inside_a_logged_fit_does_not_end_the_logging():
         y,
         batch_size=16,
         epochs=3,
+        shuffle=False,
         verbose=0,
         callbacks=[
             logger,
             keras.callbacks.LambdaCallback(on_epoch_begin=one_more_step),
         ],
     )
-    # The extra step runs the logged step, and the last epoch is logged.
-    assert logger.history["step"][-3:] == [7, 8, 9]
-    assert logger.history["epoch"][-3:] == [2, 2, 2]
+    assert logger.history["step"] == list(range(1, 10))
     assert len(history.history["grad_norm"]) == 3
     _assert_restored(model)
+    # The logged norms are those of the fit's own nine steps, with the
+    # extra step (on a batch of its own) between the third and the fourth.
+    first = _replay(model, initial, x, y, 16, 3, 0.1)
+    twin = _model()
+    twin.set_weights(initial)
+    twin.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    twin.train_on_batch(*extra)
+    rest = _replay(model, twin.get_weights(), x, y, 16, 6, 0.1)
+    np.testing.assert_allclose(
+        logger.history["grad_norm"],
+        [_norm(g) for g in first + rest],
+        rtol=1e-4,
+    )
 
 
 def test_the_model_does_not_keep_its_logger_alive():
@@ -846,6 +863,30 @@ def test_the_model_does_not_keep_its_logger_alive():
     # The next fit still takes the wrappers of the failed one off.
     history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert sorted(history.history) == ["loss"]
+    _assert_restored(model)
+
+
+def test_callbacks_driven_by_hand_around_train_on_batch_log_each_step():
+    x, y = _data()
+    model = _model()
+    initial = model.get_weights()
+    logger = GradientNormLogger()
+    callbacks = keras.callbacks.CallbackList([logger], model=model)
+    callbacks.on_train_begin()
+    callbacks.on_epoch_begin(0)
+    for index in range(3):
+        batch = slice(16 * index, 16 * (index + 1))
+        callbacks.on_train_batch_begin(index)
+        logs = model.train_on_batch(x[batch], y[batch], return_dict=True)
+        callbacks.on_train_batch_end(index, logs)
+    callbacks.on_epoch_end(0)
+    callbacks.on_train_end()
+    assert logger.history["step"] == [1, 2, 3]
+    np.testing.assert_allclose(
+        logger.history["grad_norm"],
+        [_norm(g) for g in _replay(model, initial, x, y, 16, 3, 0.1)],
+        rtol=1e-4,
+    )
     _assert_restored(model)
 
 
@@ -1149,5 +1190,5 @@ def test_logger_runs_on_jax_backend():
         "(hand_computed and 0.001) or dynamic_loss_scale or reach "
         "or two_fits or steps_per_execution or trace or compiles_nothing "
         "or skipped or failed_fit or two_loggers or copies or overflows "
-        "or inside_a_logged_fit",
+        "or callback_of_a_logged_fit or by_hand",
     )
