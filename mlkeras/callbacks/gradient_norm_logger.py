@@ -206,43 +206,20 @@ class GradientNormLogger(keras.callbacks.Callback):
         self.names = []
         self.history = {}
         self._keys = []
-        self._pending = threading.local()
-        self._unread = []
-        self._buffer = None
-        self._buffered = False
-        self._since_read = 0
-        self._latest = None
-        self._csv_file = None
-        self._csv_writer = None
-        self._patched = None
-        self._tap = None
         self._loss_scaled = False
-        self._fit_frame = None
+        self.__dict__.update(_uninstalled_state())
 
     def __getstate__(self):
         # What belongs to a running `fit` (the model's wrappers, the values
         # still on the device, the open CSV file) stays with the original;
         # a copy starts as a logger that has not been installed.
-        state = dict(self.__dict__)
-        state.update(
-            _pending=None,
-            _unread=[],
-            _buffer=None,
-            _buffered=False,
-            _since_read=0,
-            _last=None,
-            _latest=None,
-            _csv_file=None,
-            _csv_writer=None,
-            _patched=None,
-            _tap=None,
-            _fit_frame=None,
-        )
+        state = {**self.__dict__, **_uninstalled_state()}
+        del state["_pending"]  # a thread-local cannot be copied
         return state
 
     def __setstate__(self, state):
+        self.__dict__.update(_uninstalled_state())
         self.__dict__.update(state)
-        self._pending = threading.local()
 
     # ------------------------------------------------------------------
     # Callback hooks.
@@ -832,6 +809,24 @@ class GradientNormLogger(keras.callbacks.Callback):
         finally:
             self._uninstall()
             self._close_csv()
+
+
+def _uninstalled_state():
+    """The private state of a logger that no `fit` has installed."""
+    return {
+        "_pending": threading.local(),
+        "_unread": [],
+        "_buffer": None,
+        "_buffered": False,
+        "_since_read": 0,
+        "_last": None,
+        "_latest": None,
+        "_csv_file": None,
+        "_csv_writer": None,
+        "_patched": None,
+        "_tap": None,
+        "_fit_frame": None,
+    }
 
 
 class _Tap:
