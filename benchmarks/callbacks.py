@@ -13,8 +13,9 @@ time; of the median wall time of the epochs after the first (steady state,
 no tracing; one slow epoch does not move it); of the CPU time of the
 epochs after the first (this process, all threads: less disturbed by other
 work on a shared machine); of the whole fit's CPU time (tracing included);
-and the median over repeats of the wall-time ratio of the runs of one
-repeat (paired), which cancels slow drifts in machine load. On a shared
+and the median over repeats of the wall-time and of the CPU-time ratio of
+the runs of one repeat (paired), which cancels slow drifts in machine
+load. On a shared
 virtual machine a run can also stall, its wall time growing while its CPU
 time does not; the CPU columns are the ones such a stall leaves alone.
 
@@ -176,14 +177,14 @@ def column_median(rows, column):
     return statistics.median(row[column] for row in rows)
 
 
-def paired_wall_ratio(rows, plain_rows):
-    """The median over repeats of the arm's wall time over the plain one's.
+def paired_ratio(rows, plain_rows, column):
+    """The median over repeats of the arm's `column` over the plain one's.
 
     Runs of one repeat ran next to each other, so the median of their
     ratios cancels slow drifts in machine load.
     """
     return statistics.median(
-        row[0] / plain[0] for row, plain in zip(rows, plain_rows)
+        row[column] / plain[column] for row, plain in zip(rows, plain_rows)
     )
 
 
@@ -402,8 +403,9 @@ def print_overheads(lead, runs, columns):
     """Prints one table row per logged arm of `runs` (arm -> timings).
 
     The row starts with `lead`, then the plain and the arm's median wall
-    time, the overhead of each of the first `columns` columns and the
-    paired wall-time overhead.
+    time, the overhead of each of the first `columns` columns, and the
+    paired overheads of the wall time (column 0) and of the CPU time (the
+    last column).
     """
     plain = runs["plain"]
     for arm in list(ARMS)[1:]:
@@ -417,8 +419,9 @@ def print_overheads(lead, runs, columns):
                 plain, column
             )
             cells.append(f"{100 * (ratio - 1):+.1f} %")
-        paired = paired_wall_ratio(runs[arm], plain)
-        cells.append(f"{100 * (paired - 1):+.1f} %")
+        for column in (0, columns - 1):
+            paired = paired_ratio(runs[arm], plain, column)
+            cells.append(f"{100 * (paired - 1):+.1f} %")
         print(f"{lead} {' | '.join(cells)} |")
 
 
@@ -488,9 +491,9 @@ def main(argv=None):
         "| with logger, wall (s) | overhead, wall "
         "| overhead, median epoch after the first, wall "
         "| overhead, CPU time after epoch 1 | overhead, CPU time "
-        "| overhead, wall, paired |"
+        "| overhead, wall, paired | overhead, CPU time, paired |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- " * 11 + "|")
     for name, build in MODELS.items():
         if name not in chosen:
             continue
@@ -528,9 +531,10 @@ def main(argv=None):
         print(
             "| model | fits x steps | logger | plain fits, wall (s) "
             "| with logger, wall (s) | overhead, wall "
-            "| overhead, CPU time | overhead, wall, paired |"
+            "| overhead, CPU time | overhead, wall, paired "
+            "| overhead, CPU time, paired |"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| --- " * 9 + "|")
         rng = np.random.default_rng(0)
         for name, build in MODELS.items():
             if name not in chosen:

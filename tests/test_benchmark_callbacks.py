@@ -54,6 +54,10 @@ def test_tiny_run_prints_three_tables_with_every_overhead_column():
 
     header, _, *rows = one_fit
     assert "overhead, CPU time" in header
+    assert header[-2:] == [
+        "overhead, wall, paired",
+        "overhead, CPU time, paired",
+    ]
     assert [row[2] for row in rows] == ["default", "batch_logs=True"]
     for row in rows:
         assert row[:2] == ["MLP", "128"]  # 8192 samples, batch 64
@@ -61,7 +65,11 @@ def test_tiny_run_prints_three_tables_with_every_overhead_column():
         assert all(PERCENT.match(cell) for cell in row[5:]), row
 
     header, _, *rows = repeated
-    assert header[-2:] == ["overhead, CPU time", "overhead, wall, paired"]
+    assert header[-3:] == [
+        "overhead, CPU time",
+        "overhead, wall, paired",
+        "overhead, CPU time, paired",
+    ]
     assert [row[2] for row in rows] == ["default", "batch_logs=True"]
     for row in rows:
         assert row[:2] == ["MLP", "2 x 128"]
