@@ -703,18 +703,18 @@ class GradientNormLogger(keras.callbacks.Callback):
                 with keras.name_scope(optimizer.name, caller=optimizer):
                     optimizer.build(variables)
                 optimizer.built = True
-            if not loss_scaled:
-                pending.values = _norms(
-                    grads, variables, group_of, n_groups, static_scale, backend
-                )
-                return original_apply(grads, trainable_variables)
-            # The value before `apply`, which halves it for a skipped step.
-            scale = keras.ops.cast(optimizer.dynamic_scale, "float32")
+            # With a loss scale, its value before `apply`, which halves it
+            # for a skipped step.
+            scale = (
+                keras.ops.cast(optimizer.dynamic_scale, "float32")
+                if loss_scaled
+                else static_scale
+            )
             norms = _norms(grads, variables, group_of, n_groups, scale, backend)
             result = original_apply(grads, trainable_variables)
-            pending.values = _unless_skipped(
-                norms, scale, optimizer.dynamic_scale
-            )
+            if loss_scaled:
+                norms = _unless_skipped(norms, scale, optimizer.dynamic_scale)
+            pending.values = norms
             return result
 
         def stateless_apply(optimizer_variables, grads, trainable_variables):
