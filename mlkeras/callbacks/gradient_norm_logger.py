@@ -18,6 +18,9 @@ _PACKED_KEY = "_mlkeras_packed_gradient_norms"
 # Norms stay on the device for at most this many recorded steps (and, when
 # the step writes them into a buffer, this many steps).
 _READ_BACK_STEPS = 100
+# On JAX, gradients with fewer elements than this share one segment sum
+# instead of a dot product each (see `_jax_norms`).
+_SMALL_GRADIENT_SIZE = 4096
 
 
 class GradientNormLogger(keras.callbacks.Callback):
@@ -68,13 +71,15 @@ class GradientNormLogger(keras.callbacks.Callback):
     `TensorBoard(update_freq=10)`.
 
     The norms cost a few operations per trainable variable in every step.
-    Under XLA on a CPU (JAX) each of them is a kernel with a fixed cost of
-    a few microseconds, which shows on a model of many small variables:
-    about +20 % per step for 42 variables of up to 64 x 64 (figures in
-    `benchmarks/README.md`). They also make the first `fit` trace and
-    compile a larger step, once: for a 64 -> 256 -> 256 -> 10 MLP on a
-    2-core CPU, 30 to 60 ms more CPU time on TensorFlow, and about 140 ms
-    (80 ms of wall time) on JAX, where XLA compiles every new kernel.
+    Under XLA on a CPU (JAX) every kernel has a fixed cost of a few
+    microseconds; the gradients of fewer than 4096 elements share a few
+    kernels, but each larger one gets a kernel of its own, which shows on
+    a model of many such variables: about +12 % per step for 42 variables
+    of up to 64 x 64 (figures in `benchmarks/README.md`). The norms also
+    make the first `fit` trace and compile a larger step, once: for a
+    64 -> 256 -> 256 -> 10 MLP on a 2-core CPU, 30 to 60 ms more CPU time
+    on TensorFlow, and about 80 ms of wall time (100 to 170 ms of CPU
+    time) on JAX, where XLA compiles every new kernel.
 
     It also diagnoses the two classic gradient problems, warning once per
     `fit` for each: layers whose norm stays below `vanishing_threshold` for
@@ -1002,14 +1007,17 @@ def _norms(grads, variables, group_of, n_groups, scale, backend):
 
 
 def _jax_norms(pairs, group_of, n_groups, scale):
-    """`_norms` for XLA on JAX, where each extra kernel costs microseconds.
+    """`_norms` for XLA on JAX, where each kernel is compiled and run alone.
 
     The gradients are first materialized behind an optimization barrier:
     without it XLA recomputes their producers (a bias gradient's sum over
-    the batch, say) inside the norm kernels. Then each squared norm is one
-    dot product (one kernel, where square-then-sum is two), at the highest
-    precision, since a TPU or GPU would otherwise round its inputs. The
-    group sums are plain additions, which XLA fuses into one kernel.
+    the batch, say) inside the norm kernels. A large gradient's squared
+    norm is one dot product (one library call), at the highest precision,
+    since a TPU or GPU would otherwise round its inputs. XLA turns the dot
+    product of a small gradient (a bias, a normalization scale) into a few
+    loop kernels of its own instead, so the small gradients are joined into
+    one vector whose squares one segment sum adds up per group: fewer
+    kernels to compile in the first `fit` and to run at every step.
     """
     import jax
 
@@ -1022,14 +1030,28 @@ def _jax_norms(pairs, group_of, n_groups, scale):
     if inverse_scale is not None:
         flat = [f * inverse_scale for f in flat]
     flat = jax.lax.optimization_barrier(flat)
-    zero = ops.zeros((), dtype="float32")
-    total = zero
-    per_group = [zero] * n_groups
+    per_group = [ops.zeros((), dtype="float32")] * n_groups
+    small = []
+    small_groups = []
     for f, (_, v) in zip(flat, pairs):
-        square = jax.numpy.vdot(f, f, precision=jax.lax.Precision.HIGHEST)
-        total = total + square
-        per_group[group_of[id(v)]] = per_group[group_of[id(v)]] + square
-    return ops.sqrt(ops.stack([total, *per_group]))
+        group = group_of[id(v)]
+        if f.shape[0] < _SMALL_GRADIENT_SIZE:
+            small.append(f)
+            small_groups.append(np.full(f.shape[0], group, dtype="int32"))
+        else:
+            square = jax.numpy.vdot(f, f, precision=jax.lax.Precision.HIGHEST)
+            per_group[group] = per_group[group] + square
+    per_group = ops.stack(per_group)
+    if small:
+        joined = ops.concatenate(small)
+        per_group = per_group + ops.segment_sum(
+            ops.square(joined),
+            np.concatenate(small_groups),
+            num_segments=n_groups,
+        )
+    return ops.sqrt(
+        ops.concatenate([ops.sum(per_group, keepdims=True), per_group])
+    )
 
 
 def _unless_skipped(norms, scale, new_scale):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from mlkeras.callbacks import GradientNormLogger
+from mlkeras.callbacks import GradientNormLogger, gradient_norm_logger
 from tests.backends import REPO_ROOT, run_tests_on_backend
 
 BACKEND = keras.backend.backend()
@@ -279,6 +279,46 @@ def test_per_variable_norms_are_keyed_by_variable_path():
             logger.history[f"grad_norm/{path}"][0],
             np.linalg.norm(grad),
             rtol=1e-5,
+        )
+
+
+@pytest.mark.parametrize("per_variable", [False, True])
+def test_norms_of_large_and_small_gradients_in_one_model(per_variable):
+    """JAX takes a large gradient's norm by a dot product of its own and
+    adds up the squares of the small ones together; both kinds must give
+    the hand-computed norms, per layer and per variable."""
+    x, y = _data()
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(1000, activation="tanh", name="wide"),
+            keras.layers.Dense(1, name="out"),
+        ]
+    )
+    model.compile(
+        keras.optimizers.SGD(0.01), "mse", jit_compile=BACKEND == "jax"
+    )
+    sizes = [int(np.prod(v.shape)) for v in model.trainable_variables]
+    limit = gradient_norm_logger._SMALL_GRADIENT_SIZE
+    assert min(sizes) < limit <= max(sizes)
+    initial = model.get_weights()
+    logger = GradientNormLogger(per_variable=per_variable)
+    model.fit(x, y, batch_size=48, epochs=1, verbose=0, callbacks=[logger])
+
+    grads = _reference_gradients(model, initial, x, y)
+    if per_variable:
+        names = [v.path for v in model.trainable_variables]
+        expected = [_norm([g]) for g in grads]
+    else:
+        names = ["wide", "out"]
+        expected = [_norm(grads[:2]), _norm(grads[2:])]
+    assert logger.names == names
+    np.testing.assert_allclose(
+        logger.history["grad_norm"], [_norm(grads)], rtol=1e-5
+    )
+    for name, value in zip(names, expected):
+        np.testing.assert_allclose(
+            logger.history[f"grad_norm/{name}"], [value], rtol=1e-5
         )
 
 
