@@ -209,13 +209,25 @@ def test_augmentation_comes_first_and_only_acts_in_training():
     assert model.layers[1].name == "augmentation"
     assert get_base(model) is base
     x = _pixels((2, 16, 16, 3))
-    features = _numpy(base(x, training=False)).mean(axis=(1, 2))
     kernel, bias = model.get_layer("predictions").get_weights()
+
+    def log_probabilities(images):
+        features = _numpy(base(images, training=False)).mean(axis=(1, 2))
+        logits = features.astype("float64") @ kernel + bias
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+    # Compared as logarithms: a probability near 1e-15 carries the float32
+    # rounding of its logit (about 1e-5) as a relative error.
+    expected = log_probabilities(x)
     np.testing.assert_allclose(
-        _numpy(model(x, training=False)),
-        _softmax(features @ kernel + bias),
-        rtol=1e-5,
+        np.log(_numpy(model(x, training=False)).astype("float64")),
+        expected,
+        atol=1e-3,
     )
+    # A flip at inference would move them far more than that.
+    flipped = log_probabilities(x[:, :, ::-1])
+    assert np.max(np.abs(flipped - expected)) > 0.1
 
 
 def test_saved_transfer_model_loads_without_custom_objects(tmp_path):
