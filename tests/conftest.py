@@ -1,7 +1,12 @@
-"""Shared test set-up: quiet TensorFlow, a headless matplotlib, fixed seeds."""
+"""Shared test set-up: quiet TensorFlow, a headless matplotlib, fixed seeds.
+
+Under `pytest -n auto --dist loadgroup` (pytest-xdist) it also decides which
+tests share a worker process.
+"""
 
 import os
 import random
+import re
 import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -52,3 +57,28 @@ def fake_labs(tmp_path, monkeypatch):
     (folder / "helper_not_a_lab.py").write_text("x = 1\n")
     monkeypatch.setenv(labs.LABS_DIR_ENV, str(folder))
     return folder
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Groups the tests for `--dist loadgroup`: one worker runs each group.
+
+    A group is a test module, so that a module's fixtures are built once,
+    except that a lab's quick run (`run_lab_quick`, once per worker) joins
+    the tests of every module that reads it into the lab's group.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
+
+
+def _worker_group(item):
+    callspec = getattr(item, "callspec", None)
+    lab_id = callspec.params.get("lab_id") if callspec else None
+    if lab_id and "run_lab_quick" in item.fixturenames:
+        return f"lab {lab_id}"
+    lab_module = re.fullmatch(r"test_(\d\d_\w+)\.py", item.path.name)
+    if lab_module and item.path.parent.name == "labs":
+        return f"lab {lab_module[1]}"
+    return item.nodeid.split("::")[0]

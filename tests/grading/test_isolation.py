@@ -31,6 +31,7 @@ import pytest
 from mlkeras import cli, grading
 from mlkeras.grading import api, exercises, intake, sandbox
 from mlkeras.grading.sandbox import Limits, Sandbox, SubmissionError
+from tests.grading import processes
 
 HERE = pathlib.Path(__file__).parent / "submissions"
 ATTACKS = HERE / "isolation"
@@ -180,9 +181,15 @@ def _shared_places(tag):
 
 
 def _sandbox_processes(uid=None):
-    """Live processes of sandboxes (zombies are dead and hold nothing)."""
+    """Live processes of sandboxes (zombies are dead and hold nothing).
+
+    Those of parallel test workers' batches are left out.
+    """
+    others = processes.other_workers()
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
+        if processes.descends_from_one_of(pid, others):
+            continue
         try:
             with open(f"/proc/{pid}/status") as stream:
                 fields = dict(
