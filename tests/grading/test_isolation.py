@@ -188,8 +188,6 @@ def _sandbox_processes(uid=None):
     others = processes.other_workers()
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        if processes.descends_from_one_of(pid, others):
-            continue
         try:
             with open(f"/proc/{pid}/status") as stream:
                 fields = dict(
@@ -208,7 +206,11 @@ def _sandbox_processes(uid=None):
             uid is None or real == uid
         ):
             found.append((pid, fields["Name"].strip(), cmdline[:80]))
-    return found
+    return [
+        process
+        for process in found
+        if not processes.descends_from_one_of(process[0], others)
+    ]
 
 
 _RUNNER = """
