@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 import warnings
+from unittest import mock
 
 import keras
 import numpy as np
@@ -282,11 +283,15 @@ def test_per_variable_norms_are_keyed_by_variable_path():
         )
 
 
+@pytest.mark.parametrize("summed_by", ["product", "segment sum"])
 @pytest.mark.parametrize("per_variable", [False, True])
-def test_norms_of_large_and_small_gradients_in_one_model(per_variable):
+def test_norms_of_large_and_small_gradients_in_one_model(
+    per_variable, summed_by
+):
     """JAX takes a large gradient's norm by a dot product of its own and
-    adds up the squares of the small ones together; both kinds must give
-    the hand-computed norms, per layer and per variable."""
+    adds up the squares of the small ones together, per group by a product
+    with a 0/1 matrix or, for a larger matrix, by a segment sum; every kind
+    must give the hand-computed norms, per layer and per variable."""
     x, y = _data()
     model = keras.Sequential(
         [
@@ -301,9 +306,22 @@ def test_norms_of_large_and_small_gradients_in_one_model(per_variable):
     sizes = [int(np.prod(v.shape)) for v in model.trainable_variables]
     limit = gradient_norm_logger._SMALL_GRADIENT_SIZE
     assert min(sizes) < limit <= max(sizes)
+    # One entry per small gradient's element or large gradient, times the
+    # global column and one per group.
+    entries = sum(s if s < limit else 1 for s in sizes) * (
+        len(sizes) + 1 if per_variable else 3
+    )
+    if summed_by == "product":
+        one_hot_entries = gradient_norm_logger._ONE_HOT_ENTRIES
+        assert entries <= one_hot_entries
+    else:
+        one_hot_entries = entries - 1
     initial = model.get_weights()
     logger = GradientNormLogger(per_variable=per_variable)
-    model.fit(x, y, batch_size=48, epochs=1, verbose=0, callbacks=[logger])
+    with mock.patch.object(
+        gradient_norm_logger, "_ONE_HOT_ENTRIES", one_hot_entries
+    ):
+        model.fit(x, y, batch_size=48, epochs=1, verbose=0, callbacks=[logger])
 
     grads = _reference_gradients(model, initial, x, y)
     if per_variable:
