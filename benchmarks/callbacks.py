@@ -303,7 +303,9 @@ def step_times(build, x, y, batch_size, rounds, block, parts=False):
         if variant == "zero_norms":
             # A diagnostic only: the step is traced (by its first call)
             # while the logger's private norm function returns zeros.
-            with mock.patch.object(gradient_norm_logger, "_norms", _zero_norms):
+            with mock.patch.object(
+                gradient_norm_logger, "_squared_norms", _zero_norms
+            ):
                 step.run_one()
         steppers[arm] = (step, callbacks, variant)
 

@@ -19,9 +19,9 @@ _PACKED_KEY = "_mlkeras_packed_gradient_norms"
 # the step writes them into a buffer, this many steps).
 _READ_BACK_STEPS = 100
 # On JAX, gradients with fewer elements than this are squared and added up
-# together instead of by a dot product each (see `_jax_norms`). XLA's CPU
-# compiler made loop kernels of a 2560-element dot product and kept a
-# 16384-element one as a library call.
+# together instead of by a dot product each (see `_jax_squared_norms`).
+# XLA's CPU compiler made loop kernels of a 2560-element dot product and
+# kept a 16384-element one as a library call.
 _SMALL_GRADIENT_SIZE = 4096
 # On JAX, the squares are added up per group by a product with a constant
 # 0/1 matrix of at most this many entries (1 MiB), and by a segment sum
@@ -443,7 +443,7 @@ class GradientNormLogger(keras.callbacks.Callback):
         """
         unread, self._unread = self._unread, []
         if self._since_read:
-            table = self._buffer.numpy().tolist()
+            table = _to_list(self._buffer.numpy())
             first = len(table) - self._since_read - 1
             self._since_read = 0
             self._latest = table[-1]
@@ -723,11 +723,15 @@ class GradientNormLogger(keras.callbacks.Callback):
                 if loss_scaled
                 else static_scale
             )
-            norms = _norms(grads, variables, group_of, n_groups, scale, backend)
+            squares = _squared_norms(
+                grads, variables, group_of, n_groups, scale, backend
+            )
             result = original_apply(grads, trainable_variables)
             if loss_scaled:
-                norms = _unless_skipped(norms, scale, optimizer.dynamic_scale)
-            pending.values = norms
+                squares = _unless_skipped(
+                    squares, scale, optimizer.dynamic_scale
+                )
+            pending.values = squares
             return result
 
         def stateless_apply(optimizer_variables, grads, trainable_variables):
@@ -735,7 +739,7 @@ class GradientNormLogger(keras.callbacks.Callback):
                 id(optimizer.dynamic_scale)
             )
             scale = optimizer_variables[index]
-            norms = _norms(
+            squares = _squared_norms(
                 list(grads),
                 default_variables,
                 group_of,
@@ -746,7 +750,7 @@ class GradientNormLogger(keras.callbacks.Callback):
             result = original_stateless_apply(
                 optimizer_variables, grads, trainable_variables
             )
-            pending.values = _unless_skipped(norms, scale, result[1][index])
+            pending.values = _unless_skipped(squares, scale, result[1][index])
             return result
 
         def train_step(*args, **kwargs):
@@ -977,18 +981,20 @@ def _restore(model):
     object.__delattr__(model, _OWNER_ATTR)
 
 
-def _norms(grads, variables, group_of, n_groups, scale, backend):
+def _squared_norms(grads, variables, group_of, n_groups, scale, backend):
     """Traced inside the train step: the global norm, then one per group.
 
-    Returns one float32 vector of `n_groups + 1` norms. The squared norms of
-    the variables are stacked and summed per group by one segment sum: every
-    op in the step has a cost of its own, so a few ops on a vector are
-    cheaper than a few per layer.
+    Returns one float32 vector of the `n_groups + 1` squared norms; the
+    square roots are taken when they are read back (`_to_list`), which
+    saves the step a kernel. The squared norms of the variables are stacked
+    and summed per group by one segment sum: every op in the step has a
+    cost of its own, so a few ops on a vector are cheaper than a few per
+    layer.
     """
     ops = keras.ops
     pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
     if backend == "jax":
-        return _jax_norms(pairs, group_of, n_groups, scale)
+        return _jax_squared_norms(pairs, group_of, n_groups, scale)
     dense = [_dense(g, backend) for g, _ in pairs]
     if backend == "tensorflow":
         dense = _all_reduce_sum(dense)
@@ -1009,13 +1015,11 @@ def _norms(grads, variables, group_of, n_groups, scale, backend):
     per_group = ops.segment_sum(
         squares, np.asarray(groups, dtype="int32"), num_segments=n_groups
     )
-    return ops.sqrt(
-        ops.concatenate([ops.sum(squares, keepdims=True), per_group])
-    )
+    return ops.concatenate([ops.sum(squares, keepdims=True), per_group])
 
 
-def _jax_norms(pairs, group_of, n_groups, scale):
-    """`_norms` for XLA on JAX, where each kernel is compiled and run alone.
+def _jax_squared_norms(pairs, group_of, n_groups, scale):
+    """`_squared_norms` for XLA on JAX, where each kernel runs alone.
 
     The gradients are first materialized behind an optimization barrier:
     without it XLA recomputes their producers (a bias gradient's sum over
@@ -1028,7 +1032,7 @@ def _jax_norms(pairs, group_of, n_groups, scale):
     one product with a constant 0/1 matrix adds up per group and in all
     (or, for a matrix of more than `_ONE_HOT_ENTRIES` entries, one segment
     sum per group): few kernels to compile in the first `fit` and to run at
-    every step.
+    every step. Like `_squared_norms` it returns the squared norms.
     """
     import jax
 
@@ -1065,11 +1069,11 @@ def _jax_norms(pairs, group_of, n_groups, scale):
     else:
         per_group = ops.segment_sum(squares, groups, num_segments=n_groups)
         totals = ops.concatenate([ops.sum(per_group, keepdims=True), per_group])
-    return ops.sqrt(totals)
+    return totals
 
 
-def _unless_skipped(norms, scale, new_scale):
-    """NaN norms for a step that a LossScaleOptimizer skipped.
+def _unless_skipped(values, scale, new_scale):
+    """NaN values for a step that a LossScaleOptimizer skipped.
 
     It skips a step whose loss-scaled gradients are not finite (an
     overflow, routine while the scale settles) and halves its scale
@@ -1079,7 +1083,7 @@ def _unless_skipped(norms, scale, new_scale):
     skipped = ops.less(
         ops.cast(new_scale, "float32"), ops.cast(scale, "float32")
     )
-    return ops.where(skipped, ops.full_like(norms, np.nan), norms)
+    return ops.where(skipped, ops.full_like(values, np.nan), values)
 
 
 def _inverse(scale):
@@ -1123,10 +1127,10 @@ def _in_strategy():
 
 
 def _to_list(packed):
-    """Packed norms as (nested) lists of Python floats."""
+    """Packed squared norms as (nested) lists of norms, Python floats."""
     # `np.asarray` reads a TensorFlow or JAX array in about half the time
     # of `keras.ops.convert_to_numpy`, once per recorded step.
-    return np.asarray(packed).tolist()
+    return np.sqrt(np.asarray(packed)).tolist()
 
 
 def _unique(names):
