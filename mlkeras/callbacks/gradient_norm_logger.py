@@ -982,7 +982,7 @@ def _restore(model):
 
 
 def _squared_norms(grads, variables, group_of, n_groups, scale, backend):
-    """Traced inside the train step: the global norm, then one per group.
+    """Traced inside the train step: the squared global norm, then per group.
 
     Returns one float32 vector of the `n_groups + 1` squared norms; the
     square roots are taken when they are read back (`_to_list`), which
