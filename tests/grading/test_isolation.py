@@ -185,7 +185,6 @@ def _sandbox_processes(uid=None):
 
     Those of parallel test workers' batches are left out.
     """
-    others = processes.other_workers()
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -206,6 +205,9 @@ def _sandbox_processes(uid=None):
             uid is None or real == uid
         ):
             found.append((pid, fields["Name"].strip(), cmdline[:80]))
+    if not found:
+        return found
+    others = processes.other_workers()
     return [
         process
         for process in found
