@@ -597,7 +597,8 @@ def test_reduced_isolation_cleans_up_a_deep_tree_the_child_made(tmp_path):
         "    fd = os.open('.', os.O_RDONLY)\n"
         "    for _ in range(3000):\n"
         "        os.mkdir('d', dir_fd=fd)\n"
-        "        fd = os.open('d', os.O_RDONLY, dir_fd=fd)\n"
+        "        parent, fd = fd, os.open('d', os.O_RDONLY, dir_fd=fd)\n"
+        "        os.close(parent)\n"
         "    return os.getcwd()\n"
     )
     with Sandbox(path, Limits(isolation="reduced"), lab="03") as box:
