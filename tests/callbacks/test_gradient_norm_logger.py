@@ -283,15 +283,15 @@ def test_per_variable_norms_are_keyed_by_variable_path():
         )
 
 
-@pytest.mark.parametrize("summed_by", ["product", "segment sum"])
+@pytest.mark.parametrize("summed_by", ["masked sum", "segment sum"])
 @pytest.mark.parametrize("per_variable", [False, True])
 def test_norms_of_large_and_small_gradients_in_one_model(
     per_variable, summed_by
 ):
     """JAX takes a large gradient's norm by a dot product of its own and
-    adds up the squares of the small ones together, per group by a product
-    with a 0/1 matrix or, for a larger matrix, by a segment sum; every kind
-    must give the hand-computed norms, per layer and per variable."""
+    adds up the squares of the small ones together, per group by a masked
+    sum or, for a larger grid, by a segment sum; every kind must give the
+    hand-computed norms, per layer and per variable."""
     x, y = _data()
     model = keras.Sequential(
         [
@@ -311,15 +311,15 @@ def test_norms_of_large_and_small_gradients_in_one_model(
     entries = sum(s if s < limit else 1 for s in sizes) * (
         len(sizes) + 1 if per_variable else 3
     )
-    if summed_by == "product":
-        one_hot_entries = gradient_norm_logger._ONE_HOT_ENTRIES
-        assert entries <= one_hot_entries
+    if summed_by == "masked sum":
+        mask_entries = gradient_norm_logger._GROUP_MASK_ENTRIES
+        assert entries <= mask_entries
     else:
-        one_hot_entries = entries - 1
+        mask_entries = entries - 1
     initial = model.get_weights()
     logger = GradientNormLogger(per_variable=per_variable)
     with mock.patch.object(
-        gradient_norm_logger, "_ONE_HOT_ENTRIES", one_hot_entries
+        gradient_norm_logger, "_GROUP_MASK_ENTRIES", mask_entries
     ):
         model.fit(x, y, batch_size=48, epochs=1, verbose=0, callbacks=[logger])
 
@@ -338,6 +338,55 @@ def test_norms_of_large_and_small_gradients_in_one_model(
         np.testing.assert_allclose(
             logger.history[f"grad_norm/{name}"], [value], rtol=1e-5
         )
+
+
+@pytest.mark.parametrize("summed_by", ["masked sum", "segment sum"])
+def test_a_layer_whose_norm_overflows_leaves_the_others_finite(summed_by):
+    """One layer's squared gradient overflows float32; the other layer's
+    norm is still its own, computed by hand, and only the overflowing
+    layer and the global norm are inf."""
+    rng = np.random.default_rng(0)
+    x_big = rng.normal(size=(16, 3)).astype("float32") * 1e30
+    x_small = rng.normal(size=(16, 3)).astype("float32")
+    y = rng.normal(size=(16, 1)).astype("float32")
+    inputs = [keras.Input((3,)), keras.Input((3,))]
+    # A zero kernel keeps the output finite while its gradient is ~1e30.
+    big = keras.layers.Dense(
+        1, use_bias=False, kernel_initializer="zeros", name="big"
+    )
+    small = keras.layers.Dense(1, name="small")
+    model = keras.Model(
+        inputs, keras.layers.Add()([big(inputs[0]), small(inputs[1])])
+    )
+    model.compile(
+        keras.optimizers.SGD(1e-45), "mse", jit_compile=BACKEND == "jax"
+    )
+    kernel, bias = (np.asarray(w, "float64") for w in small.get_weights())
+    logger = GradientNormLogger()
+    limit = gradient_norm_logger._GROUP_MASK_ENTRIES
+    if summed_by == "segment sum":
+        limit = 0
+    with (
+        mock.patch.object(gradient_norm_logger, "_GROUP_MASK_ENTRIES", limit),
+        pytest.warns(UserWarning, match="norm is inf at step 1"),
+    ):
+        model.fit(
+            [x_big, x_small],
+            y,
+            batch_size=16,
+            epochs=1,
+            verbose=0,
+            callbacks=[logger],
+        )
+
+    error = 2 * (x_small.astype("float64") @ kernel + bias - y) / len(y)
+    expected = _norm([x_small.T @ error, error.sum(axis=0)])
+    assert logger.names == ["big", "small"]
+    assert logger.history["grad_norm"] == [np.inf]
+    assert logger.history["grad_norm/big"] == [np.inf]
+    np.testing.assert_allclose(
+        logger.history["grad_norm/small"], [expected], rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("batch_logs", [False, True])
