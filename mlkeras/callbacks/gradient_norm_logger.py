@@ -986,36 +986,35 @@ def _squared_norms(grads, variables, group_of, n_groups, scale, backend):
 
     Returns one float32 vector of the `n_groups + 1` squared norms; the
     square roots are taken when they are read back (`_to_list`), which
-    saves the step a kernel. The squared norms of the variables are stacked
-    and summed per group by one segment sum: every op in the step has a
-    cost of its own, so a few ops on a vector are cheaper than a few per
-    layer.
+    saves the step a kernel. Every operation costs the first `fit` its
+    tracing and every step its dispatch, so the squared norms of the
+    variables are stacked twice and added up by one segment sum: once all
+    into segment 0 (the global norm), once each into its group's segment.
     """
     ops = keras.ops
     pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
     if backend == "jax":
         return _jax_squared_norms(pairs, group_of, n_groups, scale)
+    pairs = [(g, v) for g, v in pairs if id(v) in group_of]
+    if not pairs:
+        return ops.zeros((n_groups + 1,), dtype="float32")
     dense = [_dense(g, backend) for g, _ in pairs]
     if backend == "tensorflow":
         dense = _all_reduce_sum(dense)
     inverse_scale = _inverse(scale)
     squares = []
-    groups = []
-    for g, (_, v) in zip(dense, pairs):
-        index = group_of.get(id(v))
-        if index is not None:
+    for g in dense:
+        if keras.backend.standardize_dtype(g.dtype) != "float32":
             g = ops.cast(g, "float32")
-            if inverse_scale is not None:
-                g = g * inverse_scale
-            squares.append(ops.sum(ops.square(g)))
-            groups.append(index)
-    if not squares:
-        return ops.zeros((n_groups + 1,), dtype="float32")
-    squares = ops.stack(squares)
-    per_group = ops.segment_sum(
-        squares, np.asarray(groups, dtype="int32"), num_segments=n_groups
+        if inverse_scale is not None:
+            g = g * inverse_scale
+        squares.append(ops.sum(ops.square(g)))
+    segments = [0] * len(pairs) + [group_of[id(v)] + 1 for _, v in pairs]
+    return ops.segment_sum(
+        ops.stack(squares + squares),
+        np.asarray(segments, dtype="int32"),
+        num_segments=n_groups + 1,
     )
-    return ops.concatenate([ops.sum(squares, keepdims=True), per_group])
 
 
 def _jax_squared_norms(pairs, group_of, n_groups, scale):
