@@ -2,7 +2,9 @@
 
 The logger records every step, one norm per layer, in two settings: its
 default (norms read back from the device in blocks) and `batch_logs=True`
-(read back at every step and put into the batch logs). Two models are
+(read back at every step and put into the batch logs). A fourth arm,
+"plain, second model", is a plain `fit` timed like the others: its
+overheads are the noise floor of each table. Two models are
 timed, an MLP and a small CNN, on the CPU. Each measurement builds and
 compiles a fresh model from the same seed and times one whole `fit`
 (tracing included, as a user pays it); the plain and the two logged runs
@@ -35,13 +37,18 @@ wall and in CPU time.
     python benchmarks/callbacks.py --repeats 1 --epochs 2 --parts
     KERAS_BACKEND=jax python benchmarks/callbacks.py --verbose 2 --models MLP
 
-A third table times single training steps: each arm keeps one compiled
+A third table isolates what the logger adds once per model: each round
+builds a new model per arm and times its first one-epoch `fit`, in which
+the step is traced and compiled; the table gives the median over rounds
+of the difference to the plain arm's fit in the same round, in
+milliseconds of wall and of CPU time (one epoch of steps included).
+
+A fourth table times single training steps: each arm keeps one compiled
 model and calls its train function and the callbacks' batch
 hooks the way `fit` does, in blocks of steps, the arms' blocks alternating.
 With no tracing and a drift that both arms share, its paired median
 resolves differences of a few percent that the whole-fit figures on a
-shared machine cannot. A second plain model is timed there like the first:
-its row is the noise floor. `--parts` adds two rows that split the
+shared machine cannot. `--parts` adds two rows that split the
 logger's cost: a plain step returning one more (constant) vector (what the
 logger's TensorFlow step avoids by writing its norms into a buffer
 variable; `batch_logs=True` still returns them), and the logger with its
@@ -136,8 +143,14 @@ class EpochTimer(keras.callbacks.Callback):
         self.cpu.append(time.process_time() - self._start[1])
 
 
-# The arms: None is plain fit, a dict the logger's arguments.
-ARMS = {"plain": None, "default": {}, "batch_logs=True": {"batch_logs": True}}
+# The arms: None is plain fit, a dict the logger's arguments. A second
+# plain arm, timed like the others, gives each table its noise floor.
+ARMS = {
+    "plain": None,
+    "default": {},
+    "batch_logs=True": {"batch_logs": True},
+    "plain, second model": None,
+}
 
 
 def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
@@ -239,12 +252,28 @@ def time_repeated_fits(build, x, y, fits, batch_size, repeats, verbose=0):
     return totals
 
 
-# Extra arms of the step table. "plain, second model" is a second plain
-# model timed like the first: the gap between the two is the noise floor.
-# With --parts two more split the logger's cost: a plain step that returns
-# one more (constant) vector, and the logger with its norm computation
-# replaced by a constant vector.
-STEP_ARMS = {"plain, second model": (None, None)}
+def time_first_fits(build, x, y, batch_size, rounds, verbose=0):
+    """Per arm, the (wall, CPU) seconds of one-epoch fits of fresh models.
+
+    A model's first `fit` traces and compiles its step; each round builds
+    a new model per arm, and the arms' fits alternate, their order
+    rotating.
+    """
+    arms = list(ARMS)
+    runs = {arm: [] for arm in arms}
+    for repeat in range(rounds):
+        shift = repeat % len(arms)
+        for arm in arms[shift:] + arms[:shift]:
+            wall, _, _, cpu = time_fit(
+                build, x, y, 1, batch_size, ARMS[arm], verbose
+            )
+            runs[arm].append((wall, cpu))
+    return runs
+
+
+# With --parts two more arms of the step table split the logger's cost: a
+# plain step that returns one more (constant) vector, and the logger with
+# its norm computation replaced by a constant vector.
 PART_ARMS = {
     "plain + one extra output": (None, "extra_output"),
     "default, norms replaced by zeros": ({}, "zero_norms"),
@@ -264,7 +293,6 @@ def step_times(build, x, y, batch_size, rounds, block, parts=False):
     each block of steps before its time is taken).
     """
     arms = {arm: (kwargs, None) for arm, kwargs in ARMS.items()}
-    arms.update(STEP_ARMS)
     if parts:
         arms.update(PART_ARMS)
     steppers = {}
@@ -454,6 +482,12 @@ def main(argv=None):
         help="one-epoch fits per model in the repeated-fit table (0: skip)",
     )
     parser.add_argument(
+        "--first-fits",
+        type=non_negative_int,
+        default=20,
+        help="rounds of the first-fit table (0: skip it)",
+    )
+    parser.add_argument(
         "--step-rounds",
         type=non_negative_int,
         default=40,
@@ -553,6 +587,42 @@ def main(argv=None):
             )
             steps = -(-len(x) // args.batch_size)
             print_overheads(f"| {name} | {args.fits} x {steps} |", totals, 2)
+
+    if args.first_fits > 0:
+        print()
+        print(
+            f"First fits: one one-epoch fit of a new model per arm, "
+            f"{args.first_fits} rounds, arms alternating"
+        )
+        print()
+        print(
+            "| model | logger | plain fit, wall (s) | with logger, wall (s) "
+            "| extra wall time, paired (ms) | extra CPU time, paired (ms) |"
+        )
+        print("| --- " * 6 + "|")
+        rng = np.random.default_rng(0)
+        for name, build in MODELS.items():
+            if name not in chosen:
+                continue
+            x, y = data(name, rng)
+            runs = time_first_fits(
+                build, x, y, args.batch_size, args.first_fits, args.verbose
+            )
+            plain = runs["plain"]
+            for arm in list(ARMS)[1:]:
+                extra = [
+                    1000
+                    * statistics.median(
+                        row[column] - base[column]
+                        for row, base in zip(runs[arm], plain)
+                    )
+                    for column in (0, 1)
+                ]
+                print(
+                    f"| {name} | {arm} | {column_median(plain, 0):.2f} "
+                    f"| {column_median(runs[arm], 0):.2f} "
+                    f"| {extra[0]:+.0f} | {extra[1]:+.0f} |"
+                )
 
     if args.step_rounds <= 0:
         return
