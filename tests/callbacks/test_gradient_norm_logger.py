@@ -283,15 +283,15 @@ def test_per_variable_norms_are_keyed_by_variable_path():
         )
 
 
-@pytest.mark.parametrize("summed_by", ["masked sum", "segment sum"])
+@pytest.mark.parametrize("summed_by", ["product", "segment sum"])
 @pytest.mark.parametrize("per_variable", [False, True])
 def test_norms_of_large_and_small_gradients_in_one_model(
     per_variable, summed_by
 ):
     """JAX takes a large gradient's norm by a dot product of its own and
-    adds up the squares of the small ones together, per group by a masked
-    sum or, for a larger grid, by a segment sum; every kind must give the
-    hand-computed norms, per layer and per variable."""
+    adds up the squares of the small ones together, per group by a product
+    with a 0/1 matrix or, for a larger matrix, by a segment sum; every kind
+    must give the hand-computed norms, per layer and per variable."""
     x, y = _data()
     model = keras.Sequential(
         [
@@ -311,15 +311,15 @@ def test_norms_of_large_and_small_gradients_in_one_model(
     entries = sum(s if s < limit else 1 for s in sizes) * (
         len(sizes) + 1 if per_variable else 3
     )
-    if summed_by == "masked sum":
-        mask_entries = gradient_norm_logger._GROUP_MASK_ENTRIES
-        assert entries <= mask_entries
+    if summed_by == "product":
+        matrix_entries = gradient_norm_logger._GROUP_MATRIX_ENTRIES
+        assert entries <= matrix_entries
     else:
-        mask_entries = entries - 1
+        matrix_entries = entries - 1
     initial = model.get_weights()
     logger = GradientNormLogger(per_variable=per_variable)
     with mock.patch.object(
-        gradient_norm_logger, "_GROUP_MASK_ENTRIES", mask_entries
+        gradient_norm_logger, "_GROUP_MATRIX_ENTRIES", matrix_entries
     ):
         model.fit(x, y, batch_size=48, epochs=1, verbose=0, callbacks=[logger])
 
@@ -340,20 +340,40 @@ def test_norms_of_large_and_small_gradients_in_one_model(
         )
 
 
-@pytest.mark.parametrize("summed_by", ["masked sum", "segment sum"])
-def test_a_layer_whose_norm_overflows_leaves_the_others_finite(summed_by):
-    """One layer's squared gradient overflows float32; the other layer's
-    norm is still its own, computed by hand, and only the overflowing
-    layer and the global norm are inf."""
+class _RootSquared(keras.layers.Layer):
+    """`x * p * p` with `p = w ** 0.5` and `w = 0`: a zero output, and a
+    NaN gradient of `w` (zero times the infinite derivative of the root)."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(), initializer="zeros", name="w")
+
+    def call(self, x):
+        root = keras.ops.power(self.w, 0.5)
+        return x * root * root
+
+
+@pytest.mark.parametrize("summed_by", ["product", "segment sum"])
+@pytest.mark.parametrize("kind", ["inf", "nan"])
+def test_an_infinite_or_nan_layer_norm_leaves_the_others_finite(
+    kind, summed_by
+):
+    """One layer's squared gradient norm overflows float32 (inf) or its
+    gradient is NaN; the other layer's norm is still its own, computed by
+    hand, and only the first layer and the global norm are inf or NaN."""
     rng = np.random.default_rng(0)
-    x_big = rng.normal(size=(16, 3)).astype("float32") * 1e30
+    x_big = rng.normal(size=(16, 1)).astype("float32")
     x_small = rng.normal(size=(16, 3)).astype("float32")
     y = rng.normal(size=(16, 1)).astype("float32")
-    inputs = [keras.Input((3,)), keras.Input((3,))]
-    # A zero kernel keeps the output finite while its gradient is ~1e30.
-    big = keras.layers.Dense(
-        1, use_bias=False, kernel_initializer="zeros", name="big"
-    )
+    inputs = [keras.Input((1,)), keras.Input((3,))]
+    if kind == "inf":
+        # A zero kernel keeps the output finite while its gradient is
+        # about 1e30, whose square overflows.
+        x_big *= 1e30
+        big = keras.layers.Dense(
+            1, use_bias=False, kernel_initializer="zeros", name="big"
+        )
+    else:
+        big = _RootSquared(name="big")
     small = keras.layers.Dense(1, name="small")
     model = keras.Model(
         inputs, keras.layers.Add()([big(inputs[0]), small(inputs[1])])
@@ -363,12 +383,12 @@ def test_a_layer_whose_norm_overflows_leaves_the_others_finite(summed_by):
     )
     kernel, bias = (np.asarray(w, "float64") for w in small.get_weights())
     logger = GradientNormLogger()
-    limit = gradient_norm_logger._GROUP_MASK_ENTRIES
+    limit = gradient_norm_logger._GROUP_MATRIX_ENTRIES
     if summed_by == "segment sum":
         limit = 0
     with (
-        mock.patch.object(gradient_norm_logger, "_GROUP_MASK_ENTRIES", limit),
-        pytest.warns(UserWarning, match="norm is inf at step 1"),
+        mock.patch.object(gradient_norm_logger, "_GROUP_MATRIX_ENTRIES", limit),
+        pytest.warns(UserWarning, match=f"norm is {kind} at step 1"),
     ):
         model.fit(
             [x_big, x_small],
@@ -382,8 +402,9 @@ def test_a_layer_whose_norm_overflows_leaves_the_others_finite(summed_by):
     error = 2 * (x_small.astype("float64") @ kernel + bias - y) / len(y)
     expected = _norm([x_small.T @ error, error.sum(axis=0)])
     assert logger.names == ["big", "small"]
-    assert logger.history["grad_norm"] == [np.inf]
-    assert logger.history["grad_norm/big"] == [np.inf]
+    for key in ("grad_norm", "grad_norm/big"):
+        (value,) = logger.history[key]
+        assert np.isnan(value) if kind == "nan" else value == np.inf, key
     np.testing.assert_allclose(
         logger.history["grad_norm/small"], [expected], rtol=1e-5
     )
