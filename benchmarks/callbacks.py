@@ -484,7 +484,7 @@ def main(argv=None):
     parser.add_argument(
         "--first-fits",
         type=non_negative_int,
-        default=20,
+        default=15,
         help="rounds of the first-fit table (0: skip it)",
     )
     parser.add_argument(
