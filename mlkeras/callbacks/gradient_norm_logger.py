@@ -23,12 +23,12 @@ _READ_BACK_STEPS = 100
 # XLA's CPU compiler made loop kernels of a 2560-element dot product and
 # kept a 16384-element one as a library call.
 _SMALL_GRADIENT_SIZE = 4096
-# On JAX, the squares are added up per group by a product with a constant
-# 0/1 matrix of at most this many entries (1 MiB), and by a segment sum
-# beyond. On a CPU the product took a few microseconds where the segment
+# On JAX, the squares are added up per group by one masked sum over a grid
+# of (groups x squares) entries, at most this many, and by a segment sum
+# beyond. On a CPU the masked sum took a few microseconds where the segment
 # sum (a scatter, one element after the other) took 15 to 20 for the 3082
 # squares of a 64 -> 256 -> 256 -> 10 MLP.
-_GROUP_MATRIX_ENTRIES = 2**18
+_GROUP_MASK_ENTRIES = 2**18
 
 
 class GradientNormLogger(keras.callbacks.Callback):
@@ -1028,11 +1028,13 @@ def _jax_squared_norms(pairs, group_of, n_groups, scale):
     product of a small gradient (a bias, a normalization scale) into a few
     loop kernels of its own instead, so the squares of the small gradients
     and the large ones' squared norms are joined into one vector, which
-    one product with a constant 0/1 matrix adds up per group and in all
-    (or, for a matrix of more than `_GROUP_MATRIX_ENTRIES` entries, one
-    segment sum per group): few kernels to compile in the first `fit` and
-    to run at every step. Like `_squared_norms` it returns the squared
-    norms.
+    one masked sum adds up per group and in all (or, for a grid of more
+    than `_GROUP_MASK_ENTRIES` entries, one segment sum per group): few
+    kernels to compile in the first `fit` and to run at every step. A
+    product with a 0/1 matrix would compile to as few kernels, but it
+    would make an infinite or NaN square NaN in every group (inf * 0); a
+    mask selects instead, so each group keeps its own inf or NaN. Like
+    `_squared_norms` it returns the squared norms.
     """
     import jax
 
@@ -1059,27 +1061,13 @@ def _jax_squared_norms(pairs, group_of, n_groups, scale):
             groups.append(np.array([group], dtype="int32"))
     squares = ops.concatenate(squares)
     groups = np.concatenate(groups)
-    if groups.size * (n_groups + 1) <= _GROUP_MATRIX_ENTRIES:
-        # Column 0 adds up every square (the global norm), column 1 + k
-        # those of group k. A product would make an infinite or NaN square
-        # NaN in every column (inf * 0), so the matrix adds up the finite
-        # squares and counts the infinite and the NaN ones, per column.
+    if groups.size * (n_groups + 1) <= _GROUP_MASK_ENTRIES:
+        # Row 0 adds up every square (the global norm), row 1 + k those of
+        # group k; summing along rows reads the squares in order.
         jnp = jax.numpy
-        member = np.zeros((groups.size, n_groups + 1), dtype="float32")
-        member[:, 0] = 1.0
-        member[np.arange(groups.size), groups + 1] = 1.0
-        finite = jnp.isfinite(squares)
-        rows = jnp.stack(
-            [
-                jnp.where(finite, squares, 0.0),
-                jnp.isinf(squares).astype("float32"),
-                jnp.isnan(squares).astype("float32"),
-            ]
-        )
-        sums, infinite, nan = jnp.dot(rows, member, precision=highest)
-        totals = jnp.where(
-            nan > 0, jnp.nan, jnp.where(infinite > 0, jnp.inf, sums)
-        )
+        row = jnp.arange(n_groups + 1, dtype="int32")[:, None]
+        member = (row == 0) | (row == jnp.asarray(groups + 1)[None, :])
+        totals = jnp.sum(jnp.where(member, squares[None, :], 0.0), axis=1)
     else:
         per_group = ops.segment_sum(squares, groups, num_segments=n_groups)
         totals = ops.concatenate([ops.sum(per_group, keepdims=True), per_group])

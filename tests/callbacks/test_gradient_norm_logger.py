@@ -283,15 +283,15 @@ def test_per_variable_norms_are_keyed_by_variable_path():
         )
 
 
-@pytest.mark.parametrize("summed_by", ["product", "segment sum"])
+@pytest.mark.parametrize("summed_by", ["masked sum", "segment sum"])
 @pytest.mark.parametrize("per_variable", [False, True])
 def test_norms_of_large_and_small_gradients_in_one_model(
     per_variable, summed_by
 ):
     """JAX takes a large gradient's norm by a dot product of its own and
-    adds up the squares of the small ones together, per group by a product
-    with a 0/1 matrix or, for a larger matrix, by a segment sum; every kind
-    must give the hand-computed norms, per layer and per variable."""
+    adds up the squares of the small ones together, per group by a masked
+    sum or, for a larger grid, by a segment sum; every kind must give the
+    hand-computed norms, per layer and per variable."""
     x, y = _data()
     model = keras.Sequential(
         [
@@ -311,15 +311,15 @@ def test_norms_of_large_and_small_gradients_in_one_model(
     entries = sum(s if s < limit else 1 for s in sizes) * (
         len(sizes) + 1 if per_variable else 3
     )
-    if summed_by == "product":
-        matrix_entries = gradient_norm_logger._GROUP_MATRIX_ENTRIES
-        assert entries <= matrix_entries
+    if summed_by == "masked sum":
+        mask_entries = gradient_norm_logger._GROUP_MASK_ENTRIES
+        assert entries <= mask_entries
     else:
-        matrix_entries = entries - 1
+        mask_entries = entries - 1
     initial = model.get_weights()
     logger = GradientNormLogger(per_variable=per_variable)
     with mock.patch.object(
-        gradient_norm_logger, "_GROUP_MATRIX_ENTRIES", matrix_entries
+        gradient_norm_logger, "_GROUP_MASK_ENTRIES", mask_entries
     ):
         model.fit(x, y, batch_size=48, epochs=1, verbose=0, callbacks=[logger])
 
@@ -352,7 +352,7 @@ class _RootSquared(keras.layers.Layer):
         return x * root * root
 
 
-@pytest.mark.parametrize("summed_by", ["product", "segment sum"])
+@pytest.mark.parametrize("summed_by", ["masked sum", "segment sum"])
 @pytest.mark.parametrize("kind", ["inf", "nan"])
 def test_an_infinite_or_nan_layer_norm_leaves_the_others_finite(
     kind, summed_by
@@ -383,11 +383,11 @@ def test_an_infinite_or_nan_layer_norm_leaves_the_others_finite(
     )
     kernel, bias = (np.asarray(w, "float64") for w in small.get_weights())
     logger = GradientNormLogger()
-    limit = gradient_norm_logger._GROUP_MATRIX_ENTRIES
+    limit = gradient_norm_logger._GROUP_MASK_ENTRIES
     if summed_by == "segment sum":
         limit = 0
     with (
-        mock.patch.object(gradient_norm_logger, "_GROUP_MATRIX_ENTRIES", limit),
+        mock.patch.object(gradient_norm_logger, "_GROUP_MASK_ENTRIES", limit),
         pytest.warns(UserWarning, match=f"norm is {kind} at step 1"),
     ):
         model.fit(
