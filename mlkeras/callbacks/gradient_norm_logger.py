@@ -82,12 +82,12 @@ class GradientNormLogger(keras.callbacks.Callback):
     Under XLA on a CPU (JAX) every kernel has a fixed cost of a few
     microseconds; the gradients of fewer than 4096 elements share a few
     kernels, but each larger one gets a kernel of its own, which shows on
-    a model of many such variables: about +5 % per step for 42 variables
+    a model of many such variables: about +10 % per step for 42 variables
     of up to 64 x 64 (figures in `benchmarks/README.md`). The norms also
     make the first `fit` trace and compile a larger step, once: for a
-    64 -> 256 -> 256 -> 10 MLP on a 2-core CPU, 30 to 60 ms more CPU time
-    on TensorFlow, and about 50 ms more CPU time on JAX, where XLA
-    compiles every new kernel.
+    64 -> 256 -> 256 -> 10 MLP on a 2-core CPU, that `fit` took 20 to
+    45 ms more wall time on TensorFlow and on JAX, where XLA compiles
+    every new kernel.
 
     It also diagnoses the two classic gradient problems, warning once per
     `fit` for each: layers whose norm stays below `vanishing_threshold` for
