@@ -127,6 +127,17 @@ def data(name, rng):
     return x, y
 
 
+def chosen_models(chosen):
+    """(name, build, x, y) of each model named in `chosen`, in table order.
+
+    Every table draws its data again from the same seed.
+    """
+    rng = np.random.default_rng(0)
+    for name, build in MODELS.items():
+        if name in chosen:
+            yield (name, build, *data(name, rng))
+
+
 class EpochTimer(keras.callbacks.Callback):
     """Wall and CPU time of each epoch: those after the first exclude
     tracing."""
@@ -515,7 +526,6 @@ def main(argv=None):
             f"{', '.join(MODELS)}. Received: --models={args.models}"
         )
 
-    rng = np.random.default_rng(0)
     print(
         f"backend: {keras.backend.backend()}, repeats: {args.repeats}, "
         f"epochs: {args.epochs}, batch: {args.batch_size}, "
@@ -530,10 +540,7 @@ def main(argv=None):
         "| overhead, wall, paired | overhead, CPU time, paired |"
     )
     print("| --- " * 11 + "|")
-    for name, build in MODELS.items():
-        if name not in chosen:
-            continue
-        x, y = data(name, rng)
+    for name, build, x, y in chosen_models(chosen):
         runs = {arm: [] for arm in ARMS}
         # One untimed run of each warms up imports and kernels.
         for kwargs in ARMS.values():
@@ -571,11 +578,7 @@ def main(argv=None):
             "| overhead, CPU time, paired |"
         )
         print("| --- " * 9 + "|")
-        rng = np.random.default_rng(0)
-        for name, build in MODELS.items():
-            if name not in chosen:
-                continue
-            x, y = data(name, rng)
+        for name, build, x, y in chosen_models(chosen):
             totals = time_repeated_fits(
                 build,
                 x,
@@ -600,11 +603,7 @@ def main(argv=None):
             "| extra wall time, paired (ms) | extra CPU time, paired (ms) |"
         )
         print("| --- " * 6 + "|")
-        rng = np.random.default_rng(0)
-        for name, build in MODELS.items():
-            if name not in chosen:
-                continue
-            x, y = data(name, rng)
+        for name, build, x, y in chosen_models(chosen):
             runs = time_first_fits(
                 build, x, y, args.batch_size, args.first_fits, args.verbose
             )
@@ -637,11 +636,7 @@ def main(argv=None):
         "| overhead | overhead, paired |"
     )
     print("| --- | --- | --- | --- | --- | --- |")
-    rng = np.random.default_rng(0)
-    for name, build in MODELS.items():
-        if name not in chosen:
-            continue
-        x, y = data(name, rng)
+    for name, build, x, y in chosen_models(chosen):
         times = step_times(
             build,
             x,
