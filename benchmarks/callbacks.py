@@ -263,22 +263,20 @@ def time_repeated_fits(build, x, y, fits, batch_size, repeats, verbose=0):
     return totals
 
 
-def time_first_fits(build, x, y, batch_size, rounds, verbose=0):
-    """Per arm, the (wall, CPU) seconds of one-epoch fits of fresh models.
+def time_fits(build, x, y, epochs, batch_size, rounds, verbose=0):
+    """Per arm, one `time_fit` row per round, each of a new model.
 
-    A model's first `fit` traces and compiles its step; each round builds
-    a new model per arm, and the arms' fits alternate, their order
-    rotating.
+    A model's first `fit` traces and compiles its step; the arms' fits
+    alternate, their order rotating from round to round.
     """
     arms = list(ARMS)
     runs = {arm: [] for arm in arms}
     for repeat in range(rounds):
         shift = repeat % len(arms)
         for arm in arms[shift:] + arms[:shift]:
-            wall, _, _, cpu = time_fit(
-                build, x, y, 1, batch_size, ARMS[arm], verbose
+            runs[arm].append(
+                time_fit(build, x, y, epochs, batch_size, ARMS[arm], verbose)
             )
-            runs[arm].append((wall, cpu))
     return runs
 
 
@@ -541,25 +539,18 @@ def main(argv=None):
     )
     print("| --- " * 11 + "|")
     for name, build, x, y in chosen_models(chosen):
-        runs = {arm: [] for arm in ARMS}
         # One untimed run of each warms up imports and kernels.
         for kwargs in ARMS.values():
             time_fit(build, x, y, 1, args.batch_size, kwargs, args.verbose)
-        arms = list(ARMS)
-        for repeat in range(args.repeats):
-            shift = repeat % len(arms)
-            for arm in arms[shift:] + arms[:shift]:
-                runs[arm].append(
-                    time_fit(
-                        build,
-                        x,
-                        y,
-                        args.epochs,
-                        args.batch_size,
-                        ARMS[arm],
-                        args.verbose,
-                    )
-                )
+        runs = time_fits(
+            build,
+            x,
+            y,
+            args.epochs,
+            args.batch_size,
+            args.repeats,
+            args.verbose,
+        )
 
         steps = args.epochs * -(-len(x) // args.batch_size)
         print_overheads(f"| {name} | {steps} |", runs, 4)
@@ -604,18 +595,19 @@ def main(argv=None):
         )
         print("| --- " * 6 + "|")
         for name, build, x, y in chosen_models(chosen):
-            runs = time_first_fits(
-                build, x, y, args.batch_size, args.first_fits, args.verbose
+            runs = time_fits(
+                build, x, y, 1, args.batch_size, args.first_fits, args.verbose
             )
             plain = runs["plain"]
             for arm in list(ARMS)[1:]:
+                # Columns 0 and 3 of `time_fit`: wall and CPU seconds.
                 extra = [
                     1000
                     * statistics.median(
                         row[column] - base[column]
                         for row, base in zip(runs[arm], plain)
                     )
-                    for column in (0, 1)
+                    for column in (0, 3)
                 ]
                 print(
                     f"| {name} | {arm} | {column_median(plain, 0):.2f} "

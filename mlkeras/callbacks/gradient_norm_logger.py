@@ -992,12 +992,15 @@ def _squared_norms(grads, variables, group_of, n_groups, scale, backend):
     into segment 0 (the global norm), once each into its group's segment.
     """
     ops = keras.ops
-    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-    if backend == "jax":
-        return _jax_squared_norms(pairs, group_of, n_groups, scale)
-    pairs = [(g, v) for g, v in pairs if id(v) in group_of]
+    pairs = [
+        (g, v)
+        for g, v in zip(grads, variables)
+        if g is not None and id(v) in group_of
+    ]
     if not pairs:
         return ops.zeros((n_groups + 1,), dtype="float32")
+    if backend == "jax":
+        return _jax_squared_norms(pairs, group_of, n_groups, scale)
     dense = [_dense(g, backend) for g, _ in pairs]
     if backend == "tensorflow":
         dense = _all_reduce_sum(dense)
@@ -1039,9 +1042,6 @@ def _jax_squared_norms(pairs, group_of, n_groups, scale):
     import jax
 
     ops = keras.ops
-    pairs = [(g, v) for g, v in pairs if id(v) in group_of]
-    if not pairs:
-        return ops.zeros((n_groups + 1,), dtype="float32")
     flat = [ops.cast(ops.reshape(g, (-1,)), "float32") for g, _ in pairs]
     inverse_scale = _inverse(scale)
     if inverse_scale is not None:
