@@ -15,8 +15,9 @@ _OWNER_ATTR = "_mlkeras_gradient_norm_logger"
 _TAP_ATTR = "_mlkeras_gradient_norm_tap"
 _MISSING = object()
 _PACKED_KEY = "_mlkeras_packed_gradient_norms"
-# Norms stay on the device for at most this many recorded steps (and, when
-# the step writes them into a buffer, this many steps).
+# Norms are read back from the device once this many recorded steps wait
+# (when the step writes them into a buffer, this many steps). On JAX a read
+# takes only the steps already computed, up to twice this many.
 _READ_BACK_STEPS = 100
 # On JAX, gradients with fewer elements than this are squared and added up
 # together instead of by a dot product each (see `_jax_squared_norms`).
@@ -65,18 +66,20 @@ class GradientNormLogger(keras.callbacks.Callback):
     The step leaves its norms on the device; they are read back in blocks
     of up to 100 records and at the end of every epoch, then appended to
     `history` and written to the CSV file, which is flushed after each
-    block, so a crash loses only the records not yet read back. (The
-    diagnosis below runs on the same blocks.) Reading every step costs
-    more than the norms themselves on a small model, because Keras converts
-    every value in a step's logs for its callbacks. For the same reason,
-    on TensorFlow (with one step per call, no distribution strategy and
-    `batch_logs=False`) the step does not even return its norms: it writes
-    them into the last row of a small buffer variable of the last 100
-    steps, which is read back once per block. Elsewhere the norms ride in
-    the step's logs under a private key that the callback removes. Set
-    `batch_logs=True` to read every step anyway and put its norms into the
-    batch `logs`, for callbacks that work per batch, such as
-    `TensorBoard(update_freq=10)`.
+    block, so a crash loses only the records not yet read back. Within an
+    epoch, a block on JAX takes only the steps the device has finished:
+    waiting for the ones `fit` has dispatched ahead would empty its queue
+    and slow the next steps down. (The diagnosis below runs on the same
+    blocks.) Reading every step costs more than the norms themselves on a
+    small model, because Keras converts every value in a step's logs for
+    its callbacks. For the same reason, on TensorFlow (with one step per
+    call, no distribution strategy and `batch_logs=False`) the step does
+    not even return its norms: it writes them into the last row of a small
+    buffer variable of the last 100 steps, which is read back once per
+    block. Elsewhere the norms ride in the step's logs under a private key
+    that the callback removes. Set `batch_logs=True` to read every step
+    anyway and put its norms into the batch `logs`, for callbacks that work
+    per batch, such as `TensorBoard(update_freq=10)`.
 
     The norms cost a few operations per trainable variable in every step.
     Under XLA on a CPU (JAX) every kernel has a fixed cost of a few
@@ -427,7 +430,7 @@ class GradientNormLogger(keras.callbacks.Callback):
             len(self._unread) >= _READ_BACK_STEPS
             or self._since_read >= _READ_BACK_STEPS
         ):
-            self._read_back()
+            self._read_back(wait=len(self._unread) >= 2 * _READ_BACK_STEPS)
         return logs
 
     def _last_values(self):
@@ -436,12 +439,18 @@ class GradientNormLogger(keras.callbacks.Callback):
             return self._latest
         return _to_list(self._last)
 
-    def _read_back(self):
+    def _read_back(self, wait=True):
         """Records the steps whose norms are still on the device.
 
-        Returns their values, one list per step.
+        With `wait=False`, the steps whose norms are still being computed
+        (an asynchronous backend's, JAX's) are left for the next read.
+
+        Returns the recorded values, one list per step.
         """
         unread, self._unread = self._unread, []
+        if not wait and not self._since_read:
+            ready = _ready_count(unread)
+            unread, self._unread = unread[:ready], unread[ready:]
         if self._since_read:
             table = _to_list(self._buffer.numpy())
             first = len(table) - self._since_read - 1
@@ -1133,6 +1142,19 @@ def _to_list(packed):
     # `np.asarray` reads a TensorFlow or JAX array in about half the time
     # of `keras.ops.convert_to_numpy`, once per recorded step.
     return np.sqrt(np.asarray(packed)).tolist()
+
+
+def _ready_count(unread):
+    """How many of the first unread records have their norms computed.
+
+    Steps finish in order, so the computed ones come first. Arrays without
+    `is_ready` (TensorFlow's, PyTorch's) are computed when the step returns.
+    """
+    for count, (_, _, packed) in enumerate(unread):
+        is_ready = getattr(packed, "is_ready", None)
+        if is_ready is not None and not is_ready():
+            return count
+    return len(unread)
 
 
 def _unique(names):

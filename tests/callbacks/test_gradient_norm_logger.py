@@ -587,6 +587,89 @@ def test_sparse_records_survive_the_buffer_read_back_every_100_steps(tmp_path):
     )
 
 
+class _Pending:
+    """Squared norms of a step that an asynchronous device may not finish."""
+
+    def __init__(self, values, ready):
+        self.values = np.asarray(values, dtype="float32")
+        self.ready = ready
+
+    def is_ready(self):
+        return self.ready
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+
+def test_a_block_read_leaves_the_steps_still_running_for_a_later_read():
+    # Within an epoch, a read takes the finished steps only, in step order;
+    # once 200 records wait, it waits for all of them.
+    x, y = _data()
+    model = _model()
+    logger = GradientNormLogger()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[logger])
+    logger._epoch_steps = None  # an epoch of unknown length: no epoch end
+    first = logger._step + 1
+    recorded = len(logger.history["step"])
+
+    def step(ready):
+        number = logger._step + 1
+        packed = _Pending([number, 1.0, number - 1.0], ready)
+        logger._after_step(
+            {"loss": 0.0, gradient_norm_logger._PACKED_KEY: packed}
+        )
+        return len(logger.history["step"]) - recorded
+
+    assert [step(True) for _ in range(99)] == [0] * 99
+    assert step(False) == 99  # the 100th is still running
+    # Nothing has finished since: every step tries again, none waits.
+    assert [step(False) for _ in range(198)] == [99] * 198
+    assert step(False) == 99 + 200
+    steps = list(range(first, first + 299))
+    assert logger.history["step"][recorded:] == steps
+    np.testing.assert_allclose(
+        logger.history["grad_norm"][recorded:], np.sqrt(steps), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        logger.history["grad_norm/out"][recorded:],
+        np.sqrt(np.asarray(steps) - 1.0),
+        rtol=1e-6,
+    )
+
+
+def test_block_reads_while_steps_run_ahead_keep_every_record():
+    # JAX's `fit` dispatches steps ahead of the device. Here the newest 30
+    # steps count as still running at every read within the epoch: the
+    # reads at steps 100 and 170 leave them for later, and every step is
+    # still recorded once, in order, with its own norms. (TensorFlow reads
+    # its buffer instead, which a finished step has written.)
+    x, y = _data(n=480)
+    model = _model(jit_compile=True)
+    initial = model.get_weights()
+    logger = GradientNormLogger()
+    counted = []
+
+    def ready_count(unread):
+        counted.append(len(unread))
+        return max(0, ready(unread) - 30)
+
+    ready = gradient_norm_logger._ready_count
+    with mock.patch.object(gradient_norm_logger, "_ready_count", ready_count):
+        model.fit(
+            x,
+            y,
+            batch_size=2,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+            callbacks=[logger],
+        )
+    assert counted == ([100, 100] if BACKEND == "jax" else [])
+    assert logger.history["step"] == list(range(1, 241))
+    records = _replay(model, initial, x, y, 2, 240, 0.1, None)
+    _assert_norms_of_steps(logger, records, 0)
+
+
 @pytest.mark.parametrize(
     "steps_per_execution, batch_logs", [(1, False), (2, False), (1, True)]
 )
@@ -1318,5 +1401,5 @@ def test_logger_runs_on_jax_backend():
         "(hand_computed and 0.001) or dynamic_loss_scale or reach "
         "or two_fits or steps_per_execution or trace or compiles_nothing "
         "or skipped or failed_fit or two_loggers or copies or overflows "
-        "or callback_of_a_logged_fit or by_hand",
+        "or callback_of_a_logged_fit or by_hand or run_ahead",
     )
