@@ -1148,7 +1148,8 @@ def _ready_count(unread):
     """How many of the first unread records have their norms computed.
 
     Steps finish in order, so the computed ones come first. Arrays without
-    `is_ready` (TensorFlow's, PyTorch's) are computed when the step returns.
+    `is_ready` (TensorFlow's, PyTorch's) count as computed: reading one
+    waits for it if need be.
     """
     for count, (_, _, packed) in enumerate(unread):
         is_ready = getattr(packed, "is_ready", None)
