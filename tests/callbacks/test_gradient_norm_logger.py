@@ -641,9 +641,9 @@ def test_block_reads_while_steps_run_ahead_keep_every_record():
     # JAX's `fit` dispatches steps ahead of the device. Here the newest 30
     # steps count as still running at every read within the epoch, however
     # far the device is: the reads at steps 100 and 170 (on JAX) leave them
-    # for later, and every step is
-    # still recorded once, in order, with its own norms. (TensorFlow reads
-    # its buffer instead, which a finished step has written.)
+    # for later, and every step is still recorded once, in order, with its
+    # own norms. (TensorFlow reads its buffer instead, which a finished
+    # step has written.)
     x, y = _data(n=480)
     model = _model(jit_compile=True)
     initial = model.get_weights()
