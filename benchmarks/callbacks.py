@@ -7,8 +7,8 @@ default (norms read back from the device in blocks) and `batch_logs=True`
 overheads are the noise floor of each table. Two models are
 timed, an MLP and a small CNN, on the CPU. Each measurement builds and
 compiles a fresh model from the same seed and times one whole `fit`
-(tracing included, as a user pays it); the plain and the two logged runs
-are interleaved and their order rotates, so machine load falls on all
+(tracing included, as a user pays it); the runs of the four arms are
+interleaved and their order rotates, so machine load falls on all
 alike. The script prints the median fit time over repeats and the
 overhead, median(logged) / median(plain) - 1: of the whole fit's wall
 time; of the median wall time of the epochs after the first (steady state,

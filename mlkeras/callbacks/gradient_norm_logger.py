@@ -448,9 +448,6 @@ class GradientNormLogger(keras.callbacks.Callback):
         Returns the recorded values, one list per step.
         """
         unread, self._unread = self._unread, []
-        if not wait and not self._since_read:
-            ready = _ready_count(unread)
-            unread, self._unread = unread[:ready], unread[ready:]
         if self._since_read:
             table = _to_list(self._buffer.numpy())
             first = len(table) - self._since_read - 1
@@ -458,12 +455,15 @@ class GradientNormLogger(keras.callbacks.Callback):
             self._latest = table[-1]
             rows = [table[first + item[2]] for item in unread]
         else:
+            if not wait:
+                ready = _ready_count(unread)
+                unread, self._unread = unread[:ready], unread[ready:]
             # One copy per step. Stacking them first would cost as much
             # and, on JAX, compile a stack for every new number of steps.
             rows = [_to_list(item[2]) for item in unread]
         for (step, epoch, _), values in zip(unread, rows):
             self._record(step, epoch, values)
-        if self._csv_file is not None:
+        if rows and self._csv_file is not None:
             self._csv_file.flush()
         return rows
 

@@ -651,8 +651,8 @@ def test_block_reads_while_steps_run_ahead_keep_every_record():
     counted = []
 
     def ready_count(unread):
-        # Whatever the device has really finished, so that the reads fall
-        # at the same steps in every run; reading a step waits for it.
+        # Regardless of what the device has finished, so that the reads
+        # fall at the same steps in every run; reading a step waits for it.
         counted.append(len(unread))
         return max(0, len(unread) - 30)
 
