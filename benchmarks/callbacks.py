@@ -17,7 +17,9 @@ epochs after the first (this process, all threads: less disturbed by other
 work on a shared machine); of the whole fit's CPU time (tracing included);
 and the median over repeats of the wall-time and of the CPU-time ratio of
 the runs of one repeat (paired), which cancels slow drifts in machine
-load. On a shared
+load. Every timed fit starts after a full garbage collection (in the
+repeated-fit table, every repeat), so that the earlier fits' models are
+not collected inside it, which takes hundreds of milliseconds. On a shared
 virtual machine a run can also stall, its wall time growing while its CPU
 time does not; the CPU columns are the ones such a stall leaves alone.
 
@@ -62,6 +64,7 @@ what the norms cost per variable shows.
 
 import argparse
 import contextlib
+import gc
 import io
 import os
 import statistics
@@ -172,6 +175,9 @@ def time_fit(build, x, y, epochs, batch_size, logger_kwargs, verbose=0):
     callbacks = [timer]
     if logger_kwargs is not None:
         callbacks.append(GradientNormLogger(**logger_kwargs))
+    # The previous fits' models are garbage now; a full collection of
+    # them inside the timed fit would cost it hundreds of milliseconds.
+    gc.collect()
     start = time.perf_counter()
     start_cpu = time.process_time()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -236,6 +242,7 @@ def time_repeated_fits(build, x, y, fits, batch_size, repeats, verbose=0):
             arm: None if kwargs is None else GradientNormLogger(**kwargs)
             for arm, kwargs in ARMS.items()
         }
+        gc.collect()  # the previous repeat's models, as in `time_fit`
         spent = dict.fromkeys(arms, 0.0)
         spent_cpu = dict.fromkeys(arms, 0.0)
         for fit in range(fits):
