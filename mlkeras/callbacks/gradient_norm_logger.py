@@ -447,17 +447,19 @@ class GradientNormLogger(keras.callbacks.Callback):
 
         Returns the recorded values, one list per step.
         """
-        unread, self._unread = self._unread, []
         if self._since_read:
+            unread, self._unread = self._unread, []
             table = _to_list(self._buffer.numpy())
             first = len(table) - self._since_read - 1
             self._since_read = 0
             self._latest = table[-1]
             rows = [table[first + item[2]] for item in unread]
         else:
-            if not wait:
-                ready = _ready_count(unread)
-                unread, self._unread = unread[:ready], unread[ready:]
+            # While the device lags, this runs at every step and finds
+            # nothing ready: it copies nothing then.
+            ready = len(self._unread) if wait else _ready_count(self._unread)
+            unread = self._unread[:ready]
+            del self._unread[:ready]
             # One copy per step. Stacking them first would cost as much
             # and, on JAX, compile a stack for every new number of steps.
             rows = [_to_list(item[2]) for item in unread]
