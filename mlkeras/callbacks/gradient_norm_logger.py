@@ -1,6 +1,7 @@
 """`GradientNormLogger`: gradient norms read from the real training step."""
 
 import csv
+import inspect
 import math
 import os
 import sys
@@ -938,13 +939,24 @@ def _unpatched(model, name):
 
 
 def _fit_frame(model):
-    """The frame of the `model.fit` that runs the callbacks now, or `None`."""
+    """The frame of the `model.fit` that runs the callbacks now, or `None`.
+
+    That is the innermost frame running one of the `fit` methods of the
+    model's class. It is recognized by its code: reading its `f_locals`
+    would copy them into a dict that the frame keeps until it is freed, a
+    second reference to `fit`'s data iterator among them. With that copy,
+    short TensorFlow fits more often waited about 100 ms after
+    `on_train_end` before they returned.
+    """
+    codes = set()
+    for cls in type(model).__mro__:
+        method = vars(cls).get("fit")
+        code = getattr(inspect.unwrap(method), "__code__", None)
+        if code is not None:
+            codes.add(code)
     frame = sys._getframe(1)
     while frame is not None:
-        if (
-            frame.f_code.co_name == "fit"
-            and frame.f_locals.get("self") is model
-        ):
+        if frame.f_code in codes:
             return frame
         frame = frame.f_back
     return None

@@ -1079,6 +1079,27 @@ def test_the_model_does_not_keep_its_logger_alive():
     _assert_restored(model)
 
 
+def test_a_logged_fit_keeps_no_copy_of_the_fit_frames_locals():
+    # Reading the frame's `f_locals` would copy fit's locals into a dict
+    # the frame keeps: one more reference to `x` (and to the data
+    # iterator) for the rest of the fit.
+    x, y = _data()
+    model = _model()
+    references = []
+
+    def count(epoch, logs):
+        references.append(sys.getrefcount(x))
+
+    counter = keras.callbacks.LambdaCallback(on_epoch_begin=count)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[counter])
+    logger = GradientNormLogger()
+    model.fit(
+        x, y, batch_size=16, epochs=1, verbose=0, callbacks=[logger, counter]
+    )
+    assert logger.history["step"] == [1, 2, 3]
+    assert references[1] == references[0]
+
+
 def test_callbacks_driven_by_hand_around_train_on_batch_log_each_step():
     x, y = _data()
     model = _model()
