@@ -90,7 +90,7 @@ class GradientNormLogger(keras.callbacks.Callback):
     of up to 64 x 64 (figures in `benchmarks/README.md`). The norms also
     make the first `fit` trace and compile a larger step, once: for a
     64 -> 256 -> 256 -> 10 MLP on a 2-core CPU, that `fit` took 5 to
-    50 ms more wall time on TensorFlow and on JAX, where XLA compiles
+    70 ms more wall time on TensorFlow and on JAX, where XLA compiles
     every new kernel.
 
     It also diagnoses the two classic gradient problems, warning once per
