@@ -942,24 +942,41 @@ def _fit_frame(model):
     """The frame of the `model.fit` that runs the callbacks now, or `None`.
 
     That is the innermost frame running one of the `fit` methods of the
-    model's class. It is recognized by its code: reading its `f_locals`
-    would copy them into a dict that the frame keeps until it is freed, a
-    second reference to `fit`'s data iterator among them. With that copy,
-    short TensorFlow fits more often waited about 100 ms after
-    `on_train_end` before they returned.
+    model's class, if the frame it called on the way here is Keras's
+    `CallbackList.on_train_begin` and no other on the way is: that `fit`
+    started the callbacks it set its model on, this logger among them.
+    Frames are recognized by their code alone: reading the `f_locals` of
+    `fit`'s frame would copy its locals into a dict that the frame keeps
+    until it is freed, a second reference to the data iterator among
+    them. With that copy, short TensorFlow fits more often waited about
+    100 ms after `on_train_end` before they returned.
     """
-    codes = set()
-    for cls in type(model).__mro__:
-        method = vars(cls).get("fit")
-        code = getattr(inspect.unwrap(method), "__code__", None)
-        if code is not None:
-            codes.add(code)
+    fit_codes = _method_codes(type(model), "fit")
+    begin_codes = _method_codes(keras.callbacks.CallbackList, "on_train_begin")
+    begins = 0
+    callee = None
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_code in codes:
-            return frame
-        frame = frame.f_back
+        if frame.f_code in fit_codes:
+            if begins == 1 and callee.f_code in begin_codes:
+                return frame
+            return None
+        if frame.f_code in begin_codes:
+            begins += 1
+        callee, frame = frame, frame.f_back
     return None
+
+
+def _method_codes(cls, name):
+    """The code objects of the methods `name` that `cls` and its bases
+    define (decorators unwrapped)."""
+    codes = set()
+    for base in cls.__mro__:
+        method = inspect.unwrap(vars(base).get(name, None))
+        code = getattr(method, "__code__", None)
+        if code is not None:
+            codes.add(code)
+    return codes
 
 
 def _is_running(frame):

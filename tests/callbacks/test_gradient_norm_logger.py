@@ -1100,21 +1100,42 @@ def test_a_logged_fit_keeps_no_copy_of_the_fit_frames_locals():
     assert references[1] == references[0]
 
 
-def test_callbacks_driven_by_hand_around_train_on_batch_log_each_step():
+@pytest.mark.parametrize("inside", [None, "on_train_begin", "on_epoch_begin"])
+def test_callbacks_driven_by_hand_around_train_on_batch_log_each_step(
+    inside,
+):
     x, y = _data()
     model = _model()
+    # A step first, so that the model has a step function of its own.
+    model.train_on_batch(x[:16], y[:16])
     initial = model.get_weights()
     logger = GradientNormLogger()
-    callbacks = keras.callbacks.CallbackList([logger], model=model)
-    callbacks.on_train_begin()
-    callbacks.on_epoch_begin(0)
-    for index in range(3):
-        batch = slice(16 * index, 16 * (index + 1))
-        callbacks.on_train_batch_begin(index)
-        logs = model.train_on_batch(x[batch], y[batch], return_dict=True)
-        callbacks.on_train_batch_end(index, logs)
-    callbacks.on_epoch_end(0)
-    callbacks.on_train_end()
+
+    def drive(*args):
+        callbacks = keras.callbacks.CallbackList([logger], model=model)
+        callbacks.on_train_begin()
+        callbacks.on_epoch_begin(0)
+        for index in range(3):
+            batch = slice(16 * index, 16 * (index + 1))
+            callbacks.on_train_batch_begin(index)
+            logs = model.train_on_batch(x[batch], y[batch], return_dict=True)
+            callbacks.on_train_batch_end(index, logs)
+        callbacks.on_epoch_end(0)
+        callbacks.on_train_end()
+
+    if inside is None:
+        drive()
+    else:
+        # From a callback of another model's `fit`, which is no `fit` of
+        # this model's even though the class is the same.
+        _model().fit(
+            x,
+            y,
+            batch_size=48,
+            epochs=1,
+            verbose=0,
+            callbacks=[keras.callbacks.LambdaCallback(**{inside: drive})],
+        )
     assert logger.history["step"] == [1, 2, 3]
     np.testing.assert_allclose(
         logger.history["grad_norm"],
