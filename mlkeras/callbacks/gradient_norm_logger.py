@@ -952,16 +952,16 @@ def _fit_frame(model):
     100 ms after `on_train_end` before they returned.
     """
     fit_codes = _method_codes(type(model), "fit")
-    begin_codes = _method_codes(keras.callbacks.CallbackList, "on_train_begin")
+    begin_code = keras.callbacks.CallbackList.on_train_begin.__code__
     begins = 0
     callee = None
     frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code in fit_codes:
-            if begins == 1 and callee.f_code in begin_codes:
+            if begins == 1 and callee.f_code is begin_code:
                 return frame
             return None
-        if frame.f_code in begin_codes:
+        if frame.f_code is begin_code:
             begins += 1
         callee, frame = frame, frame.f_back
     return None
